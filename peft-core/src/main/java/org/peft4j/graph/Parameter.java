@@ -1,0 +1,97 @@
+package org.peft4j.graph;
+
+import java.util.Arrays;
+import java.util.Objects;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * A learnable value of a module: shape, dtype, optional storage and a trainable flag.
+ *
+ * <p>A parameter may be <em>shape-only</em> (no storage), so that models can be built from a configuration to
+ * inspect their structure and parameter counts without allocating weights. Its dotted name is not stored here: it
+ * follows from where the parameter sits in the module tree ({@code namedParameters()}), exactly as in PyTorch.
+ * When a graph is compiled, a parameter becomes either an initializer (frozen, its storage handed to ONNX Runtime
+ * without a copy) or a graph input (trainable values and switchable adapters).
+ */
+public final class Parameter {
+    private final DType dtype;
+    private final long[] shape;
+    private Tensor data;
+    private boolean trainable;
+
+    /** A shape-only parameter (no storage) that is trainable by default, as in PyTorch. */
+    public Parameter(DType dtype, long... shape) {
+        this.dtype = Objects.requireNonNull(dtype, "dtype");
+        this.shape = shape.clone();
+        this.trainable = true;
+    }
+
+    /** A parameter holding {@code data}. */
+    public Parameter(Tensor data) {
+        this(data.dtype(), data.shape());
+        this.data = data;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public long numel() {
+        return Tensor.numel(shape);
+    }
+
+    /** Whether storage is attached. */
+    public boolean hasData() {
+        return data != null;
+    }
+
+    /**
+     * The storage.
+     *
+     * @throws IllegalStateException for a shape-only parameter
+     */
+    public Tensor data() {
+        if (data == null) {
+            throw new IllegalStateException("parameter " + Arrays.toString(shape) + " has no data (built shape-only)");
+        }
+        return data;
+    }
+
+    /** The storage, or null for a shape-only parameter. */
+    public Tensor dataOrNull() {
+        return data;
+    }
+
+    /**
+     * Replaces the storage.
+     *
+     * @throws IllegalArgumentException if the tensor's dtype or shape differ from the parameter's
+     */
+    public void setData(Tensor t) {
+        if (t != null && (t.dtype() != dtype || !Arrays.equals(t.shape(), shape))) {
+            throw new IllegalArgumentException("expected " + dtype + " " + Arrays.toString(shape) + ", got " + t.dtype()
+                    + " " + Arrays.toString(t.shape()));
+        }
+        this.data = t;
+    }
+
+    /** Whether the parameter receives gradients in training graphs ({@code requires_grad}). */
+    public boolean trainable() {
+        return trainable;
+    }
+
+    public Parameter setTrainable(boolean trainable) {
+        this.trainable = trainable;
+        return this;
+    }
+
+    @Override
+    public String toString() {
+        return "Parameter(" + dtype + ", " + Arrays.toString(shape) + (trainable ? ", trainable" : "") + ")";
+    }
+}

@@ -1,0 +1,235 @@
+package org.peft4j.runtime;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
+import ai.onnxruntime.OrtSession;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.OnnxExporter;
+import org.peft4j.graph.Parameter;
+import org.peft4j.graph.Value;
+import org.peft4j.tensor.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Compiles graphs into ONNX Runtime sessions and caches them. Sessions are cached by (graph structure, the weights
+ * bound as initializers, which parameters are inputs); frozen weights are handed to ORT with
+ * {@code SessionOptions.addInitializer} from their direct (memory-mapped) buffers, so no copy is made.
+ *
+ * <p>Everything native is owned here or by a {@link CompiledGraph}; closing the runtime closes all cached sessions.
+ */
+public final class OrtRuntime implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(OrtRuntime.class);
+    private static OrtRuntime shared;
+
+    private final OrtEnvironment env;
+    private final RuntimeOptions options;
+    private final Device device;
+    private final LinkedHashMap<Key, CompiledGraph> cache;
+    private boolean closed;
+
+    /**
+     * A runtime with the given options.
+     *
+     * @throws DeviceUnavailableException if CUDA is requested, not available, and no CPU fallback was allowed
+     */
+    public OrtRuntime(RuntimeOptions options) {
+        this.env = OrtEnvironment.getEnvironment();
+        this.options = options;
+        this.device = resolveDevice(options.device());
+        this.cache = new LinkedHashMap<>(16, 0.75f, true);
+    }
+
+    /** A process-wide CPU runtime with default options (closed at JVM exit). */
+    public static synchronized OrtRuntime shared() {
+        if (shared == null || shared.closed) {
+            shared = new OrtRuntime(RuntimeOptions.defaults());
+            OrtRuntime s = shared;
+            java.lang.Runtime.getRuntime().addShutdownHook(new Thread(s::close, "peft4j-runtime-close"));
+        }
+        return shared;
+    }
+
+    /** The device sessions actually run on (CPU after an allowed fallback). */
+    public Device device() {
+        return device;
+    }
+
+    public RuntimeOptions options() {
+        return options;
+    }
+
+    static Device resolveDevice(Device requested) {
+        if (requested.kind() == Device.Kind.CPU) {
+            return requested;
+        }
+        EnumSet<OrtProvider> providers = OrtEnvironment.getAvailableProviders();
+        if (!providers.contains(OrtProvider.CUDA)) {
+            String msg = "CUDA device " + requested + " was requested, but this ONNX Runtime build has no CUDA "
+                    + "execution provider (available: " + providers + "). Build with the Maven profile 'cuda' "
+                    + "(com.microsoft.onnxruntime:onnxruntime_gpu) and install CUDA 12.x and cuDNN 9.x.";
+            if (requested.allowsCpuFallback()) {
+                LOG.warn("{} Falling back to the CPU.", msg);
+                return Device.cpu();
+            }
+            throw new DeviceUnavailableException(msg, null);
+        }
+        return requested;
+    }
+
+    /**
+     * Compiles {@code g} (cached). Parameters for which {@code asInput} holds become graph inputs; all others become
+     * initializers bound to their storage without a copy.
+     *
+     * @throws IllegalStateException if a frozen parameter has no data (shape-only model)
+     */
+    public synchronized CompiledGraph compile(Graph g, Predicate<Parameter> asInput) {
+        if (closed) {
+            throw new IllegalStateException("runtime is closed");
+        }
+        ModelProto model = OnnxExporter.export(g, asInput);
+        byte[] bytes = model.toByteArray();
+        List<String> names = new ArrayList<>();
+        List<Tensor> bound = new ArrayList<>();
+        for (Value p : g.parameters()) {
+            if (!asInput.test(p.parameter())) {
+                if (!p.parameter().hasData()) {
+                    throw new IllegalStateException("parameter '" + p.name() + "' " + Arrays.toString(
+                            p.parameter().shape()) + " has no data: the model was built shape-only; load weights first");
+                }
+                names.add(p.name());
+                bound.add(p.parameter().data());
+            }
+        }
+        Key key = new Key(digest(bytes), bound);
+        CompiledGraph cg = cache.get(key);
+        if (cg == null) {
+            cg = create(bytes, names, bound);
+            cache.put(key, cg);
+            evict();
+        }
+        return cg;
+    }
+
+    /** Number of cached sessions. */
+    public synchronized int cachedSessions() {
+        return cache.size();
+    }
+
+    private void evict() {
+        Iterator<Map.Entry<Key, CompiledGraph>> it = cache.entrySet().iterator();
+        while (cache.size() > options.maxCachedSessions() && it.hasNext()) {
+            Map.Entry<Key, CompiledGraph> e = it.next();
+            it.remove();
+            e.getValue().close();
+        }
+    }
+
+    private CompiledGraph create(byte[] model, List<String> names, List<Tensor> bound) {
+        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+        List<OnnxTensor> inits = new ArrayList<>();
+        try {
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (options.intraOpThreads() > 0) {
+                so.setIntraOpNumThreads(options.intraOpThreads());
+            }
+            so.addConfigEntry("session.intra_op.allow_spinning", "0");
+            if (options.zeroCopyWeights()) {
+                so.addConfigEntry("session.disable_prepacking", "1");
+            }
+            if (device.kind() == Device.Kind.CUDA) {
+                try {
+                    so.addCUDA(device.index());
+                } catch (OrtException e) {
+                    throw new DeviceUnavailableException("could not start the CUDA execution provider on " + device
+                            + " (needs CUDA 12.x and cuDNN 9.x on the library path): " + e.getMessage(), e);
+                }
+            }
+            for (int i = 0; i < names.size(); i++) {
+                OnnxTensor t = OrtTensors.toOrt(env, bound.get(i));
+                inits.add(t);
+                so.addInitializer(names.get(i), t);
+            }
+            OrtSession session = env.createSession(model, so);
+            return new CompiledGraph(env, session, so, inits, new ArrayList<>(bound), device);
+        } catch (OrtException e) {
+            inits.forEach(OnnxTensor::close);
+            so.close();
+            throw new IllegalStateException("ONNX Runtime could not create a session: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            inits.forEach(OnnxTensor::close);
+            so.close();
+            throw e;
+        }
+    }
+
+    private static byte[] digest(byte[] bytes) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (CompiledGraph cg : cache.values()) {
+            cg.close();
+        }
+        cache.clear();
+    }
+
+    /** Cache key: graph bytes digest plus the identities of the bound weight tensors. */
+    private static final class Key {
+        private final byte[] digest;
+        private final List<Tensor> bound;
+
+        Key(byte[] digest, List<Tensor> bound) {
+            this.digest = digest;
+            this.bound = bound;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof Key)) {
+                return false;
+            }
+            Key k = (Key) o;
+            if (!Arrays.equals(digest, k.digest) || bound.size() != k.bound.size()) {
+                return false;
+            }
+            for (int i = 0; i < bound.size(); i++) {
+                if (bound.get(i) != k.bound.get(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public int hashCode() {
+            int h = Arrays.hashCode(digest);
+            for (Tensor t : bound) {
+                h = 31 * h + System.identityHashCode(t);
+            }
+            return h;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package org.peft4j.runtime;
+
+/**
+ * Settings of an {@link OrtRuntime}, built in the DJL style: {@code RuntimeOptions.builder().optDevice(..).build()}.
+ */
+public final class RuntimeOptions {
+    private final Device device;
+    private final int intraOpThreads;
+    private final boolean zeroCopyWeights;
+    private final int maxCachedSessions;
+
+    private RuntimeOptions(Builder b) {
+        this.device = b.device;
+        this.intraOpThreads = b.intraOpThreads;
+        this.zeroCopyWeights = b.zeroCopyWeights;
+        this.maxCachedSessions = b.maxCachedSessions;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** CPU, ORT's default thread count, zero-copy weights. */
+    public static RuntimeOptions defaults() {
+        return builder().build();
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** Intra-op threads (0 = ONNX Runtime's default, one per core). */
+    public int intraOpThreads() {
+        return intraOpThreads;
+    }
+
+    /**
+     * Whether frozen weights are read in place from their (memory-mapped) buffers. When false, ORT prepacks MatMul
+     * weights into private copies: faster token-by-token decoding, twice the weight memory.
+     */
+    public boolean zeroCopyWeights() {
+        return zeroCopyWeights;
+    }
+
+    public int maxCachedSessions() {
+        return maxCachedSessions;
+    }
+
+    /** Builder for {@link RuntimeOptions}. */
+    public static final class Builder {
+        private Device device = Device.cpu();
+        private int intraOpThreads;
+        private boolean zeroCopyWeights = true;
+        private int maxCachedSessions = 32;
+
+        private Builder() {
+        }
+
+        public Builder optDevice(Device device) {
+            this.device = device;
+            return this;
+        }
+
+        public Builder optIntraOpThreads(int threads) {
+            if (threads < 0) {
+                throw new IllegalArgumentException("intraOpThreads must be >= 0, got " + threads);
+            }
+            this.intraOpThreads = threads;
+            return this;
+        }
+
+        public Builder optZeroCopyWeights(boolean zeroCopy) {
+            this.zeroCopyWeights = zeroCopy;
+            return this;
+        }
+
+        public Builder optMaxCachedSessions(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxCachedSessions must be >= 1, got " + n);
+            }
+            this.maxCachedSessions = n;
+            return this;
+        }
+
+        public RuntimeOptions build() {
+            return new RuntimeOptions(this);
+        }
+    }
+}

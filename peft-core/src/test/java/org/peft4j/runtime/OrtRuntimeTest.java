@@ -1,0 +1,123 @@
+package org.peft4j.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.Map;
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Parameter;
+import org.peft4j.graph.Value;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+class OrtRuntimeTest {
+
+    private static Graph affine(Parameter w, Parameter b) {
+        Graph g = new Graph();
+        g.nameParameters(Map.of("w", w, "b", b));
+        Value x = g.input("x", DType.F32, Dim.of("n"), Dim.of(3));
+        g.output("y", g.gemm(x, g.param(w), g.param(b), false, true));
+        return g;
+    }
+
+    @Test
+    void frozenWeightsAreInitializersAndTrainableOnesInputs() {
+        Parameter w = new Parameter(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3));
+        Parameter b = new Parameter(Tensor.of(new float[] {0.5f, -1}, 2));
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            CompiledGraph cg = rt.compile(affine(w, b), p -> false);
+            assertThat(cg.inputNames()).containsExactly("x");
+            Tensor y = cg.run(Map.of("x", Tensor.of(new float[] {1, 0, -1, 2, 2, 2}, 2, 3))).get("y");
+            // hand-computed: [1-3+0.5, 4-6-1] and [12+0.5, 30-1]
+            assertThat(y.toFloatArray()).containsExactly(-1.5f, -3f, 12.5f, 29f);
+
+            CompiledGraph cg2 = rt.compile(affine(w, b), p -> p == b);
+            assertThat(cg2.inputNames()).containsExactlyInAnyOrder("x", "b");
+            Tensor y2 = cg2.run(Map.of("x", Tensor.of(new float[] {1, 0, -1}, 1, 3),
+                    "b", Tensor.of(new float[] {10, 20}, 2))).get("y");
+            assertThat(y2.toFloatArray()).containsExactly(8f, 18f);
+        }
+    }
+
+    @Test
+    void sessionsAreCachedPerStructureAndWeights() {
+        Parameter w = new Parameter(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3));
+        Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            CompiledGraph a = rt.compile(affine(w, b), p -> false);
+            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(a);
+            Parameter w2 = new Parameter(Tensor.of(new float[] {0, 0, 0, 0, 0, 1}, 2, 3));
+            CompiledGraph c = rt.compile(affine(w2, b), p -> false);
+            assertThat(c).isNotSameAs(a);
+            assertThat(c.run(Map.of("x", Tensor.of(new float[] {1, 1, 7}, 1, 3))).get("y").toFloatArray())
+                    .containsExactly(0f, 7f);
+            assertThat(rt.cachedSessions()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void zeroCopyWeightsSeeWritesToTheBuffer() {
+        // With prepacking disabled ORT reads the caller's buffer in place: a write after compiling is visible.
+        Tensor wt = Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3);
+        Parameter w = new Parameter(wt);
+        Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            CompiledGraph cg = rt.compile(affine(w, b), p -> false);
+            Tensor x = Tensor.of(new float[] {3, 4, 5}, 1, 3);
+            assertThat(cg.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(3f, 4f);
+            wt.data().putFloat(0, 2f);
+            assertThat(cg.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(6f, 4f);
+        }
+    }
+
+    @Test
+    void shapeOnlyParametersCannotBeCompiledAsInitializers() {
+        Parameter w = new Parameter(DType.F32, 2, 3);
+        Parameter b = new Parameter(DType.F32, 2);
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            assertThatThrownBy(() -> rt.compile(affine(w, b), p -> false))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("'w'").hasMessageContaining("shape-only");
+        }
+    }
+
+    @Test
+    void cudaWithoutProviderFailsClearlyOrFallsBack() {
+        assertThatThrownBy(() -> new OrtRuntime(RuntimeOptions.builder().optDevice(Device.cuda()).build()))
+                .isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("CUDA 12.x").hasMessageContaining("cuDNN 9.x")
+                .hasMessageContaining("'cuda'");
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.builder().optDevice(Device.cuda().orCpuFallback()).build())) {
+            assertThat(rt.device()).isEqualTo(Device.cpu());
+            Parameter w = new Parameter(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3));
+            Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+            assertThat(rt.compile(affine(w, b), p -> false).run(Map.of("x", Tensor.of(new float[] {1, 1, 1}, 1, 3)))
+                    .get("y").toFloatArray()).containsExactly(6f, 15f);
+        }
+    }
+
+    @Test
+    void closedRuntimeRefusesWork() {
+        OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults());
+        rt.close();
+        Parameter w = new Parameter(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3));
+        Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+        assertThatThrownBy(() -> rt.compile(affine(w, b), p -> false)).hasMessageContaining("closed");
+    }
+
+    @Test
+    void float64GraphsRun() {
+        Graph g = new Graph();
+        Value x = g.input("x", DType.F64, Dim.of(2));
+        g.output("y", g.mul(g.sqrt(x), g.scalar(2.0, DType.F64)));
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            double[] y = rt.compile(g, p -> false).run(Map.of("x", Tensor.of(new double[] {4, 2}, 2))).get("y")
+                    .toDoubleArray();
+            assertThat(y[0]).isEqualTo(4.0);
+            assertThat(y[1]).isCloseTo(2 * Math.sqrt(2), within(1e-15));
+        }
+    }
+}
