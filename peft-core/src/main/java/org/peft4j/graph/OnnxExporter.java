@@ -5,6 +5,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
@@ -41,11 +42,7 @@ public final class OnnxExporter {
             if (asInput.test(p.parameter())) {
                 gb.addInput(valueInfo(p));
             } else {
-                TensorProto.Builder tb = TensorProto.newBuilder().setName(p.name()).setDataType(p.dtype().onnxCode());
-                for (long d : p.parameter().shape()) {
-                    tb.addDims(d);
-                }
-                gb.addInitializer(tb);
+                gb.addInitializer(placeholder(p));
             }
         }
         for (Value c : g.constants()) {
@@ -70,6 +67,28 @@ public final class OnnxExporter {
             mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(d).setVersion(1));
         }
         return mb.build();
+    }
+
+    /** Name of the (sparse) file that initializer placeholders point at; see {@link #placeholder(Value)}. */
+    public static final String PLACEHOLDER_FILE = "peft4j-placeholder.bin";
+
+    /**
+     * An initializer that declares a frozen parameter's name, dtype and dims but carries no bytes: it refers to
+     * {@link #PLACEHOLDER_FILE} as external data, and the session replaces it with the real buffer
+     * ({@code SessionOptions.addInitializer}) before the file would ever be read. ORT 1.29 rejects a data-less
+     * embedded initializer larger than 127 bytes at load, so the external form is what keeps the protobuf small.
+     */
+    static TensorProto placeholder(Value p) {
+        TensorProto.Builder tb = TensorProto.newBuilder().setName(p.name()).setDataType(p.dtype().onnxCode());
+        for (long d : p.parameter().shape()) {
+            tb.addDims(d);
+        }
+        long bytes = p.parameter().numel() * p.dtype().byteSize();
+        tb.setDataLocation(TensorProto.DataLocation.EXTERNAL);
+        tb.addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(PLACEHOLDER_FILE));
+        tb.addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue("0"));
+        tb.addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(bytes)));
+        return tb.build();
     }
 
     /** A tensor with its data as {@code raw_data} (little-endian). */

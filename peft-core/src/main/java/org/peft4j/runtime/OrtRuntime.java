@@ -142,7 +142,7 @@ public final class OrtRuntime implements AutoCloseable {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.valueOf(System.getProperty("peft4j.opt", "ALL_OPT")));
             if (options.intraOpThreads() > 0) {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
@@ -158,6 +158,8 @@ public final class OrtRuntime implements AutoCloseable {
                             + " (needs CUDA 12.x and cuDNN 9.x on the library path): " + e.getMessage(), e);
                 }
             }
+            so.addConfigEntry("session.model_external_initializers_file_folder_path",
+                    PlaceholderFile.folder(maxBytes(bound)).toString());
             for (int i = 0; i < names.size(); i++) {
                 OnnxTensor t = OrtTensors.toOrt(env, bound.get(i));
                 inits.add(t);
@@ -174,6 +176,14 @@ public final class OrtRuntime implements AutoCloseable {
             so.close();
             throw e;
         }
+    }
+
+    private static long maxBytes(List<Tensor> tensors) {
+        long max = 1;
+        for (Tensor t : tensors) {
+            max = Math.max(max, t.byteSize());
+        }
+        return max;
     }
 
     private static byte[] digest(byte[] bytes) {

@@ -1,0 +1,230 @@
+package org.peft4j.generation;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.runtime.CompiledGraph;
+import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * Autoregressive generation with a key/value cache: the prompt is run once, then each new token costs one
+ * incremental step over the cached keys and values, which stay in ONNX Runtime memory between steps.
+ *
+ * <p>Follows transformers' {@code generate}: position ids from the attention mask ({@code cumsum - 1}, 1 at padding),
+ * left padding supported, finished sequences padded with {@code pad_token_id} (or the first eos id), stop when every
+ * sequence has produced an eos token or {@code max_new_tokens} is reached. Returned sequences include the prompt.
+ */
+public final class Generator {
+    private final PreTrainedModel model;
+    private final OrtRuntime runtime;
+
+    public Generator(PreTrainedModel model, OrtRuntime runtime) {
+        this.model = model;
+        this.runtime = runtime;
+    }
+
+    /** A generator on the process-wide CPU runtime. */
+    public Generator(PreTrainedModel model) {
+        this(model, OrtRuntime.shared());
+    }
+
+    /** Key input name of layer {@code i}'s cache. */
+    public static String pastKey(int i) {
+        return "past_key_values." + i + ".key";
+    }
+
+    public static String pastValue(int i) {
+        return "past_key_values." + i + ".value";
+    }
+
+    public static String presentKey(int i) {
+        return "present." + i + ".key";
+    }
+
+    public static String presentValue(int i) {
+        return "present." + i + ".value";
+    }
+
+    /**
+     * The decoding graph: inputs {@code input_ids}, {@code attention_mask} [batch, past + seq], {@code position_ids}
+     * and the past keys/values; outputs {@code logits} of the last position [batch, vocab] and the present
+     * keys/values.
+     */
+    public Graph decodingGraph() {
+        Graph g = new Graph();
+        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("total"));
+        Value pos = g.input("position_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        List<Value> keys = new ArrayList<>();
+        List<Value> values = new ArrayList<>();
+        for (int i = 0; i < model.numLayers(); i++) {
+            Dim[] d = {Dim.of("batch"), Dim.of(model.numKvHeads()), Dim.of("past"), Dim.of(model.headDim())};
+            keys.add(g.input(pastKey(i), model.dtype(), d));
+            values.add(g.input(pastValue(i), model.dtype(), d));
+        }
+        CausalLMOutput out = model.forward(g, CausalLMInput.of(ids).attentionMask(mask).positionIds(pos)
+                .past(keys, values));
+        g.output("logits", g.gather(out.logits(), g.intScalar(-1), 1));
+        for (int i = 0; i < model.numLayers(); i++) {
+            g.output(presentKey(i), out.presentKeys().get(i));
+            g.output(presentValue(i), out.presentValues().get(i));
+        }
+        return g;
+    }
+
+    /** Generates from one unpadded prompt. */
+    public long[] generate(long[] prompt, GenerationConfig cfg) {
+        long[] mask = new long[prompt.length];
+        java.util.Arrays.fill(mask, 1);
+        return generate(new long[][] {prompt}, new long[][] {mask}, cfg)[0];
+    }
+
+    /**
+     * Generates continuations for a batch of (left-padded) prompts.
+     *
+     * @param inputIds [batch][len]
+     * @param attentionMask [batch][len], 1 for tokens and 0 for padding
+     * @return [batch][len + generated], prompts included
+     */
+    public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
+        int batch = inputIds.length;
+        int len = inputIds[0].length;
+        List<Long> eos = cfg.eosTokenIds().isEmpty() ? model.eosTokenIds() : cfg.eosTokenIds();
+        Set<Long> eosSet = new HashSet<>(eos);
+        long pad = cfg.padTokenId() != null ? cfg.padTokenId() : eos.isEmpty() ? 0 : eos.get(0);
+        List<long[]> seqs = new ArrayList<>();
+        List<long[]> masks = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            seqs.add(inputIds[b].clone());
+            masks.add(attentionMask[b].clone());
+        }
+        boolean[] finished = new boolean[batch];
+        LogitsSampler sampler = new LogitsSampler(cfg);
+        CompiledGraph cg = runtime.compile(decodingGraph(), p -> false);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        CompiledGraph.Outputs previous = null;
+        try {
+            long[][] stepIds = inputIds;
+            for (int step = 0; step < cfg.maxNewTokens(); step++) {
+                int seq = stepIds[0].length;
+                long[][] positions = positions(masks, seq);
+                Map<String, OnnxTensorLike> feed = new LinkedHashMap<>();
+                List<OnnxTensor> owned = new ArrayList<>();
+                try {
+                    owned.add(longs(env, stepIds));
+                    owned.add(longs(env, masks.toArray(new long[0][])));
+                    owned.add(longs(env, positions));
+                    feed.put("input_ids", owned.get(0));
+                    feed.put("attention_mask", owned.get(1));
+                    feed.put("position_ids", owned.get(2));
+                    for (int i = 0; i < model.numLayers(); i++) {
+                        if (previous == null) {
+                            OnnxTensor empty = emptyCache(env, batch);
+                            owned.add(empty);
+                            feed.put(pastKey(i), empty);
+                            feed.put(pastValue(i), empty);
+                        } else {
+                            feed.put(pastKey(i), previous.onnx(presentKey(i)));
+                            feed.put(pastValue(i), previous.onnx(presentValue(i)));
+                        }
+                    }
+                    CompiledGraph.Outputs out = cg.runOnnx(feed);
+                    if (previous != null) {
+                        previous.close();
+                    }
+                    previous = out;
+                } finally {
+                    owned.forEach(OnnxTensor::close);
+                }
+                float[] logits = previous.get("logits").toFloatArray();
+                int vocab = logits.length / batch;
+                long[][] next = new long[batch][1];
+                boolean allDone = true;
+                for (int b = 0; b < batch; b++) {
+                    float[] row = java.util.Arrays.copyOfRange(logits, b * vocab, (b + 1) * vocab);
+                    long tok = finished[b] ? pad : sampler.next(row);
+                    next[b][0] = tok;
+                    seqs.set(b, append(seqs.get(b), tok));
+                    masks.set(b, append(masks.get(b), 1));
+                    if (!finished[b] && eosSet.contains(tok)) {
+                        finished[b] = true;
+                    }
+                    allDone &= finished[b];
+                }
+                if (allDone) {
+                    break;
+                }
+                stepIds = next;
+            }
+        } finally {
+            if (previous != null) {
+                previous.close();
+            }
+        }
+        return seqs.toArray(new long[0][]);
+    }
+
+    /** transformers' position ids: cumsum(mask) - 1, with 1 at padded positions; the last {@code seq} columns. */
+    static long[][] positions(List<long[]> masks, int seq) {
+        long[][] out = new long[masks.size()][seq];
+        for (int b = 0; b < masks.size(); b++) {
+            long[] m = masks.get(b);
+            long cum = 0;
+            long[] all = new long[m.length];
+            for (int t = 0; t < m.length; t++) {
+                cum += m[t];
+                all[t] = m[t] == 0 ? 1 : cum - 1;
+            }
+            System.arraycopy(all, m.length - seq, out[b], 0, seq);
+        }
+        return out;
+    }
+
+    private OnnxTensor emptyCache(OrtEnvironment env, int batch) {
+        Tensor t = Tensor.zeros(model.dtype(), batch, model.numKvHeads(), 0, model.headDim());
+        try {
+            return OnnxTensor.createTensor(env, t.data(), t.shape(), model.dtype() == DType.F64
+                    ? ai.onnxruntime.OnnxJavaType.DOUBLE : ai.onnxruntime.OnnxJavaType.FLOAT);
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static OnnxTensor longs(OrtEnvironment env, long[][] rows) {
+        int n = rows.length;
+        int m = rows[0].length;
+        LongBuffer buf = java.nio.ByteBuffer.allocateDirect(n * m * 8).order(java.nio.ByteOrder.nativeOrder())
+                .asLongBuffer();
+        for (long[] r : rows) {
+            buf.put(r);
+        }
+        buf.flip();
+        try {
+            return OnnxTensor.createTensor(env, buf, new long[] {n, m});
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long[] append(long[] a, long v) {
+        long[] out = java.util.Arrays.copyOf(a, a.length + 1);
+        out[a.length] = v;
+        return out;
+    }
+}

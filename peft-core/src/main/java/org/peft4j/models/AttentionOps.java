@@ -1,0 +1,84 @@
+package org.peft4j.models;
+
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Shape;
+import org.peft4j.graph.Value;
+import org.peft4j.tensor.DType;
+
+/** Attention building blocks shared by the model families (eager attention, as transformers computes it). */
+public final class AttentionOps {
+    private AttentionOps() {
+    }
+
+    /** The most negative finite value of a float dtype ({@code torch.finfo(dtype).min}). */
+    public static double minValue(DType t) {
+        switch (t) {
+            case F64: return -Double.MAX_VALUE;
+            case F16: return -65504.0;
+            case BF16: return -3.3895313892515355e38;
+            default: return -Float.MAX_VALUE;
+        }
+    }
+
+    /**
+     * Which keys each query may attend to, as a bool [batch or 1, 1, seq, past + seq] value: key {@code j} is
+     * visible to query {@code i} when {@code j <= past + i} and, with a mask, {@code attentionMask[b, j] == 1}.
+     *
+     * @param seqLen rank-0 int64, the number of new tokens
+     * @param pastLen rank-0 int64, the number of cached positions
+     * @param attentionMask int64 [batch, past + seq] or null
+     */
+    public static Value allowedMask(Graph g, Value seqLen, Value pastLen, Value attentionMask) {
+        Value one = g.intScalar(1);
+        Value total = g.add(pastLen, seqLen);
+        Value qPos = g.unsqueeze(g.range(pastLen, total, one), 1);           // [T,1]
+        Value kPos = g.unsqueeze(g.range(g.intScalar(0), total, one), 0);    // [1,S]
+        Value causal = g.lessOrEqual(kPos, qPos);                              // [T,S]
+        if (attentionMask == null) {
+            return g.unsqueeze(causal, 0, 1);                                  // [1,1,T,S]
+        }
+        Value pad = g.unsqueeze(g.cast(attentionMask, DType.BOOL), 1, 2);      // [B,1,1,S]
+        return g.and(pad, causal);                                             // [B,1,T,S]
+    }
+
+    /** Default position ids {@code [1, seq]}: {@code past .. past + seq - 1}. */
+    public static Value defaultPositions(Graph g, Value seqLen, Value pastLen) {
+        return g.unsqueeze(g.range(pastLen, g.add(pastLen, seqLen), g.intScalar(1)), 0);
+    }
+
+    /** [B, T, H*D] to [B, H, T, D]. */
+    public static Value splitHeads(Graph g, Value x, long heads, long headDim) {
+        return g.transpose(g.reshape(x, 0, 0, heads, headDim), 0, 2, 1, 3);
+    }
+
+    /** [B, H, T, D] to [B, T, H*D]. */
+    public static Value mergeHeads(Graph g, Value x, long heads, long headDim) {
+        return g.reshape(g.transpose(x, 0, 2, 1, 3), 0, 0, heads * headDim);
+    }
+
+    /** Repeats each of the kv heads {@code nRep} times: [B, kvH, S, D] to [B, kvH*nRep, S, D]. */
+    public static Value repeatKv(Graph g, Value x, long kvHeads, long nRep, long headDim) {
+        if (nRep == 1) {
+            return x;
+        }
+        Value u = g.unsqueeze(x, 2);                                           // [B,kvH,1,S,D]
+        Value b = g.dimOf(x, 0);
+        Value s = g.dimOf(x, 2);
+        Value target = g.concat(0, g.unsqueeze(b, 0), g.ints(kvHeads, nRep), g.unsqueeze(s, 0), g.ints(headDim));
+        Shape es = Shape.of(x.shape().dim(0), Dim.of(kvHeads), Dim.of(nRep), x.shape().dim(2), Dim.of(headDim));
+        Value e = g.expand(u, target, es);
+        return g.reshape(e, 0, kvHeads * nRep, -1, headDim);
+    }
+
+    /**
+     * {@code softmax(q k^T * scale, masked) v}: q [B,H,T,D], k and v [B,H,S,D], allowed bool broadcastable to
+     * [B,H,T,S]. Masked positions get the dtype's minimum before the softmax, as transformers' eager attention.
+     */
+    public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale) {
+        Value scores = g.mulScalar(g.matmul(q, g.transpose(k, 0, 1, 3, 2)), scale);
+        Value masked = g.where(allowed, scores, g.scalar(minValue(scores.dtype()), scores.dtype()));
+        Value probs = g.softmax(masked, -1);
+        return g.matmul(probs, v);
+    }
+}

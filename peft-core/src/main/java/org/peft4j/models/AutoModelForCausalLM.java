@@ -1,0 +1,132 @@
+package org.peft4j.models;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.BiFunction;
+import org.peft4j.models.gpt2.GPT2LMHeadModel;
+import org.peft4j.models.llama.LlamaForCausalLM;
+import org.peft4j.nn.Module;
+import org.peft4j.safetensors.SafeTensors;
+import org.peft4j.safetensors.TensorSource;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds causal LMs from Hugging Face folders (config.json + safetensors, single file or sharded), or from a config
+ * alone (shape-only, no weights allocated).
+ */
+public final class AutoModelForCausalLM {
+    private static final Logger LOG = LoggerFactory.getLogger(AutoModelForCausalLM.class);
+    private static final Map<String, BiFunction<ModelConfig, DType, PreTrainedModel>> FACTORIES = new TreeMap<>();
+
+    static {
+        FACTORIES.put("llama", LlamaForCausalLM::new);
+        FACTORIES.put("mistral", LlamaForCausalLM::new);
+        FACTORIES.put("qwen2", LlamaForCausalLM::new);
+        FACTORIES.put("gpt2", GPT2LMHeadModel::new);
+    }
+
+    private AutoModelForCausalLM() {
+    }
+
+    /** The supported {@code model_type} values. */
+    public static List<String> supportedModelTypes() {
+        return new ArrayList<>(FACTORIES.keySet());
+    }
+
+    /** A float32 shape-only model for the config. */
+    public static PreTrainedModel fromConfig(ModelConfig config) {
+        return fromConfig(config, DType.F32);
+    }
+
+    /**
+     * A shape-only model (parameters carry shapes, no storage) for the config.
+     *
+     * @throws IllegalArgumentException for an unknown {@code model_type}, listing the supported ones
+     */
+    public static PreTrainedModel fromConfig(ModelConfig config, DType dtype) {
+        String type = config.modelType();
+        BiFunction<ModelConfig, DType, PreTrainedModel> f = FACTORIES.get(type);
+        if (f == null) {
+            throw new IllegalArgumentException(config.source() + ": unsupported model_type '" + type
+                    + "'; supported model types: " + String.join(", ", FACTORIES.keySet()));
+        }
+        return f.apply(config, dtype);
+    }
+
+    /** Loads a float32 model from a Hugging Face folder. */
+    public static PreTrainedModel fromPretrained(Path dir) throws IOException {
+        return fromPretrained(dir, DType.F32);
+    }
+
+    /**
+     * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
+     * of another floating dtype are converted.
+     *
+     * @throws IOException if config.json or the weights cannot be read, or a weight is missing
+     */
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
+        }
+        ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
+        PreTrainedModel model = fromConfig(config, dtype);
+        try (TensorSource src = SafeTensors.openModel(dir)) {
+            Map<String, Tensor> sd = new LinkedHashMap<>();
+            String prefix = keyPrefix(model, src.keys());
+            for (String k : src.keys()) {
+                sd.put(prefix + k, src.get(k));
+            }
+            loadChecked(model, sd, dir.toString());
+        }
+        return model;
+    }
+
+    /** The base-model prefix to add to checkpoint keys saved without it (e.g. original GPT-2: {@code h.0...}). */
+    private static String keyPrefix(PreTrainedModel model, List<String> keys) {
+        String base = model.namedChildren().keySet().iterator().next();
+        boolean anyWith = false;
+        for (String k : keys) {
+            if (k.startsWith(base + ".")) {
+                anyWith = true;
+                break;
+            }
+        }
+        if (anyWith) {
+            return "";
+        }
+        Module inner = model.child(base);
+        Map<String, ?> innerNames = inner.namedParameters(false);
+        for (String k : keys) {
+            if (innerNames.containsKey(k)) {
+                return base + ".";
+            }
+        }
+        return "";
+    }
+
+    static void loadChecked(PreTrainedModel model, Map<String, Tensor> sd, String where) {
+        Module.LoadResult r = model.loadStateDict(sd, false);
+        List<String> missing = new ArrayList<>(r.missingKeys());
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException(where + ": weights missing from the checkpoint: " + missing);
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String k : r.unexpectedKeys()) {
+            if (!k.endsWith("rotary_emb.inv_freq") && !k.endsWith(".attn.bias") && !k.endsWith(".attn.masked_bias")) {
+                unexpected.add(k);
+            }
+        }
+        if (!unexpected.isEmpty()) {
+            LOG.warn("{}: checkpoint tensors not used by {}: {}", where, model.typeName(), unexpected);
+        }
+    }
+}

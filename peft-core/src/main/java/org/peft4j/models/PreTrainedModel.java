@@ -1,0 +1,112 @@
+package org.peft4j.models;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+import org.peft4j.nn.Embedding;
+import org.peft4j.nn.Module;
+import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.safetensors.SafeTensorsWriter;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+import org.peft4j.util.AtomicFiles;
+
+/**
+ * A causal language model: the root of a module tree whose names match transformers' ({@code
+ * model.layers.0.self_attn.q_proj}), and which emits logits (and a key/value cache) into a graph.
+ */
+public abstract class PreTrainedModel extends Module {
+    private final ModelConfig config;
+    private final DType dtype;
+
+    protected PreTrainedModel(ModelConfig config, DType dtype) {
+        this.config = config;
+        this.dtype = dtype;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The dtype of the parameters and of the computation. */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /**
+     * Emits the forward computation. Registers this model's parameter names with the graph first (names already
+     * registered, e.g. by a wrapping PEFT model, are kept).
+     */
+    public abstract CausalLMOutput forward(Graph g, CausalLMInput input);
+
+    /** The token embedding layer. */
+    public abstract Embedding inputEmbeddings();
+
+    public abstract int numLayers();
+
+    public abstract int numKvHeads();
+
+    public abstract long headDim();
+
+    public abstract long vocabSize();
+
+    public abstract long hiddenSize();
+
+    /** State-dict names that alias another parameter when embeddings are tied (left out when saving). */
+    public abstract List<String> tiedWeightKeys();
+
+    /** The {@code eos_token_id} values of the config (possibly empty). */
+    public List<Long> eosTokenIds() {
+        return config.getLongs("eos_token_id");
+    }
+
+    /** Registers {@link #namedParameters()} with the graph; called at the start of {@link #forward}. */
+    protected void nameParameters(Graph g) {
+        Map<String, org.peft4j.graph.Parameter> named = namedParameters();
+        g.nameParameters(named);
+    }
+
+    /**
+     * Logits [batch, seq, vocab] for int64 token ids [batch, seq], on the process-wide CPU runtime.
+     *
+     * @param attentionMask int64 [batch, seq] (1 = token, 0 = padding) or null
+     */
+    public Tensor logits(Tensor inputIds, Tensor attentionMask) {
+        return logits(OrtRuntime.shared(), inputIds, attentionMask);
+    }
+
+    /** Logits [batch, seq, vocab] computed on {@code runtime}. */
+    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask) {
+        Graph g = new Graph();
+        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        CausalLMInput in = CausalLMInput.of(ids);
+        Map<String, Tensor> feed = new LinkedHashMap<>();
+        feed.put("input_ids", inputIds);
+        if (attentionMask != null) {
+            in.attentionMask(g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq")));
+            feed.put("attention_mask", attentionMask);
+        }
+        g.output("logits", forward(g, in).logits());
+        return runtime.compile(g, p -> false).run(feed).get("logits");
+    }
+
+    /**
+     * Writes a Hugging Face folder: {@code config.json} and {@code model.safetensors} (tied aliases left out, as
+     * transformers saves them). Each file is written to a temporary file and renamed into place.
+     */
+    public void savePretrained(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        LinkedHashMap<String, Tensor> sd = stateDict();
+        for (String k : tiedWeightKeys()) {
+            sd.remove(k);
+        }
+        SafeTensorsWriter.write(dir.resolve("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
+        AtomicFiles.writeString(dir.resolve("config.json"), config.toJson() + "\n");
+    }
+}

@@ -1,0 +1,75 @@
+package org.peft4j.models.gpt2;
+
+import java.util.List;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.ModelConfig;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.nn.Embedding;
+import org.peft4j.nn.Linear;
+import org.peft4j.tensor.DType;
+
+/** GPT-2 with its language-model head (tied to {@code transformer.wte} by default). */
+public class GPT2LMHeadModel extends PreTrainedModel {
+    private final GPT2Config cfg;
+
+    /** A shape-only model (no weights allocated). */
+    public GPT2LMHeadModel(ModelConfig config, DType dtype) {
+        super(config, dtype);
+        this.cfg = new GPT2Config(config);
+        GPT2Model t = registerModule("transformer", new GPT2Model(cfg, dtype));
+        Linear head = registerModule("lm_head", new Linear(cfg.nEmbd, cfg.vocabSize, false, dtype));
+        if (cfg.tieWordEmbeddings) {
+            head.setWeight(((Embedding) t.child("wte")).weight());
+        }
+    }
+
+    @Override
+    public CausalLMOutput forward(Graph g, CausalLMInput input) {
+        nameParameters(g);
+        GPT2Model.Context ctx = new GPT2Model.Context();
+        Value h = ((GPT2Model) child("transformer")).forward(g, input, ctx);
+        Value logits;
+        try (Graph.Scope s = g.scope("lm_head")) {
+            logits = layer("lm_head").forward(g, h);
+        }
+        return new CausalLMOutput(logits, h, ctx.presentKeys, ctx.presentValues);
+    }
+
+    @Override
+    public Embedding inputEmbeddings() {
+        return (Embedding) getSubmodule("transformer.wte");
+    }
+
+    @Override
+    public int numLayers() {
+        return cfg.nLayer;
+    }
+
+    @Override
+    public int numKvHeads() {
+        return cfg.nHead;
+    }
+
+    @Override
+    public long headDim() {
+        return cfg.headDim();
+    }
+
+    @Override
+    public long vocabSize() {
+        return cfg.vocabSize;
+    }
+
+    @Override
+    public long hiddenSize() {
+        return cfg.nEmbd;
+    }
+
+    @Override
+    public List<String> tiedWeightKeys() {
+        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    }
+}

@@ -1,0 +1,47 @@
+package org.peft4j.models.llama;
+
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+import org.peft4j.models.AttentionOps;
+import org.peft4j.nn.Linear;
+import org.peft4j.nn.Module;
+import org.peft4j.tensor.DType;
+
+/** Grouped-query self-attention with rotary embeddings: q_proj, k_proj, v_proj, o_proj. */
+public class LlamaAttention extends Module {
+    private final int numHeads;
+    private final int numKvHeads;
+    private final long headDim;
+
+    LlamaAttention(LlamaConfig c, DType dtype) {
+        this.numHeads = c.numHeads;
+        this.numKvHeads = c.numKvHeads;
+        this.headDim = c.headDim;
+        registerModule("q_proj", new Linear(c.hiddenSize, numHeads * headDim, c.qkvBias, dtype));
+        registerModule("k_proj", new Linear(c.hiddenSize, numKvHeads * headDim, c.qkvBias, dtype));
+        registerModule("v_proj", new Linear(c.hiddenSize, numKvHeads * headDim, c.qkvBias, dtype));
+        registerModule("o_proj", new Linear(numHeads * headDim, c.hiddenSize, c.attentionBias, dtype));
+    }
+
+    /** Emits attention for hidden states [B, T, hidden]; fills {@code kv} with the present keys/values. */
+    Value forward(Graph g, Value hidden, LlamaModel.Context ctx, int layerIdx) {
+        Value q = AttentionOps.splitHeads(g, layer("q_proj").forward(g, hidden), numHeads, headDim);
+        Value k = AttentionOps.splitHeads(g, layer("k_proj").forward(g, hidden), numKvHeads, headDim);
+        Value v = AttentionOps.splitHeads(g, layer("v_proj").forward(g, hidden), numKvHeads, headDim);
+        q = LlamaRotaryEmbedding.apply(g, q, ctx.cos, ctx.sin, headDim);
+        k = LlamaRotaryEmbedding.apply(g, k, ctx.cos, ctx.sin, headDim);
+        if (ctx.pastKeys != null) {
+            k = g.concat(2, ctx.pastKeys.get(layerIdx), k);
+            v = g.concat(2, ctx.pastValues.get(layerIdx), v);
+        }
+        if (ctx.presentKeys != null) {
+            ctx.presentKeys.add(k);
+            ctx.presentValues.add(v);
+        }
+        long nRep = numHeads / numKvHeads;
+        Value kr = AttentionOps.repeatKv(g, k, numKvHeads, nRep, headDim);
+        Value vr = AttentionOps.repeatKv(g, v, numKvHeads, nRep, headDim);
+        Value out = AttentionOps.attend(g, q, kr, vr, ctx.allowed, 1.0 / Math.sqrt(headDim));
+        return layer("o_proj").forward(g, AttentionOps.mergeHeads(g, out, numHeads, headDim));
+    }
+}

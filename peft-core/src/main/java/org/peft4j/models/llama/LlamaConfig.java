@@ -1,0 +1,146 @@
+package org.peft4j.models.llama;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.util.Set;
+import org.peft4j.models.ModelConfig;
+
+/**
+ * Typed view of a Llama-family config.json ({@code llama}, {@code mistral}, {@code qwen2}). Reads the rope settings
+ * from {@code rope_theta}/{@code rope_scaling} or from the newer {@code rope_parameters}.
+ */
+public final class LlamaConfig {
+    /** The model types this family implements. */
+    public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
+
+    final ModelConfig raw;
+    final String modelType;
+    final long vocabSize;
+    final long hiddenSize;
+    final long intermediateSize;
+    final int numLayers;
+    final int numHeads;
+    final int numKvHeads;
+    final long headDim;
+    final double rmsNormEps;
+    final boolean attentionBias;
+    final boolean qkvBias;
+    final boolean mlpBias;
+    final boolean tieWordEmbeddings;
+    final String hiddenAct;
+    final double attentionDropout;
+    final RopeSettings rope;
+
+    public LlamaConfig(ModelConfig c) {
+        this.raw = c;
+        this.modelType = c.modelType();
+        if (!MODEL_TYPES.contains(modelType)) {
+            throw new IllegalArgumentException(c.source() + ": model_type '" + modelType + "' is not a Llama-family type "
+                    + MODEL_TYPES);
+        }
+        this.vocabSize = c.getLong("vocab_size");
+        this.hiddenSize = c.getLong("hidden_size");
+        this.intermediateSize = c.getLong("intermediate_size");
+        this.numLayers = c.getInt("num_hidden_layers");
+        this.numHeads = c.getInt("num_attention_heads");
+        this.numKvHeads = c.getInt("num_key_value_heads", numHeads);
+        this.headDim = c.getLong("head_dim", hiddenSize / numHeads);
+        this.rmsNormEps = c.getDouble("rms_norm_eps", 1e-6);
+        boolean qwen = modelType.equals("qwen2");
+        this.attentionBias = !qwen && c.getBoolean("attention_bias", false);
+        this.qkvBias = qwen || attentionBias;
+        this.mlpBias = c.getBoolean("mlp_bias", false);
+        this.tieWordEmbeddings = c.getBoolean("tie_word_embeddings", false);
+        this.hiddenAct = c.getString("hidden_act", "silu");
+        this.attentionDropout = c.getDouble("attention_dropout", 0.0);
+        if (numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException(c.source() + ": num_attention_heads (" + numHeads
+                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+        }
+        this.rope = RopeSettings.from(c, headDim);
+    }
+
+    public ModelConfig raw() {
+        return raw;
+    }
+
+    public String modelType() {
+        return modelType;
+    }
+
+    public long vocabSize() {
+        return vocabSize;
+    }
+
+    public long hiddenSize() {
+        return hiddenSize;
+    }
+
+    public int numLayers() {
+        return numLayers;
+    }
+
+    public int numHeads() {
+        return numHeads;
+    }
+
+    public int numKvHeads() {
+        return numKvHeads;
+    }
+
+    public long headDim() {
+        return headDim;
+    }
+
+    public boolean tieWordEmbeddings() {
+        return tieWordEmbeddings;
+    }
+
+    /** Rotary embedding settings: theta, and the rope scaling type with its parameters. */
+    static final class RopeSettings {
+        final double theta;
+        final String type;
+        final JsonObject params;
+
+        RopeSettings(double theta, String type, JsonObject params) {
+            this.theta = theta;
+            this.type = type;
+            this.params = params;
+        }
+
+        static RopeSettings from(ModelConfig c, long headDim) {
+            JsonObject rp = c.getObject("rope_parameters");
+            JsonObject scaling = c.getObject("rope_scaling");
+            double theta = c.getDouble("rope_theta", 10000.0);
+            JsonObject params = scaling;
+            if (rp != null) {
+                params = rp;
+                if (rp.has("rope_theta")) {
+                    theta = rp.get("rope_theta").getAsDouble();
+                }
+            }
+            String type = "default";
+            if (params != null) {
+                JsonElement t = params.has("rope_type") ? params.get("rope_type") : params.get("type");
+                if (t != null && !t.isJsonNull()) {
+                    type = t.getAsString();
+                }
+            }
+            switch (type) {
+                case "default": case "linear": case "llama3":
+                    break;
+                default:
+                    throw new IllegalArgumentException(c.source() + ": rope type '" + type
+                            + "' is not supported, expected default, linear or llama3");
+            }
+            return new RopeSettings(theta, type, params);
+        }
+
+        double param(String key) {
+            if (params == null || !params.has(key)) {
+                throw new IllegalArgumentException("rope scaling '" + type + "' needs field '" + key + "'");
+            }
+            return params.get(key).getAsDouble();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package org.peft4j.models.llama;
+
+import java.util.List;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.ModelConfig;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.nn.Embedding;
+import org.peft4j.nn.Linear;
+import org.peft4j.tensor.DType;
+
+/**
+ * Llama, Mistral and Qwen2 causal LMs ({@code model_type} llama, mistral, qwen2): RMSNorm, rotary embeddings
+ * (default, linear and llama3 scaling), SwiGLU, grouped-query attention, optional attention bias (Qwen2: q, k, v
+ * only), tied or untied {@code lm_head}.
+ */
+public class LlamaForCausalLM extends PreTrainedModel {
+    private final LlamaConfig cfg;
+
+    /** A shape-only model (no weights allocated). */
+    public LlamaForCausalLM(ModelConfig config, DType dtype) {
+        super(config, dtype);
+        this.cfg = new LlamaConfig(config);
+        LlamaModel model = registerModule("model", new LlamaModel(cfg, dtype));
+        Linear head = registerModule("lm_head", new Linear(cfg.hiddenSize, cfg.vocabSize, false, dtype));
+        if (cfg.tieWordEmbeddings) {
+            head.setWeight(((Embedding) model.child("embed_tokens")).weight());
+        }
+    }
+
+    public LlamaConfig llamaConfig() {
+        return cfg;
+    }
+
+    @Override
+    public CausalLMOutput forward(Graph g, CausalLMInput input) {
+        nameParameters(g);
+        LlamaModel.Context ctx = new LlamaModel.Context();
+        Value h = ((LlamaModel) child("model")).forward(g, input, ctx);
+        Value logits;
+        try (Graph.Scope s = g.scope("lm_head")) {
+            logits = layer("lm_head").forward(g, h);
+        }
+        return new CausalLMOutput(logits, h, ctx.presentKeys, ctx.presentValues);
+    }
+
+    @Override
+    public Embedding inputEmbeddings() {
+        return (Embedding) getSubmodule("model.embed_tokens");
+    }
+
+    @Override
+    public int numLayers() {
+        return cfg.numLayers;
+    }
+
+    @Override
+    public int numKvHeads() {
+        return cfg.numKvHeads;
+    }
+
+    @Override
+    public long headDim() {
+        return cfg.headDim;
+    }
+
+    @Override
+    public long vocabSize() {
+        return cfg.vocabSize;
+    }
+
+    @Override
+    public long hiddenSize() {
+        return cfg.hiddenSize;
+    }
+
+    @Override
+    public List<String> tiedWeightKeys() {
+        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    }
+}

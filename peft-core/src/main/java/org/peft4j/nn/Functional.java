@@ -1,0 +1,56 @@
+package org.peft4j.nn;
+
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Shape;
+import org.peft4j.graph.Value;
+
+/** Stateless building blocks shared by layers. */
+public final class Functional {
+    private Functional() {
+    }
+
+    /**
+     * {@code x W^T + b} for a weight in PyTorch's [out, in] layout ({@code transposed=true}), or {@code x W + b} for
+     * a weight in [in, out] layout (GPT-2's Conv1D). Runs as one {@code Gemm} over the flattened leading dimensions,
+     * so the weight is never transposed or copied.
+     *
+     * @param bias may be null
+     */
+    public static Value linear(Graph g, Value x, Value weight, Value bias, boolean transposed) {
+        Dim out = transposed ? weight.shape().dim(0) : weight.shape().dim(1);
+        Dim in = transposed ? weight.shape().dim(1) : weight.shape().dim(0);
+        if (x.rank() == 2) {
+            return g.gemm(x, weight, bias, false, transposed);
+        }
+        Value x2 = g.reshape(x, -1, in.size());
+        Value y2 = g.gemm(x2, weight, bias, false, transposed);
+        Value lead = g.shapeOf(x, 0, -1);
+        Value target = g.concat(0, lead, g.ints(out.size()));
+        return g.reshape(y2, target, x.shape().sub(0, -1).append(out));
+    }
+
+    /** SiLU: {@code x * sigmoid(x)}. */
+    public static Value silu(Graph g, Value x) {
+        return g.mul(x, g.sigmoid(x));
+    }
+
+    /** GELU, tanh approximation ({@code gelu_new}, {@code gelu_pytorch_tanh}). */
+    public static Value geluTanh(Graph g, Value x) {
+        Value x3 = g.mul(g.mul(x, x), x);
+        Value inner = g.mulScalar(g.add(x, g.mulScalar(x3, 0.044715)), Math.sqrt(2.0 / Math.PI));
+        return g.mul(g.mulScalar(x, 0.5), g.addScalar(g.tanh(inner), 1.0));
+    }
+
+    /** Exact GELU: {@code 0.5 x (1 + erf(x / sqrt 2))}. */
+    public static Value geluErf(Graph g, Value x) {
+        Value erf = g.node("Erf", "", java.util.List.of(g.mulScalar(x, 1 / Math.sqrt(2.0))), java.util.List.of(
+                x.dtype()), java.util.List.of(x.shape()), java.util.Map.of()).output(0);
+        return g.mul(g.mulScalar(x, 0.5), g.addScalar(erf, 1.0));
+    }
+
+    /** A static shape helper: {@code shape} with its last dim replaced. */
+    static Shape withLast(Shape shape, Dim last) {
+        return shape.with(-1, last);
+    }
+}

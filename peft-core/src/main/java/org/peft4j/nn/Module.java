@@ -1,0 +1,343 @@
+package org.peft4j.nn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.peft4j.graph.Parameter;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * A node of the module tree, mirroring {@code torch.nn.Module}: named children, named parameters, dotted names,
+ * submodule lookup and replacement, and state dicts.
+ *
+ * <p>Modules look their children and parameters up by name when they emit their computation, so replacing a child
+ * with {@link #setSubmodule(String, Module)} (as PEFT's tree surgery does) changes what the parent computes.
+ */
+public abstract class Module {
+    private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
+    private boolean training;
+
+    /** The class name shown in module listings (as PyTorch prints it). */
+    public String typeName() {
+        return getClass().getSimpleName();
+    }
+
+    // ------------------------------------------------------------------ registration
+
+    /** Adds or replaces a child module. */
+    protected <M extends Module> M registerModule(String name, M module) {
+        checkName(name);
+        children.put(name, module);
+        return module;
+    }
+
+    /** Adds or replaces a parameter ({@code null} registers nothing, like a bias of {@code None}). */
+    protected Parameter registerParameter(String name, Parameter p) {
+        checkName(name);
+        if (p == null) {
+            params.remove(name);
+        } else {
+            params.put(name, p);
+        }
+        return p;
+    }
+
+    private static void checkName(String name) {
+        if (name.isEmpty() || name.contains(".")) {
+            throw new IllegalArgumentException("invalid module or parameter name '" + name + "'");
+        }
+    }
+
+    /** Direct parameter {@code name}, or null. */
+    public Parameter parameter(String name) {
+        return params.get(name);
+    }
+
+    /** Direct child {@code name}, or null. */
+    public Module child(String name) {
+        return children.get(name);
+    }
+
+    /** Direct child {@code name} as a {@link Layer}. */
+    protected Layer layer(String name) {
+        Module m = children.get(name);
+        if (!(m instanceof Layer)) {
+            throw new IllegalStateException(typeName() + "." + name + " is " + (m == null ? "missing" : m.typeName())
+                    + ", expected a layer");
+        }
+        return (Layer) m;
+    }
+
+    /** Direct parameters in registration order. */
+    public Map<String, Parameter> directParameters() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    // ------------------------------------------------------------------ traversal
+
+    /** Direct children in registration order. */
+    public Map<String, Module> namedChildren() {
+        return Collections.unmodifiableMap(children);
+    }
+
+    /** This module ({@code ""}) and all descendants, pre-order, with dotted names; each module listed once. */
+    public LinkedHashMap<String, Module> namedModules() {
+        LinkedHashMap<String, Module> out = new LinkedHashMap<>();
+        Set<Module> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        collectModules("", this, out, seen);
+        return out;
+    }
+
+    private static void collectModules(String prefix, Module m, Map<String, Module> out, Set<Module> seen) {
+        if (!seen.add(m)) {
+            return;
+        }
+        out.put(prefix, m);
+        for (Map.Entry<String, Module> e : m.children.entrySet()) {
+            collectModules(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out, seen);
+        }
+    }
+
+    /** All parameters with dotted names; a parameter shared by two modules (tied weights) is listed once. */
+    public LinkedHashMap<String, Parameter> namedParameters() {
+        return namedParameters(true);
+    }
+
+    /**
+     * All parameters with dotted names.
+     *
+     * @param removeDuplicate list a shared parameter only under its first name (PyTorch's default)
+     */
+    public LinkedHashMap<String, Parameter> namedParameters(boolean removeDuplicate) {
+        LinkedHashMap<String, Parameter> out = new LinkedHashMap<>();
+        Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        collectParameters("", this, out, seen, removeDuplicate);
+        return out;
+    }
+
+    private static void collectParameters(String prefix, Module m, Map<String, Parameter> out, Set<Parameter> seen,
+            boolean dedup) {
+        for (Map.Entry<String, Parameter> e : m.params.entrySet()) {
+            if (!dedup || seen.add(e.getValue())) {
+                out.put(prefix + e.getKey(), e.getValue());
+            }
+        }
+        for (Map.Entry<String, Module> e : m.children.entrySet()) {
+            collectParameters(prefix + e.getKey() + ".", e.getValue(), out, seen, dedup);
+        }
+    }
+
+    /** All distinct parameters. */
+    public List<Parameter> parameters() {
+        return new ArrayList<>(namedParameters().values());
+    }
+
+    /** Number of parameter elements (shared parameters counted once). */
+    public long numParameters() {
+        long n = 0;
+        for (Parameter p : parameters()) {
+            n += p.numel();
+        }
+        return n;
+    }
+
+    /** Number of trainable parameter elements. */
+    public long numTrainableParameters() {
+        long n = 0;
+        for (Parameter p : parameters()) {
+            if (p.trainable()) {
+                n += p.numel();
+            }
+        }
+        return n;
+    }
+
+    /** Sets the trainable flag of every parameter ({@code requires_grad_}). */
+    public Module requiresGrad(boolean trainable) {
+        for (Parameter p : parameters()) {
+            p.setTrainable(trainable);
+        }
+        return this;
+    }
+
+    /** Puts this module and its descendants in training or evaluation mode. */
+    public Module train(boolean training) {
+        for (Module m : namedModules().values()) {
+            m.training = training;
+        }
+        return this;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    // ------------------------------------------------------------------ paths
+
+    /**
+     * The module at a dotted path ({@code ""} is this module).
+     *
+     * @throws IllegalArgumentException naming the first missing part, as PyTorch's {@code get_submodule} does
+     */
+    public Module getSubmodule(String path) {
+        if (path.isEmpty()) {
+            return this;
+        }
+        Module m = this;
+        String walked = typeName();
+        for (String part : path.split("\\.", -1)) {
+            Module next = m.children.get(part);
+            if (next == null) {
+                throw new IllegalArgumentException(walked + " has no attribute `" + part + "` (path '" + path + "')");
+            }
+            m = next;
+            walked = m.typeName();
+        }
+        return m;
+    }
+
+    /**
+     * Replaces (or adds) the module at a dotted path; the parent must exist.
+     *
+     * @throws IllegalArgumentException if the parent path does not exist
+     */
+    public void setSubmodule(String path, Module module) {
+        int dot = path.lastIndexOf('.');
+        Module parent = dot < 0 ? this : getSubmodule(path.substring(0, dot));
+        parent.registerModule(dot < 0 ? path : path.substring(dot + 1), module);
+    }
+
+    /** The parameter at a dotted path, or null. */
+    public Parameter getParameter(String path) {
+        int dot = path.lastIndexOf('.');
+        try {
+            Module owner = dot < 0 ? this : getSubmodule(path.substring(0, dot));
+            return owner.params.get(dot < 0 ? path : path.substring(dot + 1));
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    // ------------------------------------------------------------------ state dicts
+
+    /**
+     * Parameter data by dotted name, every alias of a shared parameter included (as {@code state_dict()}).
+     *
+     * @throws IllegalStateException if a parameter is shape-only
+     */
+    public LinkedHashMap<String, Tensor> stateDict() {
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : namedParameters(false).entrySet()) {
+            if (!e.getValue().hasData()) {
+                throw new IllegalStateException("parameter '" + e.getKey() + "' has no data (built shape-only)");
+            }
+            out.put(e.getKey(), e.getValue().data());
+        }
+        return out;
+    }
+
+    /**
+     * Loads parameter data by dotted name. A tensor of another floating dtype is converted to the parameter's dtype
+     * (a copy); a tensor of the same dtype is used as is (a view, e.g. of a memory-mapped file). A shared parameter
+     * counts as loaded when any of its names is present.
+     *
+     * @param strict throw when keys are missing or unexpected
+     * @throws IllegalArgumentException on a shape mismatch, or in strict mode on missing/unexpected keys, with
+     *     PyTorch's wording
+     */
+    public LoadResult loadStateDict(Map<String, Tensor> stateDict, boolean strict) {
+        LinkedHashMap<String, Parameter> all = namedParameters(false);
+        Set<Parameter> loaded = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<String> errors = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : all.entrySet()) {
+            Tensor t = stateDict.get(e.getKey());
+            if (t == null) {
+                continue;
+            }
+            Parameter p = e.getValue();
+            if (!Arrays.equals(t.shape(), p.shape())) {
+                errors.add("size mismatch for " + e.getKey() + ": copying a param with shape " + Arrays.toString(
+                        t.shape()) + " from checkpoint, the shape in current model is " + Arrays.toString(p.shape())
+                        + ".");
+                continue;
+            }
+            p.setData(t.dtype() == p.dtype() ? t : t.to(p.dtype()));
+            loaded.add(p);
+        }
+        List<String> missing = new ArrayList<>();
+        Set<Parameter> reported = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Map.Entry<String, Parameter> e : all.entrySet()) {
+            if (!loaded.contains(e.getValue()) && reported.add(e.getValue())) {
+                missing.add(e.getKey());
+            }
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String k : stateDict.keySet()) {
+            if (!all.containsKey(k)) {
+                unexpected.add(k);
+            }
+        }
+        LoadResult res = new LoadResult(missing, unexpected);
+        if (!errors.isEmpty() || (strict && (!missing.isEmpty() || !unexpected.isEmpty()))) {
+            StringBuilder sb = new StringBuilder("Error(s) in loading state_dict for " + typeName() + ":");
+            if (strict && !missing.isEmpty()) {
+                sb.append("\n\tMissing key(s) in state_dict: ").append(quoted(missing)).append('.');
+            }
+            if (strict && !unexpected.isEmpty()) {
+                sb.append("\n\tUnexpected key(s) in state_dict: ").append(quoted(unexpected)).append('.');
+            }
+            for (String err : errors) {
+                sb.append("\n\t").append(err);
+            }
+            throw new IllegalArgumentException(sb.toString());
+        }
+        return res;
+    }
+
+    private static String quoted(List<String> keys) {
+        StringBuilder sb = new StringBuilder();
+        for (String k : new LinkedHashSet<>(keys)) {
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            sb.append('"').append(k).append('"');
+        }
+        return sb.toString();
+    }
+
+    /** Missing and unexpected keys of {@link #loadStateDict(Map, boolean)}. */
+    public static final class LoadResult {
+        private final List<String> missingKeys;
+        private final List<String> unexpectedKeys;
+
+        LoadResult(List<String> missingKeys, List<String> unexpectedKeys) {
+            this.missingKeys = Collections.unmodifiableList(missingKeys);
+            this.unexpectedKeys = Collections.unmodifiableList(unexpectedKeys);
+        }
+
+        public List<String> missingKeys() {
+            return missingKeys;
+        }
+
+        public List<String> unexpectedKeys() {
+            return unexpectedKeys;
+        }
+
+        @Override
+        public String toString() {
+            return "LoadResult(missing=" + missingKeys + ", unexpected=" + unexpectedKeys + ")";
+        }
+    }
+
+    @Override
+    public String toString() {
+        return typeName() + "()";
+    }
+}
