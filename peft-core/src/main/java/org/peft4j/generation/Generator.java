@@ -26,7 +26,7 @@ import org.peft4j.tensor.Tensor;
  * Autoregressive generation with a key/value cache: the prompt is run once, then each new token costs one
  * incremental step over the cached keys and values, which stay in ONNX Runtime memory between steps.
  *
- * <p>Follows transformers' {@code generate}: position ids from the attention mask ({@code cumsum - 1}, 1 at padding),
+ * <p>Follows transformers' {@code generate}: position ids from the attention mask ({@code cumsum - 1}, 0 at padding),
  * left padding supported, finished sequences padded with {@code pad_token_id} (or the first eos id), stop when every
  * sequence has produced an eos token or {@code max_new_tokens} is reached. Returned sequences include the prompt.
  */
@@ -180,7 +180,7 @@ public final class Generator {
         return seqs.toArray(new long[0][]);
     }
 
-    /** transformers' position ids: cumsum(mask) - 1, with 1 at padded positions; the last {@code seq} columns. */
+    /** transformers' position ids: cumsum(mask) - 1, with 0 at padded positions; the last {@code seq} columns. */
     static long[][] positions(List<long[]> masks, int seq) {
         long[][] out = new long[masks.size()][seq];
         for (int b = 0; b < masks.size(); b++) {
@@ -189,7 +189,7 @@ public final class Generator {
             long[] all = new long[m.length];
             for (int t = 0; t < m.length; t++) {
                 cum += m[t];
-                all[t] = m[t] == 0 ? 1 : cum - 1;
+                all[t] = m[t] == 0 ? 0 : cum - 1;
             }
             System.arraycopy(all, m.length - seq, out[b], 0, seq);
         }

@@ -53,8 +53,9 @@ class ModuleTreeTest {
         Linear tiedHead = new Linear(2, 4, false, DType.F32);
         tiedHead.setWeight(head.weight());
         t.getSubmodule("block").registerModule("head2", tiedHead);
-        assertThat(t.namedParameters()).doesNotContainKey("block.head2.weight");
-        assertThat(t.namedParameters(false)).containsKey("block.head2.weight");
+        // pre-order: the alias under "block" is met first and keeps the shared parameter, as in PyTorch
+        assertThat(t.namedParameters()).containsKey("block.head2.weight").doesNotContainKey("head.weight");
+        assertThat(t.namedParameters(false)).containsKeys("block.head2.weight", "head.weight");
         Map<String, Tensor> sd = new LinkedHashMap<>();
         sd.put("block.proj.weight", Tensor.zeros(DType.F32, 2, 3));
         sd.put("block.proj.bias", Tensor.zeros(DType.F32, 2));
