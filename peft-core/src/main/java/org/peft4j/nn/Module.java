@@ -22,7 +22,6 @@ import org.peft4j.tensor.Tensor;
 public abstract class Module {
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
-    private boolean training;
 
     /** The class name shown in module listings (as PyTorch prints it). */
     public String typeName() {
@@ -165,18 +164,6 @@ public abstract class Module {
             p.setTrainable(trainable);
         }
         return this;
-    }
-
-    /** Puts this module and its descendants in training or evaluation mode. */
-    public Module train(boolean training) {
-        for (Module m : namedModules().values()) {
-            m.training = training;
-        }
-        return this;
-    }
-
-    public boolean isTraining() {
-        return training;
     }
 
     // ------------------------------------------------------------------ paths

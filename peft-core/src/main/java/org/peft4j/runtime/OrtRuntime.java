@@ -142,7 +142,7 @@ public final class OrtRuntime implements AutoCloseable {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.valueOf(System.getProperty("peft4j.opt", "ALL_OPT")));
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (options.intraOpThreads() > 0) {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }

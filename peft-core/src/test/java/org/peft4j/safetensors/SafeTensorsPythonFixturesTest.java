@@ -1,5 +1,6 @@
 package org.peft4j.safetensors;
 
+import org.peft4j.testutil.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -27,14 +28,14 @@ import org.peft4j.tensor.Tensor;
 class SafeTensorsPythonFixturesTest {
 
     private static JsonObject expected() throws IOException {
-        String json = Files.readString(Fixtures.file("dtypes.json"), StandardCharsets.UTF_8);
+        String json = Files.readString(Fixtures.safetensors("dtypes.json"), StandardCharsets.UTF_8);
         return JsonParser.parseString(json).getAsJsonObject();
     }
 
     @Test
     void readsEveryDtypeWithExactBytesAndValues() throws IOException {
         JsonObject tensors = expected().getAsJsonObject("tensors");
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             assertThat(st.keys()).containsExactlyInAnyOrderElementsOf(tensors.keySet());
             for (Map.Entry<String, JsonElement> e : tensors.entrySet()) {
                 String name = e.getKey();
@@ -79,7 +80,7 @@ class SafeTensorsPythonFixturesTest {
 
     @Test
     void scalarEmptyAndMetadata() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             Tensor scalar = st.get("scalar");
             assertThat(scalar.rank()).isZero();
             assertThat(scalar.numel()).isEqualTo(1);
@@ -103,7 +104,7 @@ class SafeTensorsPythonFixturesTest {
     void keysAreInFileOrder() throws IOException {
         List<String> order = new ArrayList<>();
         expected().getAsJsonArray("file_order").forEach(e -> order.add(e.getAsString()));
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             assertThat(st.keys()).containsExactlyElementsOf(order);
             long previousEnd = 0;
             for (String k : st.keys()) {
@@ -116,7 +117,7 @@ class SafeTensorsPythonFixturesTest {
 
     @Test
     void tensorsAreReadOnlyViewsOfTheMapping() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             Tensor t = st.get("f32");
             ByteBuffer data = t.data();
             assertThat(t.isDirect()).isTrue();
@@ -128,7 +129,7 @@ class SafeTensorsPythonFixturesTest {
 
     @Test
     void infoContainsFileOffsets() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             TensorInfo info = st.info("i32");
             assertThat(info.name()).isEqualTo("i32");
             assertThat(info.numel()).isEqualTo(4);
@@ -145,7 +146,7 @@ class SafeTensorsPythonFixturesTest {
 
     @Test
     void tensorsOutliveCloseButGetAfterCloseFails() throws IOException {
-        SafeTensors st = SafeTensors.open(Fixtures.file("dtypes.safetensors"));
+        SafeTensors st = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"));
         Tensor t = st.get("i64");
         st.close();
         st.close();
@@ -155,8 +156,8 @@ class SafeTensorsPythonFixturesTest {
 
     @Test
     void readsReferenceFilesWithAndWithoutMetadata() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("reference.safetensors"));
-                SafeTensors noMeta = SafeTensors.open(Fixtures.file("reference_nometa.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("reference.safetensors"));
+                SafeTensors noMeta = SafeTensors.open(Fixtures.safetensors("reference_nometa.safetensors"))) {
             assertThat(st.metadata()).containsExactly(Map.entry("format", "pt"));
             assertThat(noMeta.metadata()).isEmpty();
             assertThat(noMeta.keys()).containsExactlyElementsOf(st.keys());

@@ -1,5 +1,6 @@
 package org.peft4j.safetensors;
 
+import org.peft4j.testutil.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -29,7 +30,7 @@ class SafeTensorsWriterTest {
     void bytesIdenticalToPythonSafetensorsWithMetadata() throws IOException {
         Path out = tmp.resolve("reference.safetensors");
         SafeTensorsWriter.write(out, ReferenceTensors.build(), Map.of("format", "pt"));
-        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(Fixtures.file("reference.safetensors")));
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(Fixtures.safetensors("reference.safetensors")));
     }
 
     @Test
@@ -37,7 +38,7 @@ class SafeTensorsWriterTest {
         Path out = tmp.resolve("reference_nometa.safetensors");
         SafeTensorsWriter.write(out, ReferenceTensors.build());
         assertThat(Files.readAllBytes(out))
-                .isEqualTo(Files.readAllBytes(Fixtures.file("reference_nometa.safetensors")));
+                .isEqualTo(Files.readAllBytes(Fixtures.safetensors("reference_nometa.safetensors")));
     }
 
     @Test
@@ -87,7 +88,7 @@ class SafeTensorsWriterTest {
     @Test
     void roundTripsEveryDtypeAndCopiesFromMappedTensors() throws IOException {
         Path out = tmp.resolve("copy.safetensors");
-        try (SafeTensors src = SafeTensors.open(Fixtures.file("dtypes.safetensors"))) {
+        try (SafeTensors src = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"))) {
             Map<String, Tensor> all = src.getAll();
             SafeTensorsWriter.write(out, all, src.metadata());
             try (SafeTensors back = SafeTensors.open(out)) {
@@ -99,7 +100,7 @@ class SafeTensorsWriterTest {
             }
         }
         // the Python file has its metadata in hash order; everything after the header is identical
-        try (SafeTensors a = SafeTensors.open(Fixtures.file("dtypes.safetensors"));
+        try (SafeTensors a = SafeTensors.open(Fixtures.safetensors("dtypes.safetensors"));
                 SafeTensors b = SafeTensors.open(out)) {
             assertThat(a.headerLength()).isEqualTo(b.headerLength());
             byte[] pa = Files.readAllBytes(a.file());

@@ -1,5 +1,6 @@
 package org.peft4j.safetensors;
 
+import org.peft4j.testutil.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -26,7 +27,7 @@ class ShardedSafeTensorsTest {
     Path tmp;
 
     private static Path pythonDir() {
-        return Fixtures.file("sharded");
+        return Fixtures.safetensors("sharded");
     }
 
     /** The state dict of {@code sharded_tensors()} in interop/safetensors_fixtures.py, in the same order. */

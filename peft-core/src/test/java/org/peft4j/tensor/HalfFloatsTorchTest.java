@@ -1,12 +1,12 @@
 package org.peft4j.tensor;
 
+import org.peft4j.testutil.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.peft4j.safetensors.Fixtures;
 import org.peft4j.safetensors.SafeTensors;
 
 /**
@@ -22,7 +22,7 @@ class HalfFloatsTorchTest {
 
     @Test
     void floatToBf16AndF16MatchTorchBitForBit() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("halffloat.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("halffloat.safetensors"))) {
             float[] x = st.get("f32").toFloatArray();
             Tensor bf16 = st.get("bf16_bits");
             Tensor f16 = st.get("f16_bits");
@@ -75,7 +75,7 @@ class HalfFloatsTorchTest {
 
     @Test
     void bf16AndF16ToFloatMatchTorch() throws IOException {
-        try (SafeTensors st = SafeTensors.open(Fixtures.file("halffloat.safetensors"))) {
+        try (SafeTensors st = SafeTensors.open(Fixtures.safetensors("halffloat.safetensors"))) {
             Tensor bits = st.get("decode_bits");
             float[] f16 = st.get("f16_decoded").toFloatArray();
             float[] bf16 = st.get("bf16_decoded").toFloatArray();

@@ -26,6 +26,11 @@ public final class Fixtures {
         throw new IllegalStateException("interop/fixtures not found above " + Paths.get("").toAbsolutePath());
     }
 
+    /** A file of {@code interop/fixtures/safetensors} (written by interop/safetensors_fixtures.py). */
+    public static Path safetensors(String name) {
+        return root().resolve("safetensors").resolve(name);
+    }
+
     public static Path model(String name) {
         return root().resolve("models").resolve(name);
     }
