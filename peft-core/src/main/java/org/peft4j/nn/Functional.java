@@ -2,7 +2,6 @@ package org.peft4j.nn;
 
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
-import org.peft4j.graph.Shape;
 import org.peft4j.graph.Value;
 
 /** Stateless building blocks shared by layers. */
@@ -47,10 +46,5 @@ public final class Functional {
         Value erf = g.node("Erf", "", java.util.List.of(g.mulScalar(x, 1 / Math.sqrt(2.0))), java.util.List.of(
                 x.dtype()), java.util.List.of(x.shape()), java.util.Map.of()).output(0);
         return g.mul(g.mulScalar(x, 0.5), g.addScalar(erf, 1.0));
-    }
-
-    /** A static shape helper: {@code shape} with its last dim replaced. */
-    static Shape withLast(Shape shape, Dim last) {
-        return shape.with(-1, last);
     }
 }
