@@ -4,6 +4,7 @@ import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Shape;
 import org.peft4j.graph.Value;
+import org.peft4j.nn.Layer;
 import org.peft4j.tensor.DType;
 
 /** Attention building blocks shared by the model families (eager attention, as transformers computes it). */
@@ -76,9 +77,17 @@ public final class AttentionOps {
      * [B,H,T,S]. Masked positions get the dtype's minimum before the softmax, as transformers' eager attention.
      */
     public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale) {
+        return attend(g, q, k, v, allowed, scale, null);
+    }
+
+    /** As {@link #attend(Graph, Value, Value, Value, Value, double)}, with dropout on the attention weights. */
+    public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale, Layer dropout) {
         Value scores = g.mulScalar(g.matmul(q, g.transpose(k, 0, 1, 3, 2)), scale);
         Value masked = g.where(allowed, scores, g.scalar(minValue(scores.dtype()), scores.dtype()));
         Value probs = g.softmax(masked, -1);
+        if (dropout != null) {
+            probs = dropout.forward(g, probs);
+        }
         return g.matmul(probs, v);
     }
 }

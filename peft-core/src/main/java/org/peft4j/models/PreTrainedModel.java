@@ -10,6 +10,7 @@ import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.nn.Embedding;
+import org.peft4j.nn.Layer;
 import org.peft4j.nn.Module;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensorsWriter;
@@ -40,10 +41,29 @@ public abstract class PreTrainedModel extends Module {
     }
 
     /**
-     * Emits the forward computation. Registers this model's parameter names with the graph first (names already
-     * registered, e.g. by a wrapping PEFT model, are kept).
+     * Emits the forward computation: token embeddings (with any prefix embeddings prepended), the decoder stack,
+     * then {@code lm_head}. Registers this model's parameter names with the graph first (names already registered,
+     * e.g. by a wrapping PEFT model, are kept).
      */
-    public abstract CausalLMOutput forward(Graph g, CausalLMInput input);
+    public CausalLMOutput forward(Graph g, CausalLMInput input) {
+        g.nameParameters(namedParameters());
+        Value h = inputEmbeddings().forward(g, input.inputIds());
+        if (input.prefixEmbeds() != null) {
+            h = g.concat(1, input.prefixEmbeds(), h);
+        }
+        DecoderContext ctx = DecoderContext.prepare(g, input, h);
+        h = decode(g, h, ctx);
+        Value logits;
+        try (Graph.Scope s = g.scope("lm_head")) {
+            logits = ((Layer) child("lm_head")).forward(g, h);
+        }
+        return new CausalLMOutput(logits, h, ctx.presentKeys(), ctx.presentValues());
+    }
+
+    /**
+     * Emits the decoder stack over the embeddings [B, T, hidden] and returns the final (normed) hidden states.
+     */
+    protected abstract Value decode(Graph g, Value embeddings, DecoderContext ctx);
 
     /** The token embedding layer. */
     public abstract Embedding inputEmbeddings();
@@ -64,12 +84,6 @@ public abstract class PreTrainedModel extends Module {
     /** The {@code eos_token_id} values of the config (possibly empty). */
     public List<Long> eosTokenIds() {
         return config.getLongs("eos_token_id");
-    }
-
-    /** Registers {@link #namedParameters()} with the graph; called at the start of {@link #forward}. */
-    protected void nameParameters(Graph g) {
-        Map<String, org.peft4j.graph.Parameter> named = namedParameters();
-        g.nameParameters(named);
     }
 
     /**

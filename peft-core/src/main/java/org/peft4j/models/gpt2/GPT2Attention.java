@@ -4,6 +4,7 @@ import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.models.AttentionOps;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.nn.Conv1D;
 import org.peft4j.nn.Dropout;
 import org.peft4j.nn.Module;
@@ -23,33 +24,19 @@ public class GPT2Attention extends Module {
         registerModule("resid_dropout", new Dropout(c.residPdrop));
     }
 
-    Value forward(Graph g, Value x, GPT2Model.Context ctx) {
+    Value forward(Graph g, Value x, DecoderContext ctx) {
         long hd = c.headDim();
         List<Value> qkv = g.split(layer("c_attn").forward(g, x), -1, c.nEmbd, c.nEmbd, c.nEmbd);
         Value q = AttentionOps.splitHeads(g, qkv.get(0), c.nHead, hd);
         Value k = AttentionOps.splitHeads(g, qkv.get(1), c.nHead, hd);
         Value v = AttentionOps.splitHeads(g, qkv.get(2), c.nHead, hd);
-        if (ctx.pastKeys != null) {
-            k = g.concat(2, ctx.pastKeys.get(layerIdx), k);
-            v = g.concat(2, ctx.pastValues.get(layerIdx), v);
-        }
-        if (ctx.presentKeys != null) {
-            ctx.presentKeys.add(k);
-            ctx.presentValues.add(v);
-        }
+        Value[] kv = ctx.withCache(g, layerIdx, k, v);
         double scale = c.scaleAttnWeights ? 1.0 / Math.sqrt(hd) : 1.0;
         if (c.scaleByInverseLayerIdx) {
             scale /= layerIdx + 1;
         }
-        Value out = attend(g, q, k, v, ctx.allowed, scale);
+        Value out = AttentionOps.attend(g, q, kv[0], kv[1], ctx.allowed(), scale, layer("attn_dropout"));
         Value merged = AttentionOps.mergeHeads(g, out, c.nHead, hd);
         return layer("resid_dropout").forward(g, layer("c_proj").forward(g, merged));
-    }
-
-    private Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale) {
-        Value scores = g.mulScalar(g.matmul(q, g.transpose(k, 0, 1, 3, 2)), scale);
-        Value masked = g.where(allowed, scores, g.scalar(AttentionOps.minValue(scores.dtype()), scores.dtype()));
-        Value probs = layer("attn_dropout").forward(g, g.softmax(masked, -1));
-        return g.matmul(probs, v);
     }
 }

@@ -2,6 +2,7 @@ package org.peft4j.models.gpt2;
 
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.nn.LayerNorm;
 import org.peft4j.nn.Module;
 import org.peft4j.tensor.DType;
@@ -15,7 +16,7 @@ public class GPT2Block extends Module {
         registerModule("mlp", new GPT2MLP(c, dtype));
     }
 
-    Value forward(Graph g, Value h, GPT2Model.Context ctx) {
+    Value forward(Graph g, Value h, DecoderContext ctx) {
         Value a = ((GPT2Attention) child("attn")).forward(g, layer("ln_1").forward(g, h), ctx);
         h = g.add(a, h);
         Value m = ((GPT2MLP) child("mlp")).forward(g, layer("ln_2").forward(g, h));

@@ -3,8 +3,7 @@ package org.peft4j.models.gpt2;
 import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
-import org.peft4j.models.CausalLMInput;
-import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
@@ -27,15 +26,8 @@ public class GPT2LMHeadModel extends PreTrainedModel {
     }
 
     @Override
-    public CausalLMOutput forward(Graph g, CausalLMInput input) {
-        nameParameters(g);
-        GPT2Model.Context ctx = new GPT2Model.Context();
-        Value h = ((GPT2Model) child("transformer")).forward(g, input, ctx);
-        Value logits;
-        try (Graph.Scope s = g.scope("lm_head")) {
-            logits = layer("lm_head").forward(g, h);
-        }
-        return new CausalLMOutput(logits, h, ctx.presentKeys, ctx.presentValues);
+    protected Value decode(Graph g, Value embeddings, DecoderContext ctx) {
+        return ((GPT2Model) child("transformer")).forward(g, embeddings, ctx);
     }
 
     @Override

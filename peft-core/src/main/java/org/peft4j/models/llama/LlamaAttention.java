@@ -3,6 +3,7 @@ package org.peft4j.models.llama;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.models.AttentionOps;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.nn.Linear;
 import org.peft4j.nn.Module;
 import org.peft4j.tensor.DType;
@@ -23,25 +24,18 @@ public class LlamaAttention extends Module {
         registerModule("o_proj", new Linear(numHeads * headDim, c.hiddenSize, c.attentionBias, dtype));
     }
 
-    /** Emits attention for hidden states [B, T, hidden]; fills {@code kv} with the present keys/values. */
-    Value forward(Graph g, Value hidden, LlamaModel.Context ctx, int layerIdx) {
+    /** Emits attention for hidden states [B, T, hidden], reading and extending the cache in {@code ctx}. */
+    Value forward(Graph g, Value hidden, DecoderContext ctx, int layerIdx) {
         Value q = AttentionOps.splitHeads(g, layer("q_proj").forward(g, hidden), numHeads, headDim);
         Value k = AttentionOps.splitHeads(g, layer("k_proj").forward(g, hidden), numKvHeads, headDim);
         Value v = AttentionOps.splitHeads(g, layer("v_proj").forward(g, hidden), numKvHeads, headDim);
-        q = LlamaRotaryEmbedding.apply(g, q, ctx.cos, ctx.sin, headDim);
-        k = LlamaRotaryEmbedding.apply(g, k, ctx.cos, ctx.sin, headDim);
-        if (ctx.pastKeys != null) {
-            k = g.concat(2, ctx.pastKeys.get(layerIdx), k);
-            v = g.concat(2, ctx.pastValues.get(layerIdx), v);
-        }
-        if (ctx.presentKeys != null) {
-            ctx.presentKeys.add(k);
-            ctx.presentValues.add(v);
-        }
+        q = LlamaRotaryEmbedding.apply(g, q, ctx.cos(), ctx.sin(), headDim);
+        k = LlamaRotaryEmbedding.apply(g, k, ctx.cos(), ctx.sin(), headDim);
+        Value[] kv = ctx.withCache(g, layerIdx, k, v);
         long nRep = numHeads / numKvHeads;
-        Value kr = AttentionOps.repeatKv(g, k, numKvHeads, nRep, headDim);
-        Value vr = AttentionOps.repeatKv(g, v, numKvHeads, nRep, headDim);
-        Value out = AttentionOps.attend(g, q, kr, vr, ctx.allowed, 1.0 / Math.sqrt(headDim));
+        Value kr = AttentionOps.repeatKv(g, kv[0], numKvHeads, nRep, headDim);
+        Value vr = AttentionOps.repeatKv(g, kv[1], numKvHeads, nRep, headDim);
+        Value out = AttentionOps.attend(g, q, kr, vr, ctx.allowed(), 1.0 / Math.sqrt(headDim));
         return layer("o_proj").forward(g, AttentionOps.mergeHeads(g, out, numHeads, headDim));
     }
 }

@@ -3,8 +3,7 @@ package org.peft4j.models.llama;
 import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
-import org.peft4j.models.CausalLMInput;
-import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
@@ -35,15 +34,8 @@ public class LlamaForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public CausalLMOutput forward(Graph g, CausalLMInput input) {
-        nameParameters(g);
-        LlamaModel.Context ctx = new LlamaModel.Context();
-        Value h = ((LlamaModel) child("model")).forward(g, input, ctx);
-        Value logits;
-        try (Graph.Scope s = g.scope("lm_head")) {
-            logits = layer("lm_head").forward(g, h);
-        }
-        return new CausalLMOutput(logits, h, ctx.presentKeys, ctx.presentValues);
+    protected Value decode(Graph g, Value embeddings, DecoderContext ctx) {
+        return ((LlamaModel) child("model")).forward(g, embeddings, ctx);
     }
 
     @Override

@@ -1,11 +1,8 @@
 package org.peft4j.models.llama;
 
-import java.util.ArrayList;
-import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
-import org.peft4j.models.AttentionOps;
-import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.DecoderContext;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Module;
 import org.peft4j.nn.ModuleList;
@@ -29,38 +26,10 @@ public class LlamaModel extends Module {
         registerModule("rotary_emb", new LlamaRotaryEmbedding(c.rope, c.headDim));
     }
 
-    /** Per-forward values shared by all layers. */
-    static final class Context {
-        Value cos;
-        Value sin;
-        Value allowed;
-        List<Value> pastKeys;
-        List<Value> pastValues;
-        List<Value> presentKeys;
-        List<Value> presentValues;
-    }
-
-    /** Emits the stack; returns the final hidden states and fills {@code ctx}'s present lists. */
-    Value forward(Graph g, CausalLMInput in, Context ctx) {
-        Value ids = in.inputIds();
-        Value h = layer("embed_tokens").forward(g, ids);
-        if (in.prefixEmbeds() != null) {
-            h = g.concat(1, in.prefixEmbeds(), h);
-        }
-        Value seqLen = g.dimOf(h, 1);
-        Value pastLen = in.pastKeys() != null ? g.dimOf(in.pastKeys().get(0), 2) : g.intScalar(0);
-        Value positions = in.positionIds() != null ? in.positionIds()
-                : AttentionOps.defaultPositions(g, seqLen, pastLen);
-        Value[] cs = ((LlamaRotaryEmbedding) child("rotary_emb")).cosSin(g, positions, dtype);
-        ctx.cos = cs[0];
-        ctx.sin = cs[1];
-        ctx.allowed = AttentionOps.allowedMask(g, seqLen, pastLen, in.attentionMask());
-        ctx.pastKeys = in.pastKeys();
-        ctx.pastValues = in.pastValues();
-        if (in.useCache()) {
-            ctx.presentKeys = new ArrayList<>();
-            ctx.presentValues = new ArrayList<>();
-        }
+    /** Emits the layers and the final norm over the embeddings. */
+    Value forward(Graph g, Value h, DecoderContext ctx) {
+        Value[] cs = ((LlamaRotaryEmbedding) child("rotary_emb")).cosSin(g, ctx.positions(), dtype);
+        ctx.setRotary(cs[0], cs[1]);
         ModuleList layers = (ModuleList) child("layers");
         for (int i = 0; i < layers.size(); i++) {
             try (Graph.Scope s = g.scope("model.layers." + i)) {

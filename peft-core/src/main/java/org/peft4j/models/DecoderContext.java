@@ -1,0 +1,92 @@
+package org.peft4j.models;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Value;
+
+/**
+ * Per-forward values that every decoder layer reads: positions, the attention mask, rotary tables (for models that
+ * use them) and the key/value cache, past and present.
+ */
+public final class DecoderContext {
+    private final Value positions;
+    private final Value allowed;
+    private final List<Value> pastKeys;
+    private final List<Value> pastValues;
+    private final List<Value> presentKeys;
+    private final List<Value> presentValues;
+    private Value cos;
+    private Value sin;
+
+    private DecoderContext(Value positions, Value allowed, CausalLMInput in) {
+        this.positions = positions;
+        this.allowed = allowed;
+        this.pastKeys = in.pastKeys();
+        this.pastValues = in.pastValues();
+        this.presentKeys = in.useCache() ? new ArrayList<>() : null;
+        this.presentValues = in.useCache() ? new ArrayList<>() : null;
+    }
+
+    /**
+     * Prepares the context for hidden states {@code h} [B, T, hidden] (prefix embeddings included): positions
+     * ({@code past .. past + T - 1} unless given) and which keys each query may attend to.
+     */
+    public static DecoderContext prepare(Graph g, CausalLMInput in, Value h) {
+        Value seqLen = g.dimOf(h, 1);
+        Value pastLen = in.pastKeys() != null ? g.dimOf(in.pastKeys().get(0), 2) : g.intScalar(0);
+        Value positions = in.positionIds() != null ? in.positionIds()
+                : AttentionOps.defaultPositions(g, seqLen, pastLen);
+        Value allowed = AttentionOps.allowedMask(g, seqLen, pastLen, in.attentionMask());
+        return new DecoderContext(positions, allowed, in);
+    }
+
+    /** Position ids, int64 [B or 1, T]. */
+    public Value positions() {
+        return positions;
+    }
+
+    /** Bool [B or 1, 1, T, past + T]: which keys each query may attend to. */
+    public Value allowed() {
+        return allowed;
+    }
+
+    public void setRotary(Value cos, Value sin) {
+        this.cos = cos;
+        this.sin = sin;
+    }
+
+    public Value cos() {
+        return cos;
+    }
+
+    public Value sin() {
+        return sin;
+    }
+
+    /**
+     * Prepends layer {@code layer}'s cached keys and values (when there is a cache) to the new ones [B, H, T, D] and
+     * records the result as the layer's present cache (when the caller asked for it).
+     *
+     * @return {keys, values} over past + new positions
+     */
+    public Value[] withCache(Graph g, int layer, Value k, Value v) {
+        if (pastKeys != null) {
+            k = g.concat(2, pastKeys.get(layer), k);
+            v = g.concat(2, pastValues.get(layer), v);
+        }
+        if (presentKeys != null) {
+            presentKeys.add(k);
+            presentValues.add(v);
+        }
+        return new Value[] {k, v};
+    }
+
+    List<Value> presentKeys() {
+        return presentKeys;
+    }
+
+    List<Value> presentValues() {
+        return presentValues;
+    }
+}
