@@ -1,0 +1,143 @@
+package org.peft4j.autodiff;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Node;
+import org.peft4j.graph.Value;
+
+/**
+ * Reverse-mode differentiation over the graph IR, in standard ONNX ops only.
+ *
+ * <p>Given a scalar loss and the values to differentiate with respect to, it appends backward nodes to the same
+ * graph and returns one gradient value per requested value. It prunes: a node gets backward nodes only when it lies
+ * on a path from a requested value to the loss, and an input of a node receives a gradient only when it depends on
+ * a requested value. So for a frozen weight {@code W} in {@code y = x W^T}, the gradient with respect to {@code x}
+ * is emitted (if {@code x} depends on something trainable) and the one with respect to {@code W} never is.
+ */
+public final class Autodiff {
+    private Autodiff() {
+    }
+
+    /** The result of differentiation: gradients by requested value, and the backward nodes that were added. */
+    public static final class Result {
+        private final Map<Value, Value> gradients;
+        private final List<Node> backwardNodes;
+
+        Result(Map<Value, Value> gradients, List<Node> backwardNodes) {
+            this.gradients = Collections.unmodifiableMap(gradients);
+            this.backwardNodes = Collections.unmodifiableList(backwardNodes);
+        }
+
+        /** Gradient of the loss with respect to {@code v} (same dtype and shape as {@code v}). */
+        public Value gradient(Value v) {
+            Value g = gradients.get(v);
+            if (g == null) {
+                throw new IllegalArgumentException("no gradient was requested for " + v.name());
+            }
+            return g;
+        }
+
+        public Map<Value, Value> gradients() {
+            return gradients;
+        }
+
+        /** The nodes added for the backward pass, in emission order. */
+        public List<Node> backwardNodes() {
+            return backwardNodes;
+        }
+    }
+
+    /**
+     * Appends the backward pass of {@code loss} (a floating scalar) with respect to {@code wrt}.
+     *
+     * @throws IllegalArgumentException if the loss is not a floating scalar or an op on the path has no rule
+     */
+    public static Result gradients(Graph g, Value loss, Collection<Value> wrt) {
+        if (!loss.dtype().isFloating() || loss.rank() != 0) {
+            throw new IllegalArgumentException("loss must be a floating-point scalar, got " + loss);
+        }
+        List<Node> forward = new ArrayList<>(g.nodes());
+        Set<Value> dependsOnWrt = new HashSet<>(wrt);
+        for (Node n : forward) {
+            boolean any = false;
+            for (Value in : n.inputs()) {
+                if (in != null && dependsOnWrt.contains(in)) {
+                    any = true;
+                    break;
+                }
+            }
+            if (any) {
+                for (Value out : n.outputs()) {
+                    if (out.dtype().isFloating()) {
+                        dependsOnWrt.add(out);
+                    }
+                }
+            }
+        }
+        Set<Value> lossDependsOn = new HashSet<>();
+        lossDependsOn.add(loss);
+        for (int i = forward.size() - 1; i >= 0; i--) {
+            Node n = forward.get(i);
+            boolean any = false;
+            for (Value out : n.outputs()) {
+                if (lossDependsOn.contains(out)) {
+                    any = true;
+                    break;
+                }
+            }
+            if (any) {
+                for (Value in : n.inputs()) {
+                    if (in != null) {
+                        lossDependsOn.add(in);
+                    }
+                }
+            }
+        }
+        int firstBackward = g.nodes().size();
+        Map<Value, Value> grads = new HashMap<>();
+        GradientContext ctx = new GradientContext(g);
+        try (Graph.Scope s = g.scope("grad")) {
+            grads.put(loss, g.scalar(1.0, loss.dtype()));
+            for (int i = forward.size() - 1; i >= 0; i--) {
+                Node n = forward.get(i);
+                List<Value> outGrads = new ArrayList<>();
+                boolean anyGrad = false;
+                for (Value out : n.outputs()) {
+                    Value d = grads.get(out);
+                    outGrads.add(d);
+                    anyGrad |= d != null;
+                }
+                if (!anyGrad) {
+                    continue;
+                }
+                for (int k = 0; k < n.inputs().size(); k++) {
+                    Value in = n.inputs().get(k);
+                    if (in == null || !in.dtype().isFloating() || !dependsOnWrt.contains(in)
+                            || !lossDependsOn.contains(in)) {
+                        continue;
+                    }
+                    Value d = GradientRules.of(n.opType(), n.domain()).apply(ctx, n, outGrads, k);
+                    if (d != null) {
+                        Value prev = grads.get(in);
+                        grads.put(in, prev == null ? d : g.add(prev, d));
+                    }
+                }
+            }
+        }
+        Map<Value, Value> out = new LinkedHashMap<>();
+        for (Value w : wrt) {
+            Value d = grads.get(w);
+            out.put(w, d != null ? d : ctx.zerosLike(w));
+        }
+        List<Node> added = new ArrayList<>(g.nodes().subList(firstBackward, g.nodes().size()));
+        return new Result(out, added);
+    }
+}
