@@ -1,0 +1,287 @@
+package org.peft4j.train;
+
+import java.nio.file.Path;
+
+/**
+ * Training settings with transformers' {@code TrainingArguments} names (camelCase here, snake_case in JSON) and
+ * defaults: {@code learning_rate} 5e-5, {@code num_train_epochs} 3, {@code max_steps} -1, batch sizes 8,
+ * {@code lr_scheduler_type} linear, AdamW betas (0.9, 0.999), epsilon 1e-8, {@code max_grad_norm} 1.0,
+ * {@code logging_steps} and {@code save_steps} 500, {@code seed} 42.
+ */
+public final class TrainingArguments {
+    private final Path outputDir;
+    private final double learningRate;
+    private final double numTrainEpochs;
+    private final long maxSteps;
+    private final int perDeviceTrainBatchSize;
+    private final int perDeviceEvalBatchSize;
+    private final int gradientAccumulationSteps;
+    private final long warmupSteps;
+    private final double warmupRatio;
+    private final LrScheduler.Type lrSchedulerType;
+    private final double weightDecay;
+    private final double adamBeta1;
+    private final double adamBeta2;
+    private final double adamEpsilon;
+    private final double maxGradNorm;
+    private final long loggingSteps;
+    private final Long evalSteps;
+    private final long saveSteps;
+    private final Integer saveTotalLimit;
+    private final long seed;
+
+    private TrainingArguments(Builder b) {
+        this.outputDir = b.outputDir;
+        this.learningRate = b.learningRate;
+        this.numTrainEpochs = b.numTrainEpochs;
+        this.maxSteps = b.maxSteps;
+        this.perDeviceTrainBatchSize = b.perDeviceTrainBatchSize;
+        this.perDeviceEvalBatchSize = b.perDeviceEvalBatchSize;
+        this.gradientAccumulationSteps = b.gradientAccumulationSteps;
+        this.warmupSteps = b.warmupSteps;
+        this.warmupRatio = b.warmupRatio;
+        this.lrSchedulerType = b.lrSchedulerType;
+        this.weightDecay = b.weightDecay;
+        this.adamBeta1 = b.adamBeta1;
+        this.adamBeta2 = b.adamBeta2;
+        this.adamEpsilon = b.adamEpsilon;
+        this.maxGradNorm = b.maxGradNorm;
+        this.loggingSteps = b.loggingSteps;
+        this.evalSteps = b.evalSteps;
+        this.saveSteps = b.saveSteps;
+        this.saveTotalLimit = b.saveTotalLimit;
+        this.seed = b.seed;
+    }
+
+    public static Builder builder(Path outputDir) {
+        return new Builder(outputDir);
+    }
+
+    public Path outputDir() {
+        return outputDir;
+    }
+
+    public double learningRate() {
+        return learningRate;
+    }
+
+    public double numTrainEpochs() {
+        return numTrainEpochs;
+    }
+
+    public long maxSteps() {
+        return maxSteps;
+    }
+
+    public int perDeviceTrainBatchSize() {
+        return perDeviceTrainBatchSize;
+    }
+
+    public int perDeviceEvalBatchSize() {
+        return perDeviceEvalBatchSize;
+    }
+
+    public int gradientAccumulationSteps() {
+        return gradientAccumulationSteps;
+    }
+
+    public long warmupSteps() {
+        return warmupSteps;
+    }
+
+    public double warmupRatio() {
+        return warmupRatio;
+    }
+
+    public LrScheduler.Type lrSchedulerType() {
+        return lrSchedulerType;
+    }
+
+    public double weightDecay() {
+        return weightDecay;
+    }
+
+    public double adamBeta1() {
+        return adamBeta1;
+    }
+
+    public double adamBeta2() {
+        return adamBeta2;
+    }
+
+    public double adamEpsilon() {
+        return adamEpsilon;
+    }
+
+    public double maxGradNorm() {
+        return maxGradNorm;
+    }
+
+    public long loggingSteps() {
+        return loggingSteps;
+    }
+
+    /** Evaluation interval in steps, or null (no evaluation during training). */
+    public Long evalSteps() {
+        return evalSteps;
+    }
+
+    public long saveSteps() {
+        return saveSteps;
+    }
+
+    /** How many checkpoints to keep, or null (all). */
+    public Integer saveTotalLimit() {
+        return saveTotalLimit;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
+    /** Builder for {@link TrainingArguments}; {@code output_dir} is required. */
+    public static final class Builder {
+        private final Path outputDir;
+        private double learningRate = 5e-5;
+        private double numTrainEpochs = 3.0;
+        private long maxSteps = -1;
+        private int perDeviceTrainBatchSize = 8;
+        private int perDeviceEvalBatchSize = 8;
+        private int gradientAccumulationSteps = 1;
+        private long warmupSteps;
+        private double warmupRatio;
+        private LrScheduler.Type lrSchedulerType = LrScheduler.Type.LINEAR;
+        private double weightDecay;
+        private double adamBeta1 = 0.9;
+        private double adamBeta2 = 0.999;
+        private double adamEpsilon = 1e-8;
+        private double maxGradNorm = 1.0;
+        private long loggingSteps = 500;
+        private Long evalSteps;
+        private long saveSteps = 500;
+        private Integer saveTotalLimit;
+        private long seed = 42;
+
+        private Builder(Path outputDir) {
+            this.outputDir = java.util.Objects.requireNonNull(outputDir, "output_dir");
+        }
+
+        public Builder learningRate(double v) {
+            this.learningRate = positive("learning_rate", v);
+            return this;
+        }
+
+        public Builder numTrainEpochs(double v) {
+            this.numTrainEpochs = positive("num_train_epochs", v);
+            return this;
+        }
+
+        /** A positive number of optimizer steps overrides {@code num_train_epochs}; -1 means unset. */
+        public Builder maxSteps(long v) {
+            this.maxSteps = v;
+            return this;
+        }
+
+        public Builder perDeviceTrainBatchSize(int v) {
+            this.perDeviceTrainBatchSize = (int) positive("per_device_train_batch_size", v);
+            return this;
+        }
+
+        public Builder perDeviceEvalBatchSize(int v) {
+            this.perDeviceEvalBatchSize = (int) positive("per_device_eval_batch_size", v);
+            return this;
+        }
+
+        public Builder gradientAccumulationSteps(int v) {
+            this.gradientAccumulationSteps = (int) positive("gradient_accumulation_steps", v);
+            return this;
+        }
+
+        public Builder warmupSteps(long v) {
+            this.warmupSteps = (long) nonNegative("warmup_steps", v);
+            return this;
+        }
+
+        public Builder warmupRatio(double v) {
+            if (v < 0 || v > 1) {
+                throw new IllegalArgumentException("warmup_ratio must lie in range [0,1], got " + v);
+            }
+            this.warmupRatio = v;
+            return this;
+        }
+
+        public Builder lrSchedulerType(String v) {
+            this.lrSchedulerType = LrScheduler.Type.parse(v);
+            return this;
+        }
+
+        public Builder weightDecay(double v) {
+            this.weightDecay = nonNegative("weight_decay", v);
+            return this;
+        }
+
+        public Builder adamBeta1(double v) {
+            this.adamBeta1 = v;
+            return this;
+        }
+
+        public Builder adamBeta2(double v) {
+            this.adamBeta2 = v;
+            return this;
+        }
+
+        public Builder adamEpsilon(double v) {
+            this.adamEpsilon = v;
+            return this;
+        }
+
+        /** Global-norm clipping threshold; 0 disables clipping. */
+        public Builder maxGradNorm(double v) {
+            this.maxGradNorm = nonNegative("max_grad_norm", v);
+            return this;
+        }
+
+        public Builder loggingSteps(long v) {
+            this.loggingSteps = (long) positive("logging_steps", v);
+            return this;
+        }
+
+        public Builder evalSteps(Long v) {
+            this.evalSteps = v;
+            return this;
+        }
+
+        public Builder saveSteps(long v) {
+            this.saveSteps = (long) positive("save_steps", v);
+            return this;
+        }
+
+        public Builder saveTotalLimit(Integer v) {
+            this.saveTotalLimit = v;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            this.seed = v;
+            return this;
+        }
+
+        public TrainingArguments build() {
+            return new TrainingArguments(this);
+        }
+
+        private static double positive(String name, double v) {
+            if (!(v > 0)) {
+                throw new IllegalArgumentException(name + " must be > 0, got " + v);
+            }
+            return v;
+        }
+
+        private static double nonNegative(String name, double v) {
+            if (!(v >= 0)) {
+                throw new IllegalArgumentException(name + " must be >= 0, got " + v);
+            }
+            return v;
+        }
+    }
+}
