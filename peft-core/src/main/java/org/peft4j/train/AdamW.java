@@ -54,6 +54,15 @@ public final class AdamW {
         }
     }
 
+    /** Restores the state saved in a checkpoint. */
+    void restore(long step, Map<String, float[]> firstMoments, Map<String, float[]> secondMoments) {
+        this.step = step;
+        m.clear();
+        m.putAll(firstMoments);
+        v.clear();
+        v.putAll(secondMoments);
+    }
+
     /** The first and second moments by parameter name (for checkpoints). */
     public Map<String, float[]> firstMoments() {
         return m;

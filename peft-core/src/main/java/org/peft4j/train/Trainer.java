@@ -1,5 +1,10 @@
 package org.peft4j.train;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * The optimization loop: gradient accumulation, global-norm clipping, AdamW with decoupled weight decay (none on
  * biases and norm weights) and the learning-rate schedule, over the trainable parameters of a model.
  *
- * <p>Not yet here (see the training issue): checkpoints and resume, the progress bar, the JSONL log, evaluation
- * and callbacks.
+ * <p>Not yet here (see the training issue): the progress bar, the JSONL log, evaluation, callbacks, and dropout
+ * masks derived from the step (ONNX Dropout draws from a session-held generator, so exact resume holds only for
+ * models without dropout).
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -52,6 +58,18 @@ public final class Trainer {
      * @throws IllegalStateException naming the step when the loss is NaN or infinite
      */
     public List<Double> train(List<Batch> batches) {
+        return train(batches, null);
+    }
+
+    /**
+     * Trains, continuing from {@code resumeFromCheckpoint} when it is not null: weights, optimizer moments, the
+     * step and the data position are restored, so the losses that follow equal those of an uninterrupted run.
+     * Checkpoints are written every {@code save_steps} to {@code output_dir/checkpoint-N}, keeping at most
+     * {@code save_total_limit}.
+     *
+     * @return the losses of the steps run by this call
+     */
+    public List<Double> train(List<Batch> batches, Path resumeFromCheckpoint) {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no training batches");
         }
@@ -67,13 +85,30 @@ public final class Trainer {
                 LrScheduler.warmupSteps(args.warmupSteps(), args.warmupRatio(), total), total);
         AdamW adam = new AdamW(args.adamBeta1(), args.adamBeta2(), args.adamEpsilon());
         List<Double> losses = new ArrayList<>();
-        int cursor = 0;
-        for (long s = 0; s < total; s++) {
+        JsonArray history = new JsonArray();
+        long cursor = 0;
+        long start = 0;
+        if (resumeFromCheckpoint != null) {
+            Checkpoint c = readCheckpoint(resumeFromCheckpoint);
+            for (Map.Entry<String, Tensor> e : c.weights.entrySet()) {
+                Parameter p = params.get(e.getKey());
+                if (p == null) {
+                    throw new IllegalArgumentException(resumeFromCheckpoint + ": checkpoint weight '" + e.getKey()
+                            + "' is not a trainable parameter of the model");
+                }
+                p.setData(e.getValue());
+            }
+            adam.restore(c.optimizerStep, c.expAvg, c.expAvgSq);
+            cursor = c.batchCursor;
+            start = c.globalStep;
+            history = c.logHistory;
+        }
+        for (long s = start; s < total; s++) {
             Map<String, float[]> acc = new LinkedHashMap<>();
             double loss = 0;
             int accum = args.gradientAccumulationSteps();
             for (int k = 0; k < accum; k++) {
-                TrainStep.Output out = step.run(batches.get(cursor++ % batches.size()));
+                TrainStep.Output out = step.run(batches.get((int) (cursor++ % batches.size())));
                 loss += out.loss() / accum;
                 for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
                     float[] g = e.getValue().toFloatArray();
@@ -100,9 +135,45 @@ public final class Trainer {
             losses.add(loss);
             if ((s + 1) % args.loggingSteps() == 0) {
                 LOG.info("step {}/{} loss {} lr {}", s + 1, total, String.format("%.4f", loss), lr);
+                JsonObject entry = new JsonObject();
+                entry.addProperty("step", s + 1);
+                entry.addProperty("loss", loss);
+                entry.addProperty("learning_rate", lr);
+                history.add(entry);
+            }
+            if ((s + 1) % args.saveSteps() == 0) {
+                saveCheckpoint(new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
+                        adam.firstMoments(), adam.secondMoments(), history));
             }
         }
         return losses;
+    }
+
+    private static Map<String, Tensor> trainableData(Map<String, Parameter> params) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        params.forEach((k, p) -> out.put(k, p.data()));
+        return out;
+    }
+
+    private void saveCheckpoint(Checkpoint c) {
+        try {
+            Path dir = c.write(args.outputDir());
+            if (args.saveTotalLimit() != null) {
+                Checkpoint.rotate(args.outputDir(), args.saveTotalLimit());
+            }
+            LOG.info("saved {}", dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not save the checkpoint of step " + c.globalStep + " in "
+                    + args.outputDir(), e);
+        }
+    }
+
+    private static Checkpoint readCheckpoint(Path dir) {
+        try {
+            return Checkpoint.read(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read the checkpoint " + dir, e);
+        }
     }
 
     /** transformers: no weight decay for biases and the weights of normalization layers. */
