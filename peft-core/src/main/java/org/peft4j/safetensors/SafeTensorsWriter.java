@@ -222,26 +222,7 @@ public final class SafeTensorsWriter {
 
     /** A JSON string as Python's json module writes it with ensure_ascii=True. */
     private static void pythonAsciiString(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"': sb.append("\\\""); break;
-                case '\\': sb.append("\\\\"); break;
-                case '\n': sb.append("\\n"); break;
-                case '\r': sb.append("\\r"); break;
-                case '\t': sb.append("\\t"); break;
-                case '\b': sb.append("\\b"); break;
-                case '\f': sb.append("\\f"); break;
-                default:
-                    if (c < 0x20 || c > 0x7e) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-            }
-        }
-        sb.append('"');
+        jsonString(sb, s, true);
     }
 
     /**
@@ -318,7 +299,7 @@ public final class SafeTensorsWriter {
                 }
                 sorted.put(e.getKey(), e.getValue());
             }
-            jsonString(sb, SafeTensors.METADATA_KEY);
+            jsonString(sb, SafeTensors.METADATA_KEY, false);
             sb.append(":{");
             boolean firstEntry = true;
             for (Map.Entry<String, String> e : sorted.entrySet()) {
@@ -326,9 +307,9 @@ public final class SafeTensorsWriter {
                     sb.append(',');
                 }
                 firstEntry = false;
-                jsonString(sb, e.getKey());
+                jsonString(sb, e.getKey(), false);
                 sb.append(':');
-                jsonString(sb, e.getValue());
+                jsonString(sb, e.getValue(), false);
             }
             sb.append('}');
             first = false;
@@ -340,7 +321,7 @@ public final class SafeTensorsWriter {
                 sb.append(',');
             }
             first = false;
-            jsonString(sb, e.getKey());
+            jsonString(sb, e.getKey(), false);
             sb.append(":{\"dtype\":\"").append(t.dtype().safetensorsName()).append("\",\"shape\":[");
             long[] shape = t.shape();
             for (int i = 0; i < shape.length; i++) {
@@ -364,8 +345,8 @@ public final class SafeTensorsWriter {
         return out.array();
     }
 
-    /** A JSON string as Rust's serde_json writes it. */
-    private static void jsonString(StringBuilder sb, String s) {
+    /** A JSON string as Rust's serde_json writes it ({@code asciiOnly}: escape non-ASCII as Python does). */
+    private static void jsonString(StringBuilder sb, String s, boolean asciiOnly) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -378,7 +359,7 @@ public final class SafeTensorsWriter {
                 case '\b': sb.append("\\b"); break;
                 case '\f': sb.append("\\f"); break;
                 default:
-                    if (c < 0x20) {
+                    if (c < 0x20 || (asciiOnly && c > 0x7e)) {
                         sb.append(String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);
