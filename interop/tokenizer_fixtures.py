@@ -32,6 +32,21 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
 )
 
+# A ChatML-style template exercising more Jinja: a default system turn, loop variables, filters, dot access,
+# trim_blocks/lstrip_blocks whitespace control.
+CHATML_TEMPLATE = """{% if messages[0]['role'] != 'system' %}
+<|im_start|>system
+You are a helpful assistant.<|im_end|>
+{% endif %}
+{% for message in messages %}
+    {% set content = message.content | trim %}
+<|im_start|>{{ message.role }}
+{{ content }}<|im_end|>{% if not loop.last or add_generation_prompt %}\n{% endif %}
+{% endfor %}
+{% if add_generation_prompt %}
+<|im_start|>assistant
+{% endif %}"""
+
 TRAINING_TEXT = """Below is an instruction that describes a task. Write a response that appropriately completes the request.
 ### Instruction:
 Give three tips for staying healthy.
@@ -142,6 +157,16 @@ def main():
             # the template already contains the bos token: no special tokens added on encoding
             "ids": fast.encode(rendered, add_special_tokens=False),
         })
+    ref["chatml"] = {"template": CHATML_TEMPLATE, "renderings": []}
+    for chat in CHATS:
+        for gen in (False, True):
+            msgs = chat if not gen else chat[:-1]
+            ref["chatml"]["renderings"].append({
+                "messages": msgs,
+                "add_generation_prompt": gen,
+                "rendered": fast.apply_chat_template(
+                    msgs, chat_template=CHATML_TEMPLATE, tokenize=False, add_generation_prompt=gen),
+            })
     with open(os.path.join(out, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(ref, f, ensure_ascii=False, indent=1, separators=(",", ": "))
         f.write("\n")

@@ -102,6 +102,17 @@ class HfTokenizerTest {
     }
 
     @Test
+    void chatmlTemplateWhitespaceControlLoopAndFiltersMatchTransformers() {
+        JsonObject chatml = ref.getAsJsonObject("chatml");
+        ChatTemplate template = ChatTemplate.jinja(chatml.get("template").getAsString(), null, null);
+        for (JsonElement e : chatml.getAsJsonArray("renderings")) {
+            JsonObject o = e.getAsJsonObject();
+            assertThat(template.render(messages(o.getAsJsonArray("messages")),
+                    o.get("add_generation_prompt").getAsBoolean())).isEqualTo(o.get("rendered").getAsString());
+        }
+    }
+
+    @Test
     void raiseExceptionInTemplate() {
         ChatTemplate template = tokenizer.chatTemplate();
         assertThatThrownBy(() -> template.render(List.of(new Message("tool", "x")), false))
