@@ -14,8 +14,9 @@ import java.util.List;
  * {@code render(messages[0..i), addGenerationPrompt=true)} ends and ends where
  * {@code render(messages[0..i])} ends, so it covers the content and the template's end-of-turn marker (e.g.
  * {@code <|eot_id|>}) but not the assistant header. A token is counted when its first char lies in an
- * assistant span (char offsets from {@link Tokenizer#encodeWithOffsets}). A template whose renderings of
- * prefixes are not prefixes of the whole rendering is rejected.
+ * assistant span (char offsets from {@link Tokenizer#encodeWithOffsets}); a token that straddles a span boundary
+ * (a merge across it) therefore goes with the side of its first char. A template whose renderings of prefixes
+ * are not prefixes of the whole rendering is rejected.
  *
  * <p>Examples longer than {@code maxLength} tokens are truncated on the right.
  */

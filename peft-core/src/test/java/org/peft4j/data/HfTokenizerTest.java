@@ -113,6 +113,15 @@ class HfTokenizerTest {
     }
 
     @Test
+    void chatmlLabelsCountTheAssistantTurns() {
+        ChatTemplate chatml = ChatTemplate.jinja(ref.getAsJsonObject("chatml").get("template").getAsString(), null, null);
+        SftTokenizer sft = new SftTokenizer(tokenizer, chatml, AlpacaTemplate.STANFORD, 4096);
+        List<Message> chat = messages(ref.getAsJsonArray("chats").get(1).getAsJsonObject().getAsJsonArray("messages"));
+        TokenizedExample ex = sft.tokenize(new InstructionRecord.Chat(chat));
+        assertThat(countedRuns(ex)).containsExactly("Hi, how can I help?<|im_end|>", "Paris 🚀<|im_end|>");
+    }
+
+    @Test
     void raiseExceptionInTemplate() {
         ChatTemplate template = tokenizer.chatTemplate();
         assertThatThrownBy(() -> template.render(List.of(new Message("tool", "x")), false))
