@@ -1,0 +1,143 @@
+package org.peft4j.data;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A Hugging Face {@code tokenizer.json}, run by the Rust tokenizers library through DJL (its native library
+ * is bundled in the DJL jar and extracted on first use). Loads only local files, never downloads. Special
+ * tokens come from {@code tokenizer_config.json}, {@code special_tokens_map.json} and {@code config.json}.
+ * Close it to free the native tokenizer.
+ */
+public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    static {
+        // never reach the network (model zoo, tracking) from DJL
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        if (System.getProperty("OPT_OUT_TRACKING") == null) {
+            System.setProperty("OPT_OUT_TRACKING", "true");
+        }
+    }
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final Path folder;
+    private final int vocabSize;
+    private final Long bos;
+    private final Long eos;
+    private final Long pad;
+
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path folder, JsonObject json) {
+        this.tokenizer = tokenizer;
+        this.folder = folder;
+        Map<String, Long> vocab = TokenizerFiles.vocabulary(json);
+        this.vocabSize = (int) (vocab.values().stream().mapToLong(Long::longValue).max().orElse(-1) + 1);
+        this.bos = TokenizerFiles.specialTokenId(folder, "bos_token", vocab);
+        this.eos = TokenizerFiles.specialTokenId(folder, "eos_token", vocab);
+        this.pad = TokenizerFiles.specialTokenId(folder, "pad_token", vocab);
+    }
+
+    /**
+     * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself).
+     *
+     * @throws UncheckedIOException when the file is missing or unreadable
+     */
+    public static HfTokenizer load(Path path) {
+        Path folder = TokenizerFiles.folder(path);
+        Path file = folder.resolve("tokenizer.json");
+        if (!Files.isRegularFile(file)) {
+            throw new UncheckedIOException(new IOException("no tokenizer.json in " + folder));
+        }
+        JsonObject json = TokenizerFiles.readObject(file);
+        Map<String, String> options = Map.of(
+                "addSpecialTokens", "false",
+                "truncation", "false",
+                "padding", "false",
+                "maxLength", "-1");
+        try {
+            return new HfTokenizer(HuggingFaceTokenizer.newInstance(file, options), folder, json);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load " + file, e);
+        }
+    }
+
+    /** The folder the tokenizer was loaded from (where its chat template is looked up). */
+    public Path folder() {
+        return folder;
+    }
+
+    /** The chat template of this tokenizer's files, or null when it has none. */
+    public ChatTemplate chatTemplate() {
+        String template = TokenizerFiles.chatTemplate(folder);
+        return template == null ? null : ChatTemplate.jinja(template, bosToken(), eosToken());
+    }
+
+    @Override
+    public long[] encode(String text) {
+        return encode(text, false);
+    }
+
+    @Override
+    public long[] encode(String text, boolean addSpecialTokens) {
+        return tokenizer.encode(text, addSpecialTokens, false).getIds();
+    }
+
+    @Override
+    public TokenizedText encodeWithOffsets(String text) {
+        Encoding e = tokenizer.encode(text, false, false);
+        CharSpan[] spans = e.getCharTokenSpans();
+        long[] ids = e.getIds();
+        int[] start = new int[ids.length];
+        int[] end = new int[ids.length];
+        // the native offsets count code points; TokenizedText counts UTF-16 chars
+        int[] charOfCodePoint = new int[text.codePointCount(0, text.length()) + 1];
+        for (int cp = 0, c = 0; cp < charOfCodePoint.length; cp++) {
+            charOfCodePoint[cp] = c;
+            if (c < text.length()) {
+                c += Character.charCount(text.codePointAt(c));
+            }
+        }
+        for (int i = 0; i < ids.length; i++) {
+            start[i] = spans[i] == null ? 0 : charOfCodePoint[spans[i].getStart()];
+            end[i] = spans[i] == null ? 0 : charOfCodePoint[spans[i].getEnd()];
+        }
+        return new TokenizedText(ids, start, end);
+    }
+
+    @Override
+    public String decode(long[] ids) {
+        return tokenizer.decode(ids, false);
+    }
+
+    @Override
+    public Long bosTokenId() {
+        return bos;
+    }
+
+    @Override
+    public Long eosTokenId() {
+        return eos;
+    }
+
+    @Override
+    public Long padTokenId() {
+        return pad;
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

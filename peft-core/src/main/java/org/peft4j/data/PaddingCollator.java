@@ -1,0 +1,71 @@
+package org.peft4j.data;
+
+import java.util.List;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * Pads tokenised examples to the longest in the batch: {@code input_ids} with the pad id, {@code labels} with
+ * {@link SftTokenizer#IGNORE_INDEX}, {@code attention_mask} 1 on tokens and 0 on padding; all int64
+ * {@code [batch, maxLen]}.
+ */
+public final class PaddingCollator {
+    /** Where padding goes. */
+    public enum Side {
+        /** After the tokens (the default, for training). */
+        RIGHT,
+        /** Before the tokens (for generation). */
+        LEFT
+    }
+
+    /**
+     * A padded batch.
+     *
+     * @param inputIds int64 [batch, maxLen]
+     * @param attentionMask int64 [batch, maxLen]
+     * @param labels int64 [batch, maxLen]
+     */
+    public record Batch(Tensor inputIds, Tensor attentionMask, Tensor labels) {}
+
+    private final long padId;
+    private final Side side;
+
+    /** Pads with {@code padId} on {@code side}. */
+    public PaddingCollator(long padId, Side side) {
+        this.padId = padId;
+        this.side = side;
+    }
+
+    /** Pads on the right with the tokenizer's pad id, or its eos id when it has no pad token. */
+    public static PaddingCollator forTokenizer(Tokenizer tokenizer) {
+        Long pad = tokenizer.padTokenId() != null ? tokenizer.padTokenId() : tokenizer.eosTokenId();
+        if (pad == null) {
+            throw new IllegalArgumentException("the tokenizer has neither a pad nor an eos token; give a pad id");
+        }
+        return new PaddingCollator(pad, Side.RIGHT);
+    }
+
+    /** Pads {@code examples} into one batch. */
+    public Batch collate(List<TokenizedExample> examples) {
+        if (examples.isEmpty()) {
+            throw new IllegalArgumentException("cannot collate an empty batch");
+        }
+        int b = examples.size();
+        int len = examples.stream().mapToInt(TokenizedExample::length).max().orElse(0);
+        long[] ids = new long[b * len];
+        long[] mask = new long[b * len];
+        long[] labels = new long[b * len];
+        for (int r = 0; r < b; r++) {
+            TokenizedExample e = examples.get(r);
+            int offset = side == Side.RIGHT ? 0 : len - e.length();
+            for (int j = 0; j < len; j++) {
+                int i = j - offset;
+                int at = r * len + j;
+                boolean token = i >= 0 && i < e.length();
+                ids[at] = token ? e.inputIds()[i] : padId;
+                mask[at] = token ? 1 : 0;
+                labels[at] = token ? e.labels()[i] : SftTokenizer.IGNORE_INDEX;
+            }
+        }
+        return new Batch(Tensor.of(ids, b, len), Tensor.of(mask, b, len), Tensor.of(labels, b, len));
+    }
+}

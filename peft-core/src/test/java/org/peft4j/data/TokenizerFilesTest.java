@@ -1,0 +1,46 @@
+package org.peft4j.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.testutil.Fixtures;
+
+class TokenizerFilesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void specialTokensFromSpecialTokensMapAndConfigJson() throws Exception {
+        Files.copy(Fixtures.root().resolve("tokenizer").resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("special_tokens_map.json"), "{\"bos_token\": {\"content\": \"<|begin_of_text|>\"}}");
+        Files.writeString(dir.resolve("config.json"), "{\"eos_token_id\": 1}");
+        try (HfTokenizer tok = HfTokenizer.load(dir.resolve("tokenizer.json"))) {
+            assertThat(tok.bosTokenId()).isEqualTo(0L);
+            assertThat(tok.eosTokenId()).isEqualTo(1L);
+            assertThat(tok.padTokenId()).isNull();
+            assertThat(tok.chatTemplate()).isNull();
+            assertThat(ChatTemplate.forTokenizer(tok).render(List.of(Message.user("q")), true))
+                    .isEqualTo("<|user|>\nq<|end_of_text|>\n<|assistant|>\n");
+        }
+    }
+
+    @Test
+    void missingTokenizerJsonIsNamed() {
+        assertThatThrownBy(() -> HfTokenizer.load(dir)).hasMessageContaining("no tokenizer.json in " + dir);
+    }
+
+    @Test
+    void templateThatIsNotPrefixStableIsRejected() {
+        ChatTemplate unstable = (messages, gen) -> messages.size() + ":" + messages.stream()
+                .map(Message::content).reduce("", String::concat);
+        SftTokenizer sft = new SftTokenizer(new ByteLevelTokenizer(), unstable, AlpacaTemplate.STANFORD, 100);
+        assertThatThrownBy(() -> sft.tokenize(new InstructionRecord.Chat(
+                List.of(Message.user("q"), Message.assistant("a")))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("assistant turn 1");
+    }
+}
