@@ -24,6 +24,7 @@ public final class TrainStep {
     private final OrtRuntime runtime;
     private final Map<String, Parameter> trainable = new LinkedHashMap<>();
     private final Graph graph;
+    private Graph evalGraph;
 
     /** Builds the training graph for the model's current trainable set. */
     public TrainStep(PreTrainedModel model, OrtRuntime runtime) {
@@ -85,19 +86,37 @@ public final class TrainStep {
         }
     }
 
-    /** Runs forward and backward on one batch with the parameters' current values. */
-    public Output run(Batch batch) {
-        CompiledGraph cg = runtime.compile(graph, Parameter::trainable);
+    /** The loss of one batch without dropout and without a backward pass (evaluation). */
+    public double evaluate(Batch batch) {
+        if (evalGraph == null) {
+            Graph g = new Graph();
+            Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+            Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq"));
+            Value labels = g.input("labels", DType.I64, Dim.of("batch"), Dim.of("seq"));
+            Value logits = model.forward(g, CausalLMInput.of(ids).attentionMask(mask)).logits();
+            g.output("loss", CausalLMLoss.build(g, logits, labels));
+            evalGraph = g;
+        }
+        return runLoss(evalGraph, batch).get("loss").getDouble(0);
+    }
+
+    private Map<String, Tensor> runLoss(Graph g, Batch batch) {
+        CompiledGraph cg = runtime.compile(g, Parameter::trainable);
         Map<String, Tensor> feed = new LinkedHashMap<>();
         feed.put("input_ids", batch.inputIds());
         feed.put("attention_mask", batch.attentionMask());
         feed.put("labels", batch.labels());
-        for (Value p : graph.parameters()) {
+        for (Value p : g.parameters()) {
             if (p.parameter().trainable()) {
                 feed.put(p.name(), p.parameter().data());
             }
         }
-        Map<String, Tensor> out = cg.run(feed);
+        return cg.run(feed);
+    }
+
+    /** Runs forward and backward on one batch with the parameters' current values. */
+    public Output run(Batch batch) {
+        Map<String, Tensor> out = runLoss(graph, batch);
         Map<String, Tensor> grads = new LinkedHashMap<>();
         for (String name : trainable.keySet()) {
             grads.put(name, out.get("grad." + name));

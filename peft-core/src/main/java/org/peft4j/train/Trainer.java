@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * The optimization loop: gradient accumulation, global-norm clipping, AdamW with decoupled weight decay (none on
  * biases and norm weights) and the learning-rate schedule, over the trainable parameters of a model.
  *
- * <p>Not yet here (see the training issue): the progress bar, the JSONL log, evaluation, callbacks, and dropout
- * masks derived from the step (ONNX Dropout draws from a session-held generator, so exact resume holds only for
+ * <p>A console progress bar, a JSONL log ({@code output_dir/trainer_log.jsonl}), evaluation every
+ * {@code eval_steps} and callbacks come with it. Not yet here (see the training issue): dropout masks derived from the
+ * step (ONNX Dropout draws from a session-held generator, so exact resume holds only for
  * models without dropout).
  */
 public final class Trainer {
@@ -34,11 +35,30 @@ public final class Trainer {
     private final PreTrainedModel model;
     private final TrainingArguments args;
     private final OrtRuntime runtime;
+    private final List<TrainerCallback> callbacks = new ArrayList<>();
+    private ProgressBar progress = new ProgressBar(System.err);
 
     public Trainer(PreTrainedModel model, TrainingArguments args, OrtRuntime runtime) {
         this.model = model;
         this.args = args;
         this.runtime = runtime;
+    }
+
+    /** Adds a callback. */
+    public Trainer addCallback(TrainerCallback callback) {
+        callbacks.add(callback);
+        return this;
+    }
+
+    /** Turns the console progress bar (on by default, on standard error) off or on. */
+    public Trainer showProgress(boolean show) {
+        this.progress = show ? new ProgressBar(System.err) : null;
+        return this;
+    }
+
+    /** The JSONL log of every logged step and evaluation: {@code output_dir/trainer_log.jsonl}. */
+    public Path logFile() {
+        return args.outputDir().resolve("trainer_log.jsonl");
     }
 
     /** Number of optimizer steps for {@code numBatches} micro-batches per epoch. */
@@ -70,6 +90,15 @@ public final class Trainer {
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<Batch> batches, Path resumeFromCheckpoint) {
+        return train(batches, List.of(), resumeFromCheckpoint);
+    }
+
+    /**
+     * Trains and, every {@code eval_steps} (when set), evaluates the mean loss over {@code evalBatches}.
+     *
+     * @return the losses of the steps run by this call
+     */
+    public List<Double> train(List<Batch> batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no training batches");
         }
@@ -108,7 +137,11 @@ public final class Trainer {
             double loss = 0;
             int accum = args.gradientAccumulationSteps();
             for (int k = 0; k < accum; k++) {
-                TrainStep.Output out = step.run(batches.get((int) (cursor++ % batches.size())));
+                Batch batch = batches.get((int) (cursor++ % batches.size()));
+                TrainStep.Output out = step.run(batch);
+                if (progress != null) {
+                    progress.addTokens(batch.countedTokens());
+                }
                 loss += out.loss() / accum;
                 for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
                     float[] g = e.getValue().toFloatArray();
@@ -133,13 +166,34 @@ public final class Trainer {
                 data.data().asFloatBuffer().put(values);
             }
             losses.add(loss);
+            List<TrainerCallback> all = new ArrayList<>(callbacks);
+            if (progress != null) {
+                all.add(progress);
+            }
+            for (TrainerCallback cb : all) {
+                cb.onStepEnd(s + 1, total, loss, lr);
+            }
             if ((s + 1) % args.loggingSteps() == 0) {
-                LOG.info("step {}/{} loss {} lr {}", s + 1, total, String.format("%.4f", loss), lr);
-                JsonObject entry = new JsonObject();
-                entry.addProperty("step", s + 1);
-                entry.addProperty("loss", loss);
-                entry.addProperty("learning_rate", lr);
-                history.add(entry);
+                LOG.debug("step {}/{} loss {} lr {}", s + 1, total, String.format("%.4f", loss), lr);
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("step", s + 1);
+                entry.put("loss", loss);
+                entry.put("learning_rate", lr);
+                log(entry, history);
+            }
+            if (args.evalSteps() != null && !evalBatches.isEmpty() && (s + 1) % args.evalSteps() == 0) {
+                double sum = 0;
+                for (Batch b : evalBatches) {
+                    sum += step.evaluate(b);
+                }
+                double evalLoss = sum / evalBatches.size();
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("step", s + 1);
+                entry.put("eval_loss", evalLoss);
+                log(entry, history);
+                for (TrainerCallback cb : callbacks) {
+                    cb.onEvaluate(s + 1, evalLoss);
+                }
             }
             if ((s + 1) % args.saveSteps() == 0) {
                 saveCheckpoint(new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
@@ -147,6 +201,22 @@ public final class Trainer {
             }
         }
         return losses;
+    }
+
+    private void log(Map<String, Object> entry, JsonArray history) {
+        JsonObject json = new JsonObject();
+        entry.forEach((k, v) -> json.addProperty(k, (Number) v));
+        history.add(json);
+        try {
+            java.nio.file.Files.createDirectories(args.outputDir());
+            java.nio.file.Files.writeString(logFile(), json + "\n", java.nio.charset.StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not append to " + logFile(), e);
+        }
+        for (TrainerCallback cb : callbacks) {
+            cb.onLog(entry);
+        }
     }
 
     private static Map<String, Tensor> trainableData(Map<String, Parameter> params) {
@@ -162,6 +232,9 @@ public final class Trainer {
                 Checkpoint.rotate(args.outputDir(), args.saveTotalLimit());
             }
             LOG.info("saved {}", dir);
+            for (TrainerCallback cb : callbacks) {
+                cb.onSave(c.globalStep, dir);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("could not save the checkpoint of step " + c.globalStep + " in "
                     + args.outputDir(), e);
