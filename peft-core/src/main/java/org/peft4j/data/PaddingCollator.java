@@ -2,6 +2,7 @@ package org.peft4j.data;
 
 import java.util.List;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.train.Batch;
 
 /**
  * Pads tokenised examples to the longest in the batch: {@code input_ids} with the pad id, {@code labels} with
@@ -17,14 +18,6 @@ public final class PaddingCollator {
         LEFT
     }
 
-    /**
-     * A padded batch.
-     *
-     * @param inputIds int64 [batch, maxLen]
-     * @param attentionMask int64 [batch, maxLen]
-     * @param labels int64 [batch, maxLen]
-     */
-    public record Batch(Tensor inputIds, Tensor attentionMask, Tensor labels) {}
 
     private final long padId;
     private final Side side;

@@ -22,7 +22,7 @@ import java.util.List;
  */
 public final class SftTokenizer {
     /** The label of tokens the loss ignores (torch's cross-entropy default). */
-    public static final long IGNORE_INDEX = -100;
+    public static final long IGNORE_INDEX = org.peft4j.train.CausalLMLoss.IGNORE_INDEX;
 
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;

@@ -52,12 +52,12 @@ class SftTokenizerTest {
     void collatesWithPaddingOnEitherSide() {
         var a = new TokenizedExample(new long[] {1, 2, 3}, new long[] {-100, 2, 3});
         var b = new TokenizedExample(new long[] {4}, new long[] {4});
-        PaddingCollator.Batch right = PaddingCollator.forTokenizer(tok).collate(List.of(a, b));
+        org.peft4j.train.Batch right = PaddingCollator.forTokenizer(tok).collate(List.of(a, b));
         assertThat(right.inputIds().shape()).containsExactly(2, 3);
         assertThat(right.inputIds().toLongArray()).containsExactly(1, 2, 3, 4, 258, 258);
         assertThat(right.attentionMask().toLongArray()).containsExactly(1, 1, 1, 1, 0, 0);
         assertThat(right.labels().toLongArray()).containsExactly(-100, 2, 3, 4, -100, -100);
-        PaddingCollator.Batch left = new PaddingCollator(0, PaddingCollator.Side.LEFT).collate(List.of(a, b));
+        org.peft4j.train.Batch left = new PaddingCollator(0, PaddingCollator.Side.LEFT).collate(List.of(a, b));
         assertThat(left.inputIds().toLongArray()).containsExactly(1, 2, 3, 0, 0, 4);
         assertThat(left.attentionMask().toLongArray()).containsExactly(1, 1, 1, 0, 0, 1);
         assertThat(left.labels().toLongArray()).containsExactly(-100, 2, 3, -100, -100, 4);
