@@ -2,9 +2,6 @@ package org.peft4j.generation;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxTensorLike;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -117,7 +114,6 @@ public final class Generator {
         boolean[] finished = new boolean[batch];
         LogitsSampler sampler = new LogitsSampler(cfg);
         CompiledGraph cg = runtime.compile(decodingGraph(), p -> false);
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
         CompiledGraph.Outputs previous = null;
         try {
             long[][] stepIds = inputIds;
@@ -127,15 +123,16 @@ public final class Generator {
                 Map<String, OnnxTensorLike> feed = new LinkedHashMap<>();
                 List<OnnxTensor> owned = new ArrayList<>();
                 try {
-                    owned.add(longs(env, stepIds));
-                    owned.add(longs(env, masks.toArray(new long[0][])));
-                    owned.add(longs(env, positions));
+                    owned.add(runtime.toOnnx(longs(stepIds)));
+                    owned.add(runtime.toOnnx(longs(masks.toArray(new long[0][]))));
+                    owned.add(runtime.toOnnx(longs(positions)));
                     feed.put("input_ids", owned.get(0));
                     feed.put("attention_mask", owned.get(1));
                     feed.put("position_ids", owned.get(2));
                     for (int i = 0; i < model.numLayers(); i++) {
                         if (previous == null) {
-                            OnnxTensor empty = emptyCache(env, batch);
+                            OnnxTensor empty = runtime.toOnnx(Tensor.zeros(model.dtype(), batch, model.numKvHeads(), 0,
+                                    model.headDim()));
                             owned.add(empty);
                             feed.put(pastKey(i), empty);
                             feed.put(pastValue(i), empty);
@@ -196,30 +193,14 @@ public final class Generator {
         return out;
     }
 
-    private OnnxTensor emptyCache(OrtEnvironment env, int batch) {
-        Tensor t = Tensor.zeros(model.dtype(), batch, model.numKvHeads(), 0, model.headDim());
-        try {
-            return OnnxTensor.createTensor(env, t.data(), t.shape(), model.dtype() == DType.F64
-                    ? ai.onnxruntime.OnnxJavaType.DOUBLE : ai.onnxruntime.OnnxJavaType.FLOAT);
-        } catch (OrtException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static OnnxTensor longs(OrtEnvironment env, long[][] rows) {
-        int n = rows.length;
+    /** Rows of equal length as an int64 [rows, cols] tensor. */
+    private static Tensor longs(long[][] rows) {
         int m = rows[0].length;
-        LongBuffer buf = java.nio.ByteBuffer.allocateDirect(n * m * 8).order(java.nio.ByteOrder.nativeOrder())
-                .asLongBuffer();
-        for (long[] r : rows) {
-            buf.put(r);
+        long[] flat = new long[rows.length * m];
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(rows[i], 0, flat, i * m, m);
         }
-        buf.flip();
-        try {
-            return OnnxTensor.createTensor(env, buf, new long[] {n, m});
-        } catch (OrtException e) {
-            throw new IllegalStateException(e);
-        }
+        return Tensor.of(flat, rows.length, m);
     }
 
     private static long[] append(long[] a, long v) {

@@ -94,6 +94,11 @@ public final class CompiledGraph implements AutoCloseable {
         }
     }
 
+    /** Whether this graph was closed (by its owner, or evicted from the runtime's cache). */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("compiled graph is closed");

@@ -124,6 +124,19 @@ public final class OrtRuntime implements AutoCloseable {
         return cg;
     }
 
+    /**
+     * An ORT tensor over a peft4j tensor's storage (no copy for direct storage). The caller closes it and keeps
+     * {@code t} reachable while it is used.
+     */
+    public OnnxTensor toOnnx(Tensor t) {
+        try {
+            return OrtTensors.toOrt(env, t);
+        } catch (OrtException e) {
+            throw new IllegalStateException("could not create an ONNX Runtime tensor for " + t + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     /** Number of cached sessions. */
     public synchronized int cachedSessions() {
         return cache.size();

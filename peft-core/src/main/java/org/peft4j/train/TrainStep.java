@@ -25,6 +25,7 @@ public final class TrainStep {
     private final Map<String, Parameter> trainable = new LinkedHashMap<>();
     private final Graph graph;
     private Graph evalGraph;
+    private final Map<Graph, CompiledGraph> compiled = new java.util.IdentityHashMap<>();
 
     /** Builds the training graph for the model's current trainable set. */
     public TrainStep(PreTrainedModel model, OrtRuntime runtime) {
@@ -101,7 +102,12 @@ public final class TrainStep {
     }
 
     private Map<String, Tensor> runLoss(Graph g, Batch batch) {
-        CompiledGraph cg = runtime.compile(g, Parameter::trainable);
+        // compile once per graph, not per micro-batch: compiling exports and hashes the whole ModelProto
+        CompiledGraph cg = compiled.get(g);
+        if (cg == null || cg.isClosed()) {
+            cg = runtime.compile(g, Parameter::trainable);
+            compiled.put(g, cg);
+        }
         Map<String, Tensor> feed = new LinkedHashMap<>();
         feed.put("input_ids", batch.inputIds());
         feed.put("attention_mask", batch.attentionMask());
