@@ -67,6 +67,9 @@ public final class Autodiff {
         List<Node> forward = new ArrayList<>(g.nodes());
         Set<Value> dependsOnWrt = new HashSet<>(wrt);
         for (Node n : forward) {
+            if (g.isStopGradient(n)) {
+                continue;
+            }
             boolean any = false;
             for (Value in : n.inputs()) {
                 if (in != null && dependsOnWrt.contains(in)) {

@@ -32,6 +32,7 @@ public final class Graph {
     private final List<Value> inputs = new ArrayList<>();
     private final List<Value> outputs = new ArrayList<>();
     private final List<Node> nodes = new ArrayList<>();
+    private final java.util.Set<Node> stopGradient = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final Map<Parameter, Value> parameterValues = new IdentityHashMap<>();
     private final List<Value> parameterOrder = new ArrayList<>();
     private final Map<Parameter, String> parameterNames = new IdentityHashMap<>();
@@ -320,6 +321,21 @@ public final class Graph {
 
     public Value identity(Value x) {
         return unary("Identity", x, Map.of());
+    }
+
+    /**
+     * The identity in the forward pass, a constant for differentiation ({@code tensor.detach()}): no gradient flows
+     * back through the returned value.
+     */
+    public Value stopGradient(Value x) {
+        Value y = unary("Identity", x, Map.of());
+        stopGradient.add(y.producer());
+        return y;
+    }
+
+    /** Whether {@code n} was emitted by {@link #stopGradient(Value)}. */
+    public boolean isStopGradient(Node n) {
+        return stopGradient.contains(n);
     }
 
     /** {@code Where(cond, x, y)} with broadcasting. */

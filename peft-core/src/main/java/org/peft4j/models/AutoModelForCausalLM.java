@@ -79,6 +79,7 @@ public final class AutoModelForCausalLM {
         }
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
         PreTrainedModel model = fromConfig(config, dtype);
+        model.setNameOrPath(dir.toString());
         try (TensorSource src = SafeTensors.openModel(dir)) {
             Map<String, Tensor> sd = new LinkedHashMap<>();
             String prefix = keyPrefix(model, src.keys());

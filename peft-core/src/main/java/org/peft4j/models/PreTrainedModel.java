@@ -25,10 +25,21 @@ import org.peft4j.util.AtomicFiles;
 public abstract class PreTrainedModel extends Module {
     private final ModelConfig config;
     private final DType dtype;
+    private String nameOrPath = "";
 
     protected PreTrainedModel(ModelConfig config, DType dtype) {
         this.config = config;
         this.dtype = dtype;
+    }
+
+    /** Where the model was loaded from ({@code name_or_path}); empty for a model built from a config. */
+    public String nameOrPath() {
+        return nameOrPath;
+    }
+
+    /** Sets {@link #nameOrPath()} (set by {@link AutoModelForCausalLM#fromPretrained}). */
+    public void setNameOrPath(String nameOrPath) {
+        this.nameOrPath = nameOrPath == null ? "" : nameOrPath;
     }
 
     public ModelConfig config() {
@@ -65,8 +76,20 @@ public abstract class PreTrainedModel extends Module {
      */
     protected abstract Value decode(Graph g, Value embeddings, DecoderContext ctx);
 
-    /** The token embedding layer. */
-    public abstract Embedding inputEmbeddings();
+    /** The dotted module name of the token embedding ({@code model.embed_tokens}, {@code transformer.wte}). */
+    public abstract String inputEmbeddingsName();
+
+    /**
+     * The token embedding layer: an {@link Embedding}, or whatever now takes its place in the tree (a PEFT wrapper).
+     */
+    public Layer inputEmbeddings() {
+        return (Layer) getSubmodule(inputEmbeddingsName());
+    }
+
+    /** The dotted module name of the output embedding ({@code lm_head}). */
+    public String outputEmbeddingsName() {
+        return "lm_head";
+    }
 
     public abstract int numLayers();
 

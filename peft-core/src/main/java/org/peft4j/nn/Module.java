@@ -19,9 +19,9 @@ import org.peft4j.tensor.Tensor;
  * <p>Modules look their children and parameters up by name when they emit their computation, so replacing a child
  * with {@link #setSubmodule(String, Module)} (as PEFT's tree surgery does) changes what the parent computes.
  */
-public abstract class Module {
-    private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
-    private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
+public abstract class Module implements Cloneable {
+    private LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
 
     /** The class name shown in module listings (as PyTorch prints it). */
     public String typeName() {
@@ -46,6 +46,11 @@ public abstract class Module {
             params.put(name, p);
         }
         return p;
+    }
+
+    /** Removes a direct child; returns it, or null if there was none. */
+    protected Module removeModule(String name) {
+        return children.remove(name);
     }
 
     private static void checkName(String name) {
@@ -164,6 +169,53 @@ public abstract class Module {
             p.setTrainable(trainable);
         }
         return this;
+    }
+
+    // ------------------------------------------------------------------ copies
+
+    /**
+     * A deep copy of this module ({@code copy.deepcopy}): the same structure and settings, with new parameters whose
+     * data are owned copies and whose trainable flags are kept. Parameters shared inside the copied subtree stay
+     * shared in the copy; shape-only parameters stay shape-only.
+     */
+    public Module deepCopy() {
+        return deepCopy(new IdentityHashMap<>(), new IdentityHashMap<>());
+    }
+
+    private Module deepCopy(Map<Module, Module> modules, Map<Parameter, Parameter> copies) {
+        Module done = modules.get(this);
+        if (done != null) {
+            return done;
+        }
+        Module c;
+        try {
+            c = (Module) super.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+        modules.put(this, c);
+        c.params = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            c.params.put(e.getKey(), copies.computeIfAbsent(e.getValue(), Module::copyParameter));
+        }
+        c.children = new LinkedHashMap<>();
+        for (Map.Entry<String, Module> e : children.entrySet()) {
+            c.children.put(e.getKey(), e.getValue().deepCopy(modules, copies));
+        }
+        c.afterCopy(this);
+        return c;
+    }
+
+    private static Parameter copyParameter(Parameter p) {
+        Parameter q = p.hasData() ? new Parameter(p.data().copy()) : new Parameter(p.dtype(), p.shape());
+        return q.setTrainable(p.trainable());
+    }
+
+    /**
+     * Hook for subclasses that hold mutable state besides children and parameters: called on the fresh copy after
+     * {@link #deepCopy()} has copied children and parameters.
+     */
+    protected void afterCopy(Module original) {
     }
 
     // ------------------------------------------------------------------ paths
@@ -304,7 +356,7 @@ public abstract class Module {
         private final List<String> missingKeys;
         private final List<String> unexpectedKeys;
 
-        LoadResult(List<String> missingKeys, List<String> unexpectedKeys) {
+        public LoadResult(List<String> missingKeys, List<String> unexpectedKeys) {
             this.missingKeys = Collections.unmodifiableList(missingKeys);
             this.unexpectedKeys = Collections.unmodifiableList(unexpectedKeys);
         }

@@ -94,6 +94,35 @@ public final class CompiledGraph implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs the graph and writes the named outputs straight into the given tensors' storage (ORT's pinned outputs: no
+     * copy back). Each target must be direct, with the output's dtype and shape.
+     */
+    public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
+        checkOpen();
+        Map<String, OnnxTensor> in = new LinkedHashMap<>();
+        Map<String, OnnxTensor> out = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
+                in.put(e.getKey(), OrtTensors.toOrt(env, e.getValue()));
+            }
+            for (Map.Entry<String, Tensor> e : outputs.entrySet()) {
+                if (!e.getValue().data().isDirect()) {
+                    throw new IllegalArgumentException("output '" + e.getKey() + "' must be a direct tensor");
+                }
+                out.put(e.getKey(), OrtTensors.toOrt(env, e.getValue()));
+            }
+            try (OrtSession.Result r = session.run(in, out)) {
+                // the pinned values are owned by the caller; nothing to copy
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
+        } finally {
+            in.values().forEach(OnnxTensor::close);
+            out.values().forEach(OnnxTensor::close);
+        }
+    }
+
     /** Whether this graph was closed (by its owner, or evicted from the runtime's cache). */
     public synchronized boolean isClosed() {
         return closed;

@@ -31,8 +31,8 @@ public class GPT2LMHeadModel extends PreTrainedModel {
     }
 
     @Override
-    public Embedding inputEmbeddings() {
-        return (Embedding) getSubmodule("transformer.wte");
+    public String inputEmbeddingsName() {
+        return "transformer.wte";
     }
 
     @Override

@@ -39,8 +39,8 @@ public class LlamaForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public Embedding inputEmbeddings() {
-        return (Embedding) getSubmodule("model.embed_tokens");
+    public String inputEmbeddingsName() {
+        return "model.embed_tokens";
     }
 
     @Override

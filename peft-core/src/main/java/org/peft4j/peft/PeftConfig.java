@@ -1,0 +1,210 @@
+package org.peft4j.peft;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.peft4j.peft.tuners.PeftTuners;
+import org.peft4j.util.AtomicFiles;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The fields every PEFT method shares ({@code PeftConfig}): {@code peft_type}, {@code task_type},
+ * {@code base_model_name_or_path}, {@code revision}, {@code inference_mode}, plus {@code auto_mapping} and
+ * {@code peft_version}. Configs are written as {@code adapter_config.json} with PEFT's snake_case keys, sorted, and
+ * read back with unknown keys ignored (with PEFT's warning), so that files written by newer PEFT versions load.
+ */
+public abstract class PeftConfig {
+    private static final Logger LOG = LoggerFactory.getLogger(PeftConfig.class);
+    /** The file name of a saved config. */
+    public static final String CONFIG_NAME = "adapter_config.json";
+    /** The version written into {@code peft_version}. */
+    public static final String PEFT4J_VERSION = "peft4j-0.1.0";
+
+    private final PeftType peftType;
+    protected TaskType taskType;
+    protected String baseModelNameOrPath;
+    protected String revision;
+    protected boolean inferenceMode;
+    protected String peftVersion;
+    protected JsonObject autoMapping;
+
+    protected PeftConfig(PeftType peftType) {
+        this.peftType = peftType;
+    }
+
+    public PeftType peftType() {
+        return peftType;
+    }
+
+    /** The task type, or null. */
+    public TaskType taskType() {
+        return taskType;
+    }
+
+    /** {@code base_model_name_or_path}, or null. */
+    public String baseModelNameOrPath() {
+        return baseModelNameOrPath;
+    }
+
+    public void setBaseModelNameOrPath(String v) {
+        this.baseModelNameOrPath = v;
+    }
+
+    public String revision() {
+        return revision;
+    }
+
+    public boolean inferenceMode() {
+        return inferenceMode;
+    }
+
+    public void setInferenceMode(boolean v) {
+        this.inferenceMode = v;
+    }
+
+    /** {@code peft_version} as read from a file, or null for a config built in Java. */
+    public String peftVersion() {
+        return peftVersion;
+    }
+
+    /** Whether this is a prompt-learning method (prefix, prompt, P-tuning). */
+    public boolean isPromptLearning() {
+        return peftType.isPromptLearning();
+    }
+
+    /** A deep copy. */
+    public abstract PeftConfig copy();
+
+    // ------------------------------------------------------------------ JSON
+
+    /** The method's own fields (snake_case key to value: String, Number, Boolean, List, Map, enum or null). */
+    protected abstract Map<String, Object> methodFields();
+
+    /** All fields, as written to {@code adapter_config.json} (sorted keys). */
+    public JsonObject toJsonObject() {
+        Map<String, Object> all = new TreeMap<>();
+        all.put("peft_type", peftType.name());
+        all.put("task_type", taskType);
+        all.put("base_model_name_or_path", baseModelNameOrPath);
+        all.put("revision", revision);
+        all.put("inference_mode", inferenceMode);
+        all.put("auto_mapping", autoMapping);
+        all.put("peft_version", peftVersion == null ? PEFT4J_VERSION : peftVersion);
+        all.putAll(methodFields());
+        JsonObject o = new JsonObject();
+        for (Map.Entry<String, Object> e : all.entrySet()) {
+            o.add(e.getKey(), ConfigJson.of(e.getValue()));
+        }
+        return o;
+    }
+
+    /** The JSON text, indented by two spaces with sorted keys (as PEFT writes it). */
+    public String toJson() {
+        return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
+                .toJson(toJsonObject());
+    }
+
+    /** Reads the shared fields; subclasses call this from their parser. */
+    protected void readCommon(ConfigJson j) {
+        j.raw("peft_type");
+        String t = j.string("task_type", null);
+        this.taskType = t == null ? null : TaskType.of(t);
+        this.baseModelNameOrPath = j.string("base_model_name_or_path", null);
+        this.revision = j.string("revision", null);
+        this.inferenceMode = j.bool("inference_mode", false);
+        this.peftVersion = j.string("peft_version", null);
+        JsonElement am = j.raw("auto_mapping");
+        this.autoMapping = am != null && am.isJsonObject() ? am.getAsJsonObject() : null;
+        if (j.has("runtime_config")) {
+            j.raw("runtime_config");
+            LOG.warn("{}: the 'runtime_config' key is ignored (runtime settings are never loaded from a file)",
+                    j.source());
+        }
+    }
+
+    /** Logs PEFT's warning for keys this version does not know, which are ignored. */
+    protected static void warnUnknown(ConfigJson j, Class<?> cls) {
+        Set<String> unknown = j.unread();
+        if (!unknown.isEmpty()) {
+            LOG.warn("Unexpected keyword arguments {} for class {}, these are ignored. This probably means that you're "
+                    + "loading a configuration file that was saved using a higher version of the library and additional "
+                    + "parameters have been introduced since. It is highly recommended to upgrade the PEFT version "
+                    + "before continuing (e.g. by running `pip install -U peft`). ({})", unknown, cls.getSimpleName(),
+                    j.source());
+        }
+    }
+
+    /** Writes {@code adapter_config.json} into {@code dir} atomically. */
+    public void savePretrained(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        AtomicFiles.writeString(dir.resolve(CONFIG_NAME), toJson() + "\n");
+    }
+
+    /**
+     * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
+     * {@code peft_type} through the tuner registry.
+     *
+     * @throws IOException if the file is missing or malformed, or names a method no tuner on the class path handles
+     */
+    public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
+        Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
+                    + ": expected a folder written by save_pretrained");
+        }
+        JsonObject o;
+        try {
+            JsonElement e = JsonParser.parseString(text);
+            if (!e.isJsonObject()) {
+                throw new IOException(file + ": expected a JSON object");
+            }
+            o = e.getAsJsonObject();
+        } catch (JsonParseException e) {
+            throw new IOException(file + ": malformed JSON: " + e.getMessage(), e);
+        }
+        try {
+            return fromJson(o, file.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Builds a config from its JSON object.
+     *
+     * @throws IllegalArgumentException if {@code peft_type} is missing or unknown, or a field has the wrong type
+     */
+    public static PeftConfig fromJson(JsonObject o, String source) {
+        if (!o.has("peft_type") || o.get("peft_type").isJsonNull()) {
+            throw new IllegalArgumentException(source + ": The config that is trying to be loaded is missing "
+                    + "required keys: {'peft_type'}.");
+        }
+        PeftType type = PeftType.of(o.get("peft_type").getAsString());
+        return PeftTuners.forType(type).parseConfig(new ConfigJson(o, source));
+    }
+
+    /** Shallow map helper for subclasses. */
+    protected static Map<String, Object> fields() {
+        return new LinkedHashMap<>();
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + toJsonObject();
+    }
+}

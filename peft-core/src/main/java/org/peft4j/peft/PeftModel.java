@@ -1,0 +1,406 @@
+package org.peft4j.peft;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.peft4j.generation.GenerationConfig;
+import org.peft4j.generation.Generator;
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Parameter;
+import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.nn.Module;
+import org.peft4j.peft.tuners.BaseTunerLayer;
+import org.peft4j.peft.tuners.PeftTuners;
+import org.peft4j.peft.tuners.TunerModel;
+import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.safetensors.SafeTensors;
+import org.peft4j.safetensors.SafeTensorsWriter;
+import org.peft4j.safetensors.TensorSource;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+import org.peft4j.util.AtomicFiles;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A base model with PEFT adapters ({@code PeftModel}): the entry point for training, inference, saving and adapter
+ * management. Build one with {@link Peft#getPeftModel} or {@link #fromPretrained}.
+ *
+ * <p>For methods that inject layers (LoRA), the base model's tree is modified in place: {@link #getBaseModel()}
+ * returns it with the wrappers, and parameter names here carry PEFT's {@code base_model.model.} prefix.
+ */
+public class PeftModel {
+    private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
+    /** The file name of saved adapter weights. */
+    public static final String SAFETENSORS_WEIGHTS_NAME = "adapter_model.safetensors";
+    /** The file name of adapter weights saved by PyTorch (not readable here). */
+    public static final String WEIGHTS_NAME = "adapter_model.bin";
+
+    private final TunerModel tuner;
+
+    /** Wraps {@code model} with a new adapter {@code adapterName} configured by {@code config}. */
+    public PeftModel(PreTrainedModel model, PeftConfig config, String adapterName) {
+        this.tuner = PeftTuners.forType(config.peftType()).createModel(model);
+        tuner.injectAdapter(adapterName, config);
+    }
+
+    /**
+     * Loads the adapter saved in {@code dir} onto {@code model} as adapter "default", frozen (PEFT's default
+     * {@code is_trainable=False}).
+     */
+    public static PeftModel fromPretrained(PreTrainedModel model, Path dir) throws IOException {
+        return fromPretrained(model, dir, "default", false);
+    }
+
+    /**
+     * Loads the adapter saved in {@code dir} onto {@code model}.
+     *
+     * @param isTrainable whether the loaded adapter's weights are trainable (otherwise inference mode)
+     * @throws IOException if the folder has no config or weights, or they do not fit the model
+     */
+    public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable)
+            throws IOException {
+        PeftConfig config = PeftConfig.fromPretrained(dir);
+        if (config.isPromptLearning() && isTrainable) {
+            throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
+                    + "pretrained adapter.");
+        }
+        config.setInferenceMode(!isTrainable);
+        PeftModel pm = new PeftModel(model, config, adapterName);
+        pm.loadAdapterWeights(dir, adapterName);
+        return pm;
+    }
+
+    /**
+     * Loads another saved adapter under {@code adapterName} (not activated).
+     *
+     * @return the adapter keys the file lacked and the file keys that matched nothing
+     * @throws IllegalArgumentException if the name is taken or the method differs from the existing adapters'
+     */
+    public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) throws IOException {
+        PeftConfig config = PeftConfig.fromPretrained(dir);
+        config.setInferenceMode(!isTrainable);
+        addAdapter(adapterName, config);
+        return loadAdapterWeights(dir, adapterName);
+    }
+
+    private Module.LoadResult loadAdapterWeights(Path dir, String adapterName) throws IOException {
+        Path file = dir.resolve(SAFETENSORS_WEIGHTS_NAME);
+        if (!Files.exists(file)) {
+            if (Files.exists(dir.resolve(WEIGHTS_NAME))) {
+                throw new IOException(dir.resolve(WEIGHTS_NAME) + ": PyTorch pickle adapters cannot be read; save "
+                        + "the adapter with safe_serialization=True (adapter_model.safetensors)");
+            }
+            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no adapter weights");
+        }
+        Map<String, Tensor> saved = new LinkedHashMap<>();
+        try (TensorSource src = SafeTensors.open(file)) {
+            for (String k : src.keys()) {
+                saved.put(k, src.get(k).copy());
+            }
+        }
+        Module.LoadResult r;
+        try {
+            r = tuner.loadAdapterStateDict(saved, adapterName);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+        if (!r.missingKeys().isEmpty()) {
+            LOG.warn("Found missing adapter keys while loading the checkpoint: {}", r.missingKeys());
+        }
+        return r;
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    /** The base model, with the adapter layers in its tree. */
+    public PreTrainedModel getBaseModel() {
+        return tuner.model();
+    }
+
+    /** The tuner (e.g. {@code LoraModel}) for method-specific operations. */
+    public TunerModel tuner() {
+        return tuner;
+    }
+
+    /** The tuner as {@code type}. */
+    public <T extends TunerModel> T tuner(Class<T> type) {
+        return type.cast(tuner);
+    }
+
+    /** Adapter configs by name. */
+    public Map<String, PeftConfig> peftConfig() {
+        return tuner.peftConfig();
+    }
+
+    /** The first active adapter, or null if none is active. */
+    public String activeAdapter() {
+        List<String> a = tuner.activeAdapters();
+        return a.isEmpty() ? null : a.get(0);
+    }
+
+    public List<String> activeAdapters() {
+        return tuner.activeAdapters();
+    }
+
+    /** The config of the active adapter. */
+    public PeftConfig activePeftConfig() {
+        return peftConfig().get(activeAdapter());
+    }
+
+    /** Parameters by PEFT's full names ({@code base_model.model.model.layers.0...lora_A.default.weight}). */
+    public LinkedHashMap<String, Parameter> namedParameters() {
+        LinkedHashMap<String, Parameter> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : getBaseModel().namedParameters().entrySet()) {
+            out.put(TunerModel.KEY_PREFIX + e.getKey(), e.getValue());
+        }
+        return out;
+    }
+
+    /** {@code [trainable, all]} parameter counts (shared parameters counted once). */
+    public long[] getNbTrainableParameters() {
+        long trainable = 0;
+        long all = 0;
+        for (Parameter p : getBaseModel().namedParameters().values()) {
+            all += p.numel();
+            if (p.trainable()) {
+                trainable += p.numel();
+            }
+        }
+        return new long[] {trainable, all};
+    }
+
+    /**
+     * Prints and returns PEFT's line, e.g.
+     * {@code trainable params: 4,194,304 || all params: 6,742,609,920 || trainable%: 0.0622}.
+     */
+    public String printTrainableParameters() {
+        long[] n = getNbTrainableParameters();
+        String s = String.format(Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", n[0],
+                n[1], 100.0 * n[0] / n[1]);
+        System.out.println(s);
+        return s;
+    }
+
+    // ------------------------------------------------------------------ adapters
+
+    /**
+     * Adds a new adapter (not activated).
+     *
+     * @throws IllegalArgumentException with PEFT's messages for a duplicate name or another method
+     */
+    public void addAdapter(String adapterName, PeftConfig config) {
+        if (peftConfig().containsKey(adapterName)) {
+            throw new IllegalArgumentException("Adapter with name '" + adapterName + "' already exists.");
+        }
+        PeftType existing = peftConfig().isEmpty() ? null : peftConfig().values().iterator().next().peftType();
+        if (existing != null && existing != config.peftType()) {
+            throw new IllegalArgumentException("Cannot combine adapters with different peft types. Found "
+                    + existing + " and " + config.peftType() + ".");
+        }
+        if (config.baseModelNameOrPath() == null) {
+            config.setBaseModelNameOrPath(getBaseModel().nameOrPath());
+        }
+        tuner.injectAdapter(adapterName, config);
+    }
+
+    /**
+     * Activates one adapter.
+     *
+     * @throws IllegalArgumentException with PEFT's message for an unknown name
+     */
+    public void setAdapter(String adapterName) {
+        if (!peftConfig().containsKey(adapterName)) {
+            throw new IllegalArgumentException("Adapter " + adapterName + " not found.");
+        }
+        tuner.setAdapter(List.of(adapterName));
+    }
+
+    /** Activates several adapters at once (their outputs are summed), as {@code LoraModel.set_adapter(list)}. */
+    public void setAdapters(List<String> adapterNames) {
+        tuner.setAdapter(adapterNames);
+    }
+
+    /** Deletes an adapter. */
+    public void deleteAdapter(String adapterName) {
+        tuner.deleteAdapter(adapterName);
+    }
+
+    /**
+     * Disables all adapters until the returned handle is closed (PEFT's {@code with model.disable_adapter():}).
+     * Adapters that were enabled are enabled again on close.
+     */
+    public AdapterDisabled disableAdapter() {
+        boolean anyEnabled = false;
+        boolean anyDisabled = false;
+        for (BaseTunerLayer l : tuner.tunerLayers().values()) {
+            anyEnabled |= !l.disabled();
+            anyDisabled |= l.disabled();
+        }
+        if (anyEnabled && anyDisabled) {
+            LOG.warn("The model contains some adapter layers that are enabled and others that are disabled. This is "
+                    + "most likely unintentional. After exiting the disable_adapter context, all adapters will be "
+                    + "enabled");
+        }
+        boolean restore = anyEnabled;
+        tuner.enableAdapterLayers(false);
+        return new AdapterDisabled(() -> {
+            if (restore) {
+                tuner.enableAdapterLayers(true);
+            }
+        });
+    }
+
+    /** Merges the active adapters into the base weights (reversible with {@link #unmergeAdapter()}). */
+    public void mergeAdapter() {
+        tuner.mergeAdapter(null, false);
+    }
+
+    /** Merges {@code adapterNames} (null: the active ones) into the base weights. */
+    public void mergeAdapter(List<String> adapterNames, boolean safeMerge) {
+        tuner.mergeAdapter(adapterNames, safeMerge);
+    }
+
+    /** Undoes every merge. */
+    public void unmergeAdapter() {
+        tuner.unmergeAdapter();
+    }
+
+    /** Merges the active adapters and returns the base model with its original architecture. */
+    public PreTrainedModel mergeAndUnload() {
+        return tuner.mergeAndUnload(false, null);
+    }
+
+    /**
+     * Merges adapters and returns the base model with its original architecture.
+     *
+     * @param safeMerge check the merged weights for NaN/Inf before committing them
+     * @param adapterNames adapters to merge (null: the active ones)
+     */
+    public PreTrainedModel mergeAndUnload(boolean safeMerge, List<String> adapterNames) {
+        return tuner.mergeAndUnload(safeMerge, adapterNames);
+    }
+
+    /** Removes all adapter layers without merging and returns the original base model. */
+    public PreTrainedModel unload() {
+        return tuner.unload();
+    }
+
+    // ------------------------------------------------------------------ running
+
+    /** Emits the forward pass with the active adapters. */
+    public CausalLMOutput forward(Graph g, CausalLMInput input) {
+        return tuner.forward(g, input);
+    }
+
+    /** Logits [batch, seq, vocab] with the active adapters, on the shared CPU runtime. */
+    public Tensor logits(Tensor inputIds, Tensor attentionMask) {
+        return logits(OrtRuntime.shared(), inputIds, attentionMask);
+    }
+
+    /** Logits [batch, seq, vocab] with the active adapters. */
+    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask) {
+        Graph g = new Graph();
+        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        CausalLMInput in = CausalLMInput.of(ids);
+        Map<String, Tensor> feed = new LinkedHashMap<>();
+        feed.put("input_ids", inputIds);
+        if (attentionMask != null) {
+            in.attentionMask(g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq")));
+            feed.put("attention_mask", attentionMask);
+        }
+        g.output("logits", forward(g, in).logits());
+        return runtime.compile(g, p -> false).run(feed).get("logits");
+    }
+
+    /** Generates continuations of left-padded prompts with the active adapters. */
+    public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
+        return new Generator(getBaseModel()).generate(inputIds, attentionMask, cfg);
+    }
+
+    // ------------------------------------------------------------------ saving
+
+    /** The adapter's weights under the keys PEFT saves. */
+    public LinkedHashMap<String, Tensor> getPeftModelStateDict(String adapterName) {
+        return tuner.adapterStateDict(adapterName);
+    }
+
+    /** Saves every adapter (see {@link #savePretrained(Path, List)}). */
+    public void savePretrained(Path dir) throws IOException {
+        savePretrained(dir, null);
+    }
+
+    /**
+     * Saves adapters as PEFT does: {@code adapter_config.json} and {@code adapter_model.safetensors} (metadata
+     * {@code {"format":"pt"}}) in {@code dir} for "default" and in {@code dir/<name>/} for others, plus a
+     * {@code README.md} model card. Every file is written to a temporary file and renamed into place.
+     *
+     * @param selectedAdapters adapters to save; null means all
+     * @throws IllegalArgumentException if {@code dir} is a file or an adapter name is unknown
+     */
+    public void savePretrained(Path dir, List<String> selectedAdapters) throws IOException {
+        if (Files.isRegularFile(dir)) {
+            throw new IllegalArgumentException("Provided path (" + dir + ") should be a directory, not a file");
+        }
+        List<String> names = selectedAdapters == null ? new ArrayList<>(peftConfig().keySet())
+                : new ArrayList<>(selectedAdapters);
+        if (!peftConfig().keySet().containsAll(names)) {
+            throw new IllegalArgumentException("You passed an invalid `selected_adapters` arguments, current supported "
+                    + "adapter names are " + new ArrayList<>(peftConfig().keySet()) + " - got " + names + ".");
+        }
+        Files.createDirectories(dir);
+        PreTrainedModel base = getBaseModel();
+        AtomicFiles.writeString(dir.resolve("README.md"), ModelCard.render(base.nameOrPath(),
+                peftConfig().values().iterator().next()));
+        for (String name : names) {
+            Path out = "default".equals(name) ? dir : dir.resolve(name);
+            Files.createDirectories(out);
+            SafeTensorsWriter.write(out.resolve(SAFETENSORS_WEIGHTS_NAME), getPeftModelStateDict(name),
+                    SafeTensorsWriter.PT_METADATA);
+            PeftConfig cfg = peftConfig().get(name).copy();
+            if (cfg.baseModelNameOrPath() == null) {
+                cfg.setBaseModelNameOrPath(base.nameOrPath());
+            }
+            cfg.setInferenceMode(true);
+            if (cfg.taskType() == null) {
+                com.google.gson.JsonObject am = new com.google.gson.JsonObject();
+                am.addProperty("base_model_class", base.getClass().getSimpleName());
+                am.addProperty("parent_library", transformersModule(base));
+                cfg.autoMapping = am;
+            }
+            cfg.savePretrained(out);
+        }
+    }
+
+    private static String transformersModule(PreTrainedModel base) {
+        String t = base.config().modelType();
+        return "transformers.models." + t + ".modeling_" + t;
+    }
+
+    /** The handle returned by {@link #disableAdapter()}; closing it re-enables the adapters. */
+    public static final class AdapterDisabled implements AutoCloseable {
+        private final Runnable onClose;
+        private boolean closed;
+
+        AdapterDisabled(Runnable onClose) {
+            this.onClose = onClose;
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                onClose.run();
+            }
+        }
+    }
+}

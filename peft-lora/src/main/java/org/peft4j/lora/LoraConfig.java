@@ -1,0 +1,437 @@
+package org.peft4j.lora;
+
+import com.google.gson.JsonElement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.peft4j.peft.ConfigJson;
+import org.peft4j.peft.PeftConfig;
+import org.peft4j.peft.PeftType;
+import org.peft4j.peft.TaskType;
+import org.peft4j.peft.tuners.TunerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * LoRA's configuration ({@code LoraConfig}), with PEFT's field names, defaults and validation messages. Build one
+ * with {@link #builder()}:
+ *
+ * <pre>{@code
+ * LoraConfig cfg = LoraConfig.builder().r(8).loraAlpha(16).targetModules("q_proj", "v_proj")
+ *         .loraDropout(0.05).taskType(TaskType.CAUSAL_LM).build();
+ * }</pre>
+ *
+ * <p>peft4j extension: {@code enable_lora} (a list of booleans) adapts only some parts of a fused projection, in
+ * the loralib / lit-llama {@code MergedLinear} form; PEFT does not know this key.
+ */
+public final class LoraConfig extends TunerConfig {
+    private static final Logger LOG = LoggerFactory.getLogger(LoraConfig.class);
+    /** Values accepted for {@code init_lora_weights} besides true and false. */
+    public static final List<String> INIT_METHODS = List.of("gaussian", "pissa", "olora");
+
+    int r = 8;
+    double loraAlpha = 8;
+    double loraDropout = 0.0;
+    boolean fanInFanOut;
+    String bias = "none";
+    boolean useRslora;
+    /** Boolean or String. */
+    Object initLoraWeights = Boolean.TRUE;
+    LinkedHashMap<String, Integer> rankPattern = new LinkedHashMap<>();
+    LinkedHashMap<String, Double> alphaPattern = new LinkedHashMap<>();
+    boolean loraBias;
+    boolean useDora;
+    List<Boolean> enableLora;
+
+    LoraConfig() {
+        super(PeftType.LORA);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public int r() {
+        return r;
+    }
+
+    public double loraAlpha() {
+        return loraAlpha;
+    }
+
+    public double loraDropout() {
+        return loraDropout;
+    }
+
+    public boolean fanInFanOut() {
+        return fanInFanOut;
+    }
+
+    /** Changes {@code fan_in_fan_out} (PEFT does so, with a warning, when the target layer demands it). */
+    void setFanInFanOut(boolean v) {
+        this.fanInFanOut = v;
+    }
+
+    /** {@code "none"}, {@code "all"} or {@code "lora_only"}. */
+    public String bias() {
+        return bias;
+    }
+
+    public boolean useRslora() {
+        return useRslora;
+    }
+
+    /** {@code Boolean.TRUE}, {@code Boolean.FALSE}, or one of {@link #INIT_METHODS}. */
+    public Object initLoraWeights() {
+        return initLoraWeights;
+    }
+
+    public Map<String, Integer> rankPattern() {
+        return rankPattern;
+    }
+
+    public Map<String, Double> alphaPattern() {
+        return alphaPattern;
+    }
+
+    public boolean loraBias() {
+        return loraBias;
+    }
+
+    public boolean useDora() {
+        return useDora;
+    }
+
+    /** The peft4j {@code enable_lora} extension for fused projections, or null. */
+    public List<Boolean> enableLora() {
+        return enableLora;
+    }
+
+    void setRankAlpha(int r, double alpha) {
+        this.r = r;
+        this.loraAlpha = alpha;
+        this.rankPattern = new LinkedHashMap<>();
+        this.alphaPattern = new LinkedHashMap<>();
+    }
+
+    void validate() {
+        validateTargeting();
+        if (r <= 0) {
+            throw new IllegalArgumentException("`r` should be a positive integer value but the value passed is " + r);
+        }
+        if (!List.of("none", "all", "lora_only").contains(bias)) {
+            throw new UnsupportedOperationException("Requested bias: " + bias + ", is not implemented.");
+        }
+        if (!(initLoraWeights instanceof Boolean) && !INIT_METHODS.contains(initLoraWeights)) {
+            throw new IllegalArgumentException("init_lora_weights must be true, false or one of " + INIT_METHODS
+                    + " (eva, corda, loftq and the other data-driven initialisations are not supported), got "
+                    + initLoraWeights);
+        }
+        if (loraBias) {
+            if (!(initLoraWeights instanceof Boolean)) {
+                throw new IllegalArgumentException("The argument lora_bias=True is only supported with "
+                        + "init_lora_weights=True or False, got init_lora_weights=" + initLoraWeights + " instead.");
+            }
+            if (useDora) {
+                throw new IllegalArgumentException("The argument lora_bias=True is not supported for DoRA, please "
+                        + "pass use_dora=False");
+            }
+        }
+        if (loraDropout < 0 || loraDropout >= 1) {
+            throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
+        }
+        if (useRslora && (!rankPattern.isEmpty() || !alphaPattern.isEmpty())) {
+            LOG.warn("Using Rank-Stabilized LoRA with rank_pattern/alpha_pattern and post-training conversion of "
+                    + "modified base weights (PiSSA, OLoRA) means that you won't be able to pass "
+                    + "`path_initial_model_for_weight_conversion` to `save_pretrained` to restore the initial values "
+                    + "of the base weights; if you intend to do this, please ensure not to use rslora or "
+                    + "rank_pattern/alpha_pattern.");
+        }
+        if (enableLora != null && !enableLora.contains(Boolean.TRUE)) {
+            throw new IllegalArgumentException("enable_lora must enable at least one part, got " + enableLora);
+        }
+    }
+
+    @Override
+    public LoraConfig copy() {
+        LoraConfig c = new LoraConfig();
+        copyTargetingTo(c);
+        c.r = r;
+        c.loraAlpha = loraAlpha;
+        c.loraDropout = loraDropout;
+        c.fanInFanOut = fanInFanOut;
+        c.bias = bias;
+        c.useRslora = useRslora;
+        c.initLoraWeights = initLoraWeights;
+        c.rankPattern = new LinkedHashMap<>(rankPattern);
+        c.alphaPattern = new LinkedHashMap<>(alphaPattern);
+        c.loraBias = loraBias;
+        c.useDora = useDora;
+        c.enableLora = enableLora == null ? null : new ArrayList<>(enableLora);
+        return c;
+    }
+
+    // ------------------------------------------------------------------ JSON
+
+    @Override
+    protected Map<String, Object> methodFields() {
+        Map<String, Object> f = fields();
+        writeTargeting(f);
+        f.put("r", r);
+        f.put("lora_alpha", number(loraAlpha));
+        f.put("lora_dropout", loraDropout);
+        f.put("fan_in_fan_out", fanInFanOut);
+        f.put("bias", bias);
+        f.put("use_rslora", useRslora);
+        f.put("init_lora_weights", initLoraWeights);
+        f.put("rank_pattern", rankPattern);
+        Map<String, Object> ap = new LinkedHashMap<>();
+        alphaPattern.forEach((k, v) -> ap.put(k, number(v)));
+        f.put("alpha_pattern", ap);
+        f.put("lora_bias", loraBias);
+        f.put("use_dora", useDora);
+        // fields PEFT writes that peft4j does not use: written with PEFT's defaults so PEFT reads the file as is
+        f.put("megatron_config", null);
+        f.put("megatron_core", "megatron.core");
+        f.put("trainable_token_indices", null);
+        f.put("loftq_config", new LinkedHashMap<>());
+        f.put("eva_config", null);
+        f.put("corda_config", null);
+        f.put("layer_replication", null);
+        f.put("target_parameters", null);
+        f.put("use_qalora", false);
+        f.put("qalora_group_size", 16);
+        f.put("alora_invocation_tokens", null);
+        f.put("arrow_config", null);
+        f.put("ensure_weight_tying", false);
+        if (enableLora != null) {
+            f.put("enable_lora", enableLora);
+        }
+        return f;
+    }
+
+    private static Number number(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? (Number) Long.valueOf((long) v) : (Number) Double.valueOf(v);
+    }
+
+    /** Parses {@code adapter_config.json}'s object (unknown keys are ignored with PEFT's warning). */
+    static LoraConfig fromJson(ConfigJson j) {
+        LoraConfig c = new LoraConfig();
+        c.readCommon(j);
+        c.readTargeting(j);
+        c.r = j.integer("r", 8);
+        c.loraAlpha = j.number("lora_alpha", 8);
+        c.loraDropout = j.number("lora_dropout", 0.0);
+        c.fanInFanOut = j.bool("fan_in_fan_out", false);
+        c.bias = j.string("bias", "none");
+        c.useRslora = j.bool("use_rslora", false);
+        JsonElement init = j.raw("init_lora_weights");
+        if (init != null) {
+            if (init.isJsonPrimitive() && init.getAsJsonPrimitive().isBoolean()) {
+                c.initLoraWeights = init.getAsBoolean();
+            } else if (init.isJsonPrimitive() && init.getAsJsonPrimitive().isString()) {
+                c.initLoraWeights = init.getAsString();
+            } else {
+                throw j.error("init_lora_weights", "true, false or a method name");
+            }
+        }
+        for (Map.Entry<String, Double> e : j.numberMap("rank_pattern").entrySet()) {
+            c.rankPattern.put(e.getKey(), (int) Math.round(e.getValue()));
+        }
+        c.alphaPattern.putAll(j.numberMap("alpha_pattern"));
+        c.loraBias = j.bool("lora_bias", false);
+        c.useDora = j.bool("use_dora", false);
+        if (j.has("enable_lora")) {
+            List<Boolean> en = new ArrayList<>();
+            for (JsonElement e : j.raw("enable_lora").getAsJsonArray()) {
+                en.add(e.getAsBoolean());
+            }
+            c.enableLora = en;
+        }
+        // PEFT fields without an effect here: read so they are not reported as unknown; refuse the ones that
+        // would change the model
+        for (String k : List.of("megatron_config", "megatron_core", "loftq_config", "eva_config", "corda_config",
+                "lora_ga_config", "qalora_group_size", "alora_invocation_tokens", "arrow_config", "kasa_config",
+                "monteclora_config", "velora_config", "use_bdlora", "ensure_weight_tying")) {
+            j.raw(k);
+        }
+        for (String k : List.of("layer_replication", "target_parameters", "trainable_token_indices")) {
+            if (j.has(k)) {
+                throw new IllegalArgumentException(j.source() + ": field '" + k + "' is not supported by peft4j");
+            }
+            j.raw(k);
+        }
+        if (j.bool("use_qalora", false)) {
+            throw new IllegalArgumentException(j.source() + ": field 'use_qalora' (GPTQ) is not supported by peft4j");
+        }
+        warnUnknown(j, LoraConfig.class);
+        try {
+            c.validate();
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            throw new IllegalArgumentException(j.source() + ": " + e.getMessage(), e);
+        }
+        return c;
+    }
+
+    /** Builder with PEFT's defaults. */
+    public static final class Builder {
+        private final LoraConfig c = new LoraConfig();
+
+        public Builder r(int v) {
+            c.r = v;
+            return this;
+        }
+
+        public Builder loraAlpha(double v) {
+            c.loraAlpha = v;
+            return this;
+        }
+
+        public Builder loraDropout(double v) {
+            c.loraDropout = v;
+            return this;
+        }
+
+        /** Module names (exact or dotted suffix), or {@code "all-linear"} as the only entry. */
+        public Builder targetModules(String... names) {
+            if (names.length == 1 && ALL_LINEAR.equalsIgnoreCase(names[0])) {
+                c.targetModules = ALL_LINEAR;
+            } else {
+                c.targetModules = normalizeTargets(Arrays.asList(names));
+            }
+            return this;
+        }
+
+        /** Module names (exact or dotted suffix). */
+        public Builder targetModules(List<String> names) {
+            c.targetModules = normalizeTargets(names);
+            return this;
+        }
+
+        /** A regular expression that must match the whole module name (PEFT's str form). */
+        public Builder targetModulesRegex(String regex) {
+            c.targetModules = regex;
+            return this;
+        }
+
+        public Builder excludeModules(String... names) {
+            c.excludeModules = normalizeTargets(Arrays.asList(names));
+            return this;
+        }
+
+        public Builder excludeModulesRegex(String regex) {
+            c.excludeModules = regex;
+            return this;
+        }
+
+        public Builder fanInFanOut(boolean v) {
+            c.fanInFanOut = v;
+            return this;
+        }
+
+        /** {@code "none"}, {@code "all"} or {@code "lora_only"}. */
+        public Builder bias(String v) {
+            c.bias = v;
+            return this;
+        }
+
+        public Builder useRslora(boolean v) {
+            c.useRslora = v;
+            return this;
+        }
+
+        public Builder modulesToSave(String... names) {
+            c.modulesToSave = new ArrayList<>(Arrays.asList(names));
+            return this;
+        }
+
+        public Builder initLoraWeights(boolean v) {
+            c.initLoraWeights = v;
+            return this;
+        }
+
+        /** {@code "gaussian"}, {@code "pissa"} or {@code "olora"}. */
+        public Builder initLoraWeights(String method) {
+            c.initLoraWeights = method;
+            return this;
+        }
+
+        public Builder layersToTransform(Integer... layers) {
+            c.layersToTransform = new ArrayList<>(Arrays.asList(layers));
+            return this;
+        }
+
+        public Builder layersPattern(String... patterns) {
+            c.layersPattern = new ArrayList<>(Arrays.asList(patterns));
+            c.layersPatternScalar = patterns.length == 1;
+            return this;
+        }
+
+        /** A rank per module-name pattern (a regex matched as a dotted suffix; first match wins). */
+        public Builder rankPattern(Map<String, Integer> v) {
+            c.rankPattern = new LinkedHashMap<>(v);
+            return this;
+        }
+
+        public Builder alphaPattern(Map<String, ? extends Number> v) {
+            c.alphaPattern = new LinkedHashMap<>();
+            v.forEach((k, x) -> c.alphaPattern.put(k, x.doubleValue()));
+            return this;
+        }
+
+        public Builder loraBias(boolean v) {
+            c.loraBias = v;
+            return this;
+        }
+
+        public Builder useDora(boolean v) {
+            c.useDora = v;
+            return this;
+        }
+
+        /** peft4j extension: which parts of a fused projection get LoRA (loralib's {@code enable_lora}). */
+        public Builder enableLora(Boolean... parts) {
+            c.enableLora = new ArrayList<>(Arrays.asList(parts));
+            return this;
+        }
+
+        public Builder taskType(TaskType v) {
+            c.taskType = v;
+            return this;
+        }
+
+        public Builder inferenceMode(boolean v) {
+            c.inferenceMode = v;
+            return this;
+        }
+
+        public Builder baseModelNameOrPath(String v) {
+            c.baseModelNameOrPath = v;
+            return this;
+        }
+
+        public Builder revision(String v) {
+            c.revision = v;
+            return this;
+        }
+
+        /**
+         * The config.
+         *
+         * @throws IllegalArgumentException with PEFT's messages when fields contradict each other
+         */
+        public LoraConfig build() {
+            LoraConfig out = c.copy();
+            out.validate();
+            return out;
+        }
+    }
+
+    /** Unused: configs come from {@link #builder()} or {@link PeftConfig#fromPretrained}. */
+    @Override
+    public String toString() {
+        return super.toString();
+    }
+}
