@@ -160,6 +160,11 @@ public final class OrtRuntime implements AutoCloseable {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
             so.addConfigEntry("session.intra_op.allow_spinning", "0");
+            // Frozen weights are placeholders in the ModelProto, bound with addInitializer; ORT's constant folding
+            // reads the proto's (placeholder) data, not the bound buffer, so a weight-only subgraph such as
+            // Transpose(lora_A) or MatMul(lora_B, lora_A) would be folded from zeros. It also would materialise a
+            // second copy of the weight. So constant folding is off.
+            so.addConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
             if (options.zeroCopyWeights()) {
                 so.addConfigEntry("session.disable_prepacking", "1");
             }

@@ -206,6 +206,11 @@ public final class LoraConfig extends TunerConfig {
         f.put("alora_invocation_tokens", null);
         f.put("arrow_config", null);
         f.put("ensure_weight_tying", false);
+        f.put("lora_ga_config", null);
+        f.put("kasa_config", null);
+        f.put("monteclora_config", null);
+        f.put("use_bdlora", null);
+        f.put("velora_config", null);
         if (enableLora != null) {
             f.put("enable_lora", enableLora);
         }
@@ -427,11 +432,5 @@ public final class LoraConfig extends TunerConfig {
             out.validate();
             return out;
         }
-    }
-
-    /** Unused: configs come from {@link #builder()} or {@link PeftConfig#fromPretrained}. */
-    @Override
-    public String toString() {
-        return super.toString();
     }
 }

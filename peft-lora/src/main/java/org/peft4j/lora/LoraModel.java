@@ -57,6 +57,9 @@ public class LoraModel extends TunerModel {
         DEFAULT_TARGET_MODULES.put("deberta-v2", List.of("query_proj", "value_proj"));
     }
 
+    /** PEFT's {@code EMBEDDING_LAYER_NAMES}. */
+    static final List<String> EMBEDDING_LAYER_NAMES = List.of("embed_tokens", "lm_head");
+
     private Random rng = new Random(0);
 
     LoraModel(PreTrainedModel model) {
@@ -229,11 +232,29 @@ public class LoraModel extends TunerModel {
                 }
             }
         }
+        // save_embedding_layers="auto": a targeted input/output embedding is saved in full
+        Set<String> embeddingModules = new LinkedHashSet<>();
+        Object targets = peftConfig.get(name) instanceof LoraConfig
+                ? ((LoraConfig) peftConfig.get(name)).targetModules() : null;
+        if (targets instanceof Set) {
+            for (String n : List.of(model.inputEmbeddingsName(), model.outputEmbeddingsName())) {
+                String last = n.substring(n.lastIndexOf('.') + 1);
+                if (EMBEDDING_LAYER_NAMES.contains(last) && ((Set<?>) targets).contains(last)
+                        && model.getSubmodule(n) instanceof LoraLayer) {
+                    embeddingModules.add(n + ".");
+                }
+            }
+            if (!embeddingModules.isEmpty()) {
+                LOG.warn("Setting `save_embedding_layers` to `True` as embedding layers found in `target_modules`.");
+            }
+        }
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : model.namedParameters(false).entrySet()) {
             String k = e.getKey();
             boolean keep;
-            if (k.contains(prefix())) {
+            if (!k.contains(prefix()) && embeddingModules.stream().anyMatch(k::startsWith)) {
+                keep = true;
+            } else if (k.contains(prefix())) {
                 keep = belongsToAdapter(k, name);
             } else if ("all".equals(bias)) {
                 keep = (k.equals("bias") || k.endsWith(".bias")) && !isAuxiliary(k);
