@@ -25,9 +25,11 @@ import org.slf4j.LoggerFactory;
  * biases and norm weights) and the learning-rate schedule, over the trainable parameters of a model.
  *
  * <p>A console progress bar, a JSONL log ({@code output_dir/trainer_log.jsonl}), evaluation every
- * {@code eval_steps} and callbacks come with it. Not yet here (see the training issue): dropout masks derived from the
- * step (ONNX Dropout draws from a session-held generator, so exact resume holds only for
- * models without dropout).
+ * {@code eval_steps} and callbacks come with it.
+ *
+ * <p>Dropout masks are a function of ({@code seed}, optimizer step, micro-batch) (see
+ * {@link TrainStep#dropoutSeed(long, long, int)}), so a run resumed from a checkpoint retraces the uninterrupted
+ * run's losses bit for bit, with or without dropout.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -138,7 +140,7 @@ public final class Trainer {
             int accum = args.gradientAccumulationSteps();
             for (int k = 0; k < accum; k++) {
                 Batch batch = batches.get((int) (cursor++ % batches.size()));
-                TrainStep.Output out = step.run(batch);
+                TrainStep.Output out = step.run(batch, TrainStep.dropoutSeed(args.seed(), s, k));
                 if (progress != null) {
                     progress.addTokens(batch.countedTokens());
                 }
