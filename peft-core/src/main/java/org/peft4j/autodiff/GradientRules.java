@@ -140,18 +140,6 @@ final class GradientRules {
         RULES.put("ReduceSum", (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), false) : null);
         RULES.put("ReduceMean", (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), true) : null);
         RULES.put("LayerNormalization", GradientRules::layerNorm);
-        RULES.put("Dropout", (c, n, d, i) -> {
-            if (i != 0) {
-                return null;
-            }
-            if (n.outputs().size() < 2) {
-                return d.get(0);                      // inference-mode dropout is the identity
-            }
-            Value x = n.input(0);
-            Value keep = c.g.cast(n.output(1), x.dtype());
-            Value ratio = c.g.cast(n.input(1), x.dtype());
-            return c.g.div(c.g.mul(d.get(0), keep), c.g.sub(c.scalar(1, x), ratio));
-        });
     }
 
     private static Value reshapeBack(GradientContext c, Value grad, Value x) {

@@ -8,12 +8,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
  * A Hugging Face {@code tokenizer.json}, run by the Rust tokenizers library through DJL (its native library
  * is bundled in the DJL jar and extracted on first use). Loads only local files, never downloads. Special
- * tokens come from {@code tokenizer_config.json}, {@code special_tokens_map.json} and {@code config.json}.
+ * tokens come from {@code tokenizer_config.json} and {@code special_tokens_map.json}, else from the
+ * {@code <token>_id} entries of {@code config.json} and {@code generation_config.json} (the first id of a list).
  * Close it to free the native tokenizer.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
@@ -32,6 +34,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int vocabSize;
     private final Long bos;
     private final Long eos;
+    private final List<Long> eosIds;
     private final Long pad;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Path folder, JsonObject json) {
@@ -41,6 +44,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         this.vocabSize = (int) (vocab.values().stream().mapToLong(Long::longValue).max().orElse(-1) + 1);
         this.bos = TokenizerFiles.specialTokenId(folder, "bos_token", vocab);
         this.eos = TokenizerFiles.specialTokenId(folder, "eos_token", vocab);
+        this.eosIds = TokenizerFiles.eosTokenIds(folder, eos);
         this.pad = TokenizerFiles.specialTokenId(folder, "pad_token", vocab);
     }
 
@@ -124,6 +128,15 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     @Override
     public Long eosTokenId() {
         return eos;
+    }
+
+    /**
+     * The tokenizer's eos id, then every other id of {@code eos_token_id} in config.json and generation_config.json
+     * (Llama 3 lists end-of-text, end-of-message and end-of-turn).
+     */
+    @Override
+    public List<Long> eosTokenIds() {
+        return eosIds;
     }
 
     @Override

@@ -7,7 +7,8 @@ import org.peft4j.train.Batch;
 /**
  * Pads tokenised examples to the longest in the batch: {@code input_ids} with the pad id, {@code labels} with
  * {@link SftTokenizer#IGNORE_INDEX}, {@code attention_mask} 1 on tokens and 0 on padding; all int64
- * {@code [batch, maxLen]}.
+ * {@code [batch, maxLen]}. With {@code padToMultipleOf} (transformers' {@code pad_to_multiple_of}), the length is
+ * rounded up to a multiple of it (e.g. 8 for tensor cores).
  */
 public final class PaddingCollator {
     /** Where padding goes. */
@@ -18,14 +19,36 @@ public final class PaddingCollator {
         LEFT
     }
 
-
     private final long padId;
     private final Side side;
+    private final int padToMultipleOf;
 
-    /** Pads with {@code padId} on {@code side}. */
+    /** Pads with {@code padId} on {@code side} to the longest example. */
     public PaddingCollator(long padId, Side side) {
+        this(padId, side, 1);
+    }
+
+    /**
+     * Pads with {@code padId} on {@code side} to the longest example's length rounded up to a multiple of
+     * {@code padToMultipleOf} (1: no rounding).
+     */
+    public PaddingCollator(long padId, Side side, int padToMultipleOf) {
+        if (padToMultipleOf <= 0) {
+            throw new IllegalArgumentException("padToMultipleOf must be positive, got " + padToMultipleOf);
+        }
         this.padId = padId;
-        this.side = side;
+        this.side = java.util.Objects.requireNonNull(side, "side");
+        this.padToMultipleOf = padToMultipleOf;
+    }
+
+    /** This collator, padding to a multiple of {@code multiple}. */
+    public PaddingCollator withPadToMultipleOf(int multiple) {
+        return new PaddingCollator(padId, side, multiple);
+    }
+
+    /** The multiple the padded length is rounded up to (1: none). */
+    public int padToMultipleOf() {
+        return padToMultipleOf;
     }
 
     /** Pads on the right with the tokenizer's pad id, or its eos id when it has no pad token. */
@@ -43,7 +66,8 @@ public final class PaddingCollator {
             throw new IllegalArgumentException("cannot collate an empty batch");
         }
         int b = examples.size();
-        int len = examples.stream().mapToInt(TokenizedExample::length).max().orElse(0);
+        int longest = examples.stream().mapToInt(TokenizedExample::length).max().orElse(0);
+        int len = (longest + padToMultipleOf - 1) / padToMultipleOf * padToMultipleOf;
         long[] ids = new long[b * len];
         long[] mask = new long[b * len];
         long[] labels = new long[b * len];

@@ -9,18 +9,24 @@ import java.util.List;
  *
  * <p><b>Alpaca</b>: {@code [bos] prompt output [eos]}; only the tokens of the output and the eos are counted.
  *
- * <p><b>Chat</b>: the conversation is rendered once and tokenised once. The character span of each assistant
- * turn is found by rendering prefixes of the conversation: the turn starts where
- * {@code render(messages[0..i), addGenerationPrompt=true)} ends and ends where
+ * <p><b>Chat</b>: the conversation is rendered once and tokenised once; every assistant turn is counted. Turn
+ * {@code i} starts where {@code render(messages[0..i), addGenerationPrompt=true)} ends and ends where
  * {@code render(messages[0..i])} ends, so it covers the content and the template's end-of-turn marker (e.g.
- * {@code <|eot_id|>}) but not the assistant header. A token is counted when its first char lies in an
- * assistant span (char offsets from {@link Tokenizer#encodeWithOffsets}); a token that straddles a span boundary
- * (a merge across it) therefore goes with the side of its first char. A template whose renderings of prefixes
- * are not prefixes of the whole rendering is rejected.
+ * {@code <|eot_id|>}) but not the assistant header. A template whose renderings of prefixes are not prefixes of the
+ * whole rendering is rejected.
+ *
+ * <p><b>Where a response starts, in tokens</b>: as TRL's {@code SFTTrainer} does for prompt-completion data, the
+ * prompt (the text before a response, resp. before its end) is tokenised on its own, and its number of tokens is the
+ * index of the first (resp. last + 1) counted token of the whole text. When no BPE merge crosses the boundary (the
+ * usual case: templates end prompts with a newline or a special token) the prompt's tokens are a prefix of the whole
+ * text's and this is exact. When a merge crosses it, the prompt's tokens are not a prefix; the count is used anyway,
+ * so labels may shift by a token at that boundary, exactly as in TRL (which warns about the mismatch); a warning is
+ * logged on the first such example.
  *
  * <p>Examples longer than {@code maxLength} tokens are truncated on the right.
  */
 public final class SftTokenizer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTokenizer.class);
     /** The label of tokens the loss ignores (torch's cross-entropy default). */
     public static final long IGNORE_INDEX = org.peft4j.train.CausalLMLoss.IGNORE_INDEX;
 
@@ -28,6 +34,7 @@ public final class SftTokenizer {
     private final ChatTemplate chatTemplate;
     private final AlpacaTemplate alpacaTemplate;
     private final int maxLength;
+    private int mismatches;
 
     /**
      * @param tokenizer the tokenizer
@@ -71,10 +78,12 @@ public final class SftTokenizer {
 
     private TokenizedExample alpaca(InstructionRecord.Alpaca record) {
         String prompt = alpacaTemplate.prompt(record);
-        TokenizedText t = tokenizer.encodeWithOffsets(prompt + record.output());
+        long[] promptIds = tokenizer.encode(prompt);
+        long[] text = tokenizer.encode(prompt + record.output());
+        checkPrefix(promptIds, text);
         Long bos = tokenizer.bosTokenId();
         Long eos = tokenizer.eosTokenId();
-        int n = t.ids().length + (bos == null ? 0 : 1) + (eos == null ? 0 : 1);
+        int n = text.length + (bos == null ? 0 : 1) + (eos == null ? 0 : 1);
         long[] ids = new long[n];
         long[] labels = new long[n];
         int k = 0;
@@ -82,9 +91,9 @@ public final class SftTokenizer {
             ids[k] = bos;
             labels[k++] = IGNORE_INDEX;
         }
-        for (int i = 0; i < t.ids().length; i++, k++) {
-            ids[k] = t.ids()[i];
-            labels[k] = t.charStart()[i] >= prompt.length() ? ids[k] : IGNORE_INDEX;
+        for (int i = 0; i < text.length; i++, k++) {
+            ids[k] = text[i];
+            labels[k] = i >= promptIds.length ? ids[k] : IGNORE_INDEX;
         }
         if (eos != null) {
             ids[k] = eos;
@@ -95,25 +104,42 @@ public final class SftTokenizer {
 
     private TokenizedExample chat(List<Message> messages) {
         String full = chatTemplate.render(messages, false);
-        List<int[]> spans = assistantSpans(messages, full);
-        TokenizedText t = tokenizer.encodeWithOffsets(full);
-        long[] ids = t.ids();
+        long[] ids = tokenizer.encode(full);
         long[] labels = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            labels[i] = IGNORE_INDEX;
-            for (int[] s : spans) {
-                if (t.charStart()[i] >= s[0] && t.charStart()[i] < s[1]) {
-                    labels[i] = ids[i];
-                    break;
-                }
+        Arrays.fill(labels, IGNORE_INDEX);
+        for (String[] turn : assistantTurns(messages, full)) {
+            long[] before = tokenizer.encode(turn[0]);
+            long[] through = tokenizer.encode(turn[1]);
+            checkPrefix(before, ids);
+            checkPrefix(through, ids);
+            for (int i = before.length; i < Math.min(through.length, ids.length); i++) {
+                labels[i] = ids[i];
             }
         }
         return truncate(ids, labels);
     }
 
-    /** The char span {@code [start, end)} of each assistant turn in {@code full}. */
-    List<int[]> assistantSpans(List<Message> messages, String full) {
-        List<int[]> spans = new ArrayList<>();
+    private void checkPrefix(long[] prefix, long[] whole) {
+        boolean ok = prefix.length <= whole.length
+                && Arrays.equals(prefix, Arrays.copyOf(whole, prefix.length));
+        if (!ok) {
+            mismatches++;
+            if (mismatches == 1) {
+                LOG.warn("the tokens of a prompt are not a prefix of the tokens of prompt + response (a merge "
+                        + "crosses the boundary); as in TRL, labels start after the prompt's token count and may "
+                        + "be off by a token at that boundary");
+            }
+        }
+    }
+
+    /** How many prompt/response boundaries so far had a merge across them (see the class comment). */
+    public int boundaryMismatches() {
+        return mismatches;
+    }
+
+    /** For each assistant turn, the rendering before it (with the generation prompt) and through it. */
+    List<String[]> assistantTurns(List<Message> messages, String full) {
+        List<String[]> turns = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             if (!messages.get(i).isAssistant()) {
                 continue;
@@ -125,9 +151,9 @@ public final class SftTokenizer {
                         + "prefixes of the whole conversation (assistant turn " + i + "); cannot locate the "
                         + "assistant turns");
             }
-            spans.add(new int[] {before.length(), through.length()});
+            turns.add(new String[] {before, through});
         }
-        return spans;
+        return turns;
     }
 
     private TokenizedExample truncate(long[] ids, long[] labels) {

@@ -20,6 +20,14 @@ public interface Tokenizer {
     /** End-of-sequence token id, or null. */
     Long eosTokenId();
 
+    /**
+     * Every id that ends a sequence, the {@link #eosTokenId()} first (empty when there is none). Models such as
+     * Llama 3 list several in their configs.
+     */
+    default java.util.List<Long> eosTokenIds() {
+        return eosTokenId() == null ? java.util.List.of() : java.util.List.of(eosTokenId());
+    }
+
     /** Padding token id, or null. */
     Long padTokenId();
 

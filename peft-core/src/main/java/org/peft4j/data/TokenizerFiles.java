@@ -8,8 +8,12 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Reads the JSON files next to a {@code tokenizer.json}: vocabulary, special tokens and chat template. */
 final class TokenizerFiles {
@@ -72,18 +76,51 @@ final class TokenizerFiles {
         return null;
     }
 
-    /** The id of special token {@code key}: by its text when known, else config.json's {@code <key>_id}. */
+    /**
+     * The id of special token {@code key}: by its text when known, else {@code <key>_id} of config.json, else of
+     * generation_config.json. A list of ids there (Llama 3's {@code "eos_token_id": [128001, 128008, 128009]}) gives
+     * its first id.
+     */
     static Long specialTokenId(Path folder, String key, Map<String, Long> vocab) {
         String text = specialToken(folder, key);
         if (text != null && vocab.containsKey(text)) {
             return vocab.get(text);
         }
-        JsonObject config = readObject(folder.resolve("config.json"));
-        String idKey = key + "_id";
-        if (config != null && config.has(idKey) && config.get(idKey).isJsonPrimitive()) {
-            return config.get(idKey).getAsLong(); // a list of eos ids (Llama 3) is not a single id
+        List<Long> ids = configIds(folder, key + "_id");
+        return ids.isEmpty() ? null : ids.get(0);
+    }
+
+    /**
+     * Every eos id, without repeats: the tokenizer's own ({@code eos}, may be null) first, then those of
+     * config.json's and generation_config.json's {@code eos_token_id} (a number or a list).
+     */
+    static List<Long> eosTokenIds(Path folder, Long eos) {
+        Set<Long> ids = new LinkedHashSet<>();
+        if (eos != null) {
+            ids.add(eos);
         }
-        return null;
+        ids.addAll(configIds(folder, "eos_token_id"));
+        return List.copyOf(ids);
+    }
+
+    /** The ids under {@code idKey} in config.json, then generation_config.json: a number or a list of numbers. */
+    private static List<Long> configIds(Path folder, String idKey) {
+        List<Long> ids = new ArrayList<>();
+        for (String name : new String[] {"config.json", "generation_config.json"}) {
+            JsonObject o = readObject(folder.resolve(name));
+            JsonElement e = o == null ? null : o.get(idKey);
+            if (e == null || e.isJsonNull()) {
+                continue;
+            }
+            if (e.isJsonPrimitive()) {
+                ids.add(e.getAsLong());
+            } else if (e.isJsonArray()) {
+                for (JsonElement x : e.getAsJsonArray()) {
+                    ids.add(x.getAsLong());
+                }
+            }
+        }
+        return ids;
     }
 
     /** The chat template of tokenizer_config.json, else of chat_template.jinja; null when there is none. */

@@ -28,6 +28,8 @@ public final class Graph {
     public static final int IR_VERSION = 10;
     /** The ONNX Runtime contrib domain. */
     public static final String MS_DOMAIN = "com.microsoft";
+    /** Name of the int64 scalar input that seeds the dropout masks of a training graph. */
+    public static final String DROPOUT_SEED = "dropout_seed";
 
     private final List<Value> inputs = new ArrayList<>();
     private final List<Value> outputs = new ArrayList<>();
@@ -43,6 +45,8 @@ public final class Graph {
     private final Map<String, Value> memo = new HashMap<>();
     private boolean training;
     private int counter;
+    private Value dropoutSeed;
+    private long dropoutSalt;
 
     /** A graph for inference (dropout off). */
     public Graph() {
@@ -56,6 +60,31 @@ public final class Graph {
     public Graph setTraining(boolean training) {
         this.training = training;
         return this;
+    }
+
+    /**
+     * The int64 scalar input {@value #DROPOUT_SEED} shared by every dropout site of this graph, declared on the first
+     * call. Whoever runs the graph feeds it (a training step feeds a value derived from the seed, the optimizer step
+     * and the micro-batch, so masks differ per step and a resumed run draws the same ones).
+     */
+    public Value dropoutSeed() {
+        if (dropoutSeed == null) {
+            dropoutSeed = input(DROPOUT_SEED, DType.I64, Shape.scalar());
+        }
+        return dropoutSeed;
+    }
+
+    /** Whether a dropout site declared the {@value #DROPOUT_SEED} input (so it has to be fed). */
+    public boolean hasDropoutSeed() {
+        return dropoutSeed != null;
+    }
+
+    /**
+     * A new salt for one dropout site: 0, 1, 2, ... in emission order, so that every site of a graph draws its own
+     * stream from the shared seed, and the same model emits the same salts every time.
+     */
+    public long nextDropoutSalt() {
+        return dropoutSalt++;
     }
 
     // ------------------------------------------------------------------ structure
@@ -245,6 +274,12 @@ public final class Graph {
         return binary("Div", a, b, a.dtype());
     }
 
+    /** ONNX {@code Mod} with {@code fmod=0}: for integers the result has the sign of the divisor (Python's %). */
+    public Value mod(Value a, Value b) {
+        sameType("Mod", a, b);
+        return binary("Mod", a, b, a.dtype());
+    }
+
     public Value pow(Value a, Value b) {
         return binary("Pow", a, b, a.dtype());
     }
@@ -404,6 +439,11 @@ public final class Graph {
             memo.put(key, v);
         }
         return v;
+    }
+
+    /** {@code Size(x)}: the number of elements of {@code x} as a rank-0 int64 value. */
+    public Value size(Value x) {
+        return addNode("Size", "", List.of(x), List.of(DType.I64), List.of(Shape.scalar()), Map.of(), null).output(0);
     }
 
     /** {@code Shape(x)[axis]} as a rank-0 int64 value. */

@@ -18,6 +18,10 @@ import org.peft4j.tensor.Tensor;
  * Forward, causal-LM loss and backward in one ONNX Runtime session. Inputs are the batch and the trainable
  * parameters; outputs are the loss and one gradient per trainable parameter. Frozen weights stay initializers
  * (shared without copies) and get no gradient nodes.
+ *
+ * <p>When the model has dropout, the training graph also has the int64 scalar input {@value Graph#DROPOUT_SEED}
+ * (see {@link org.peft4j.nn.Dropout}); {@link #run(Batch, long)} feeds it, so the masks are a function of the value
+ * given there and nothing else.
  */
 public final class TrainStep {
     private final PreTrainedModel model;
@@ -98,10 +102,10 @@ public final class TrainStep {
             g.output("loss", CausalLMLoss.build(g, logits, labels));
             evalGraph = g;
         }
-        return runLoss(evalGraph, batch).get("loss").getDouble(0);
+        return runLoss(evalGraph, batch, 0L).get("loss").getDouble(0);
     }
 
-    private Map<String, Tensor> runLoss(Graph g, Batch batch) {
+    private Map<String, Tensor> runLoss(Graph g, Batch batch, long dropoutSeed) {
         // compile once per graph, not per micro-batch: compiling exports and hashes the whole ModelProto
         CompiledGraph cg = compiled.get(g);
         if (cg == null || cg.isClosed()) {
@@ -112,6 +116,9 @@ public final class TrainStep {
         feed.put("input_ids", batch.inputIds());
         feed.put("attention_mask", batch.attentionMask());
         feed.put("labels", batch.labels());
+        if (g.hasDropoutSeed()) {
+            feed.put(Graph.DROPOUT_SEED, Tensor.of(new long[] {dropoutSeed}));
+        }
         for (Value p : g.parameters()) {
             if (p.parameter().trainable()) {
                 feed.put(p.name(), p.parameter().data());
@@ -120,9 +127,45 @@ public final class TrainStep {
         return cg.run(feed);
     }
 
-    /** Runs forward and backward on one batch with the parameters' current values. */
+    /** Whether the training graph has dropout, i.e. a {@value Graph#DROPOUT_SEED} input that {@link #run} feeds. */
+    public boolean hasDropout() {
+        return graph.hasDropoutSeed();
+    }
+
+    /**
+     * The dropout seed of one micro-batch: a 64-bit mix of the run's {@code seed} (transformers' {@code seed}), the
+     * optimizer {@code step} (0-based) and the micro-batch index within that step, so every micro-batch of every step
+     * draws different masks and a run resumed at step N draws the same masks as an uninterrupted one.
+     */
+    public static long dropoutSeed(long seed, long step, int microBatch) {
+        long h = mix64(seed);
+        h = mix64(h + 0x9e3779b97f4a7c15L * (step + 1));
+        return mix64(h + 0xbf58476d1ce4e5b9L * (microBatch + 1L));
+    }
+
+    /** SplitMix64's finalizer. */
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
+    }
+
+    /**
+     * Runs forward and backward on one batch with the parameters' current values and dropout seed 0 (for callers
+     * that do not care which masks dropout draws; the masks are still the same on every call).
+     */
     public Output run(Batch batch) {
-        Map<String, Tensor> out = runLoss(graph, batch);
+        return run(batch, 0L);
+    }
+
+    /**
+     * Runs forward and backward on one batch with the parameters' current values.
+     *
+     * @param dropoutSeed fed to the graph's {@value Graph#DROPOUT_SEED} input when the model has dropout (ignored
+     *     otherwise); equal seeds give equal masks. The {@link Trainer} passes {@link #dropoutSeed(long, long, int)}.
+     */
+    public Output run(Batch batch, long dropoutSeed) {
+        Map<String, Tensor> out = runLoss(graph, batch, dropoutSeed);
         Map<String, Tensor> grads = new LinkedHashMap<>();
         for (String name : trainable.keySet()) {
             grads.put(name, out.get("grad." + name));

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.peft4j.data.PaddingCollator;
+import org.peft4j.data.TokenizedExample;
 import org.peft4j.graph.Parameter;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.LayerNorm;
@@ -24,10 +26,16 @@ import org.slf4j.LoggerFactory;
  * The optimization loop: gradient accumulation, global-norm clipping, AdamW with decoupled weight decay (none on
  * biases and norm weights) and the learning-rate schedule, over the trainable parameters of a model.
  *
+ * <p>Data comes either as pre-collated batches ({@link #train(List)}, cycled in order) or as tokenised examples
+ * that the trainer batches itself ({@link #train(List, List, PaddingCollator, Path)}: batches of
+ * {@code per_device_train_batch_size}, shuffled every epoch from ({@code seed}, epoch), see {@link DataLoader}).
+ *
  * <p>A console progress bar, a JSONL log ({@code output_dir/trainer_log.jsonl}), evaluation every
- * {@code eval_steps} and callbacks come with it. Not yet here (see the training issue): dropout masks derived from the
- * step (ONNX Dropout draws from a session-held generator, so exact resume holds only for
- * models without dropout).
+ * {@code eval_steps} and callbacks come with it.
+ *
+ * <p>Dropout masks are a function of ({@code seed}, optimizer step, micro-batch) (see
+ * {@link TrainStep#dropoutSeed(long, long, int)}), so a run resumed from a checkpoint retraces the uninterrupted
+ * run's losses bit for bit, with or without dropout.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -94,7 +102,8 @@ public final class Trainer {
     }
 
     /**
-     * Trains and, every {@code eval_steps} (when set), evaluates the mean loss over {@code evalBatches}.
+     * Trains and, every {@code eval_steps} (when set), evaluates the loss over {@code evalBatches} (the mean of the
+     * batches' losses weighted by their number of rows, as transformers' evaluation loop averages over examples).
      *
      * @return the losses of the steps run by this call
      */
@@ -102,6 +111,67 @@ public final class Trainer {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no training batches");
         }
+        List<Batch> fixed = List.copyOf(batches);
+        return run(new Source() {
+            @Override
+            public int batchesPerEpoch() {
+                return fixed.size();
+            }
+
+            @Override
+            public Batch batch(long cursor) {
+                return fixed.get((int) (cursor % fixed.size()));
+            }
+        }, evalBatches, resumeFromCheckpoint);
+    }
+
+    /**
+     * Trains on tokenised examples, batched as transformers' {@code Trainer} does: batches of
+     * {@code per_device_train_batch_size} padded by {@code collator}, reshuffled every epoch from
+     * ({@code seed}, epoch) (see {@link DataLoader}); evaluation every {@code eval_steps} (when set) over
+     * {@code evalExamples} in batches of {@code per_device_eval_batch_size}. A resumed run continues the interrupted
+     * epoch in the same order.
+     *
+     * @param evalExamples may be empty
+     * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
+     * @return the losses of the steps run by this call
+     */
+    public List<Double> train(List<TokenizedExample> examples, List<TokenizedExample> evalExamples,
+            PaddingCollator collator, Path resumeFromCheckpoint) {
+        return train(DataLoader.forTraining(examples, collator, args), evalExamples.isEmpty() ? null
+                : DataLoader.forEvaluation(evalExamples, collator, args), resumeFromCheckpoint);
+    }
+
+    /**
+     * Trains on the batches of {@code trainLoader} (micro-batch {@code c} of the run is
+     * {@code trainLoader.batch(c)}) and evaluates on one epoch of {@code evalLoader} every {@code eval_steps}.
+     *
+     * @param evalLoader may be null (no evaluation)
+     * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
+     * @return the losses of the steps run by this call
+     */
+    public List<Double> train(DataLoader trainLoader, DataLoader evalLoader, Path resumeFromCheckpoint) {
+        return run(new Source() {
+            @Override
+            public int batchesPerEpoch() {
+                return trainLoader.batchesPerEpoch();
+            }
+
+            @Override
+            public Batch batch(long cursor) {
+                return trainLoader.batch(cursor);
+            }
+        }, evalLoader == null ? List.of() : evalLoader.epoch(0), resumeFromCheckpoint);
+    }
+
+    /** Where the micro-batches come from: batch {@code cursor} of the whole run. */
+    private interface Source {
+        int batchesPerEpoch();
+
+        Batch batch(long cursor);
+    }
+
+    private List<Double> run(Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
         TrainStep step = new TrainStep(model, runtime);
         Map<String, Parameter> params = step.trainable();
         Map<String, Double> decay = new LinkedHashMap<>();
@@ -109,7 +179,7 @@ public final class Trainer {
             decay.put(name, decays(name) ? args.weightDecay() : 0.0);
             makeWritable(params.get(name));
         }
-        long total = totalSteps(batches.size());
+        long total = totalSteps(batches.batchesPerEpoch());
         LrScheduler schedule = new LrScheduler(args.lrSchedulerType(),
                 LrScheduler.warmupSteps(args.warmupSteps(), args.warmupRatio(), total), total);
         AdamW adam = new AdamW(args.adamBeta1(), args.adamBeta2(), args.adamEpsilon());
@@ -137,8 +207,8 @@ public final class Trainer {
             double loss = 0;
             int accum = args.gradientAccumulationSteps();
             for (int k = 0; k < accum; k++) {
-                Batch batch = batches.get((int) (cursor++ % batches.size()));
-                TrainStep.Output out = step.run(batch);
+                Batch batch = batches.batch(cursor++);
+                TrainStep.Output out = step.run(batch, TrainStep.dropoutSeed(args.seed(), s, k));
                 if (progress != null) {
                     progress.addTokens(batch.countedTokens());
                 }
@@ -183,10 +253,12 @@ public final class Trainer {
             }
             if (args.evalSteps() != null && !evalBatches.isEmpty() && (s + 1) % args.evalSteps() == 0) {
                 double sum = 0;
+                long rows = 0;
                 for (Batch b : evalBatches) {
-                    sum += step.evaluate(b);
+                    sum += step.evaluate(b) * b.inputIds().dim(0);
+                    rows += b.inputIds().dim(0);
                 }
-                double evalLoss = sum / evalBatches.size();
+                double evalLoss = sum / rows;
                 Map<String, Object> entry = new LinkedHashMap<>();
                 entry.put("step", s + 1);
                 entry.put("eval_loss", evalLoss);

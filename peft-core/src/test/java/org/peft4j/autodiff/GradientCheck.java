@@ -33,6 +33,12 @@ final class GradientCheck {
     /** As above with step {@code h} (larger steps for paths through float32). */
     static void check(OrtRuntime rt, String label, long[][] shapes, double[][] values,
             Function<List<Value>, Value> f, double tol, double h) {
+        check(rt, label, shapes, values, f, tol, h, Map.of());
+    }
+
+    /** As above, feeding {@code extraFeed} too (e.g. the dropout seed), the same value at every evaluation. */
+    static void check(OrtRuntime rt, String label, long[][] shapes, double[][] values,
+            Function<List<Value>, Value> f, double tol, double h, Map<String, Tensor> extraFeed) {
         Graph g = new Graph();
         List<Value> ins = new ArrayList<>();
         for (int k = 0; k < shapes.length; k++) {
@@ -61,7 +67,7 @@ final class GradientCheck {
             g.output("grad" + k, res.gradient(ins.get(k)));
         }
         CompiledGraph cg = rt.compile(g, p -> false);
-        Map<String, Tensor> feed = new LinkedHashMap<>();
+        Map<String, Tensor> feed = new LinkedHashMap<>(extraFeed);
         for (int k = 0; k < shapes.length; k++) {
             feed.put("x" + k, Tensor.of(values[k].clone(), shapes[k]));
         }

@@ -156,6 +156,36 @@ class HfTokenizerTest {
                 + AlpacaTemplate.STANFORD.prompt(record) + "Eat well 你好<|eot_id|>");
     }
 
+    @Test
+    void aResponseStartsAtThePromptsTokenCountAsInTrl() {
+        // "Say la" ends in the token " la", but in "Say lat x" the merges give " ", "l", "at": a merge crosses the
+        // prompt/response boundary, so the prompt's tokens are not a prefix of the whole text's
+        AlpacaTemplate template = new AlpacaTemplate("{instruction} la", "{instruction} la");
+        SftTokenizer sft = new SftTokenizer(tokenizer, tokenizer.chatTemplate(), template, 4096);
+        long[] prompt = tokenizer.encode("Say la");
+        long[] text = tokenizer.encode("Say lat x");
+        assertThat(java.util.Arrays.copyOf(text, prompt.length)).isNotEqualTo(prompt);
+        TokenizedExample ex = sft.tokenize(new InstructionRecord.Alpaca("Say", "", "t x"));
+        // TRL's completion mask: [bos] + text + [eos], counted from 1 + len(tokens of the prompt alone)
+        long[] expected = new long[text.length + 2];
+        java.util.Arrays.fill(expected, SftTokenizer.IGNORE_INDEX);
+        for (int i = prompt.length; i < text.length; i++) {
+            expected[1 + i] = text[i];
+        }
+        expected[text.length + 1] = tokenizer.eosTokenId();
+        assertThat(ex.labels()).containsExactly(expected);
+        assertThat(countedRuns(ex)).containsExactly("lat x<|eot_id|>");
+        assertThat(sft.boundaryMismatches()).isEqualTo(1);
+        // the usual case, a prompt ending in a newline: exact, no mismatch
+        TokenizedExample clean = sft.tokenize(new InstructionRecord.Alpaca("Say", "", "\nok"));
+        assertThat(countedRuns(clean)).containsExactly("\nok<|eot_id|>");
+        SftTokenizer stanford = SftTokenizer.of(tokenizer, 4096);
+        stanford.tokenize(new InstructionRecord.Alpaca("Give three tips.", "", "Eat well"));
+        stanford.tokenize(new InstructionRecord.Chat(messages(ref.getAsJsonArray("chats").get(1).getAsJsonObject()
+                .getAsJsonArray("messages"))));
+        assertThat(stanford.boundaryMismatches()).isZero();
+    }
+
     /** The decoded text of each maximal run of counted tokens. */
     static List<String> countedRuns(TokenizedExample ex) {
         List<String> runs = new ArrayList<>();

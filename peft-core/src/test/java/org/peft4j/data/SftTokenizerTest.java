@@ -62,4 +62,30 @@ class SftTokenizerTest {
         assertThat(left.attentionMask().toLongArray()).containsExactly(1, 1, 1, 0, 0, 1);
         assertThat(left.labels().toLongArray()).containsExactly(-100, 2, 3, -100, -100, 4);
     }
+
+    @Test
+    void padsToAMultipleOf() {
+        var five = new TokenizedExample(new long[] {1, 2, 3, 4, 5}, new long[] {-100, 2, 3, 4, 5});
+        var two = new TokenizedExample(new long[] {6, 7}, new long[] {6, 7});
+        PaddingCollator by4 = new PaddingCollator(0, PaddingCollator.Side.RIGHT, 4);
+        org.peft4j.train.Batch b = by4.collate(List.of(five, two));
+        // longest 5 rounded up to 8
+        assertThat(b.inputIds().shape()).containsExactly(2, 8);
+        assertThat(b.inputIds().toLongArray()).containsExactly(1, 2, 3, 4, 5, 0, 0, 0, 6, 7, 0, 0, 0, 0, 0, 0);
+        assertThat(b.attentionMask().toLongArray()).containsExactly(1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0);
+        assertThat(b.labels().toLongArray()).containsExactly(-100, 2, 3, 4, 5, -100, -100, -100, 6, 7, -100, -100,
+                -100, -100, -100, -100);
+        // a length that already is a multiple stays; left padding rounds the same way
+        var four = new TokenizedExample(new long[] {1, 2, 3, 4}, new long[] {1, 2, 3, 4});
+        assertThat(by4.collate(List.of(four, two)).inputIds().shape()).containsExactly(2, 4);
+        assertThat(new PaddingCollator(0, PaddingCollator.Side.RIGHT, 2).collate(List.of(two)).inputIds().shape())
+                .containsExactly(1, 2);
+        org.peft4j.train.Batch left = PaddingCollator.forTokenizer(tok).withPadToMultipleOf(3).collate(List.of(two));
+        assertThat(left.inputIds().toLongArray()).containsExactly(6, 7, 258);
+        assertThat(new PaddingCollator(0, PaddingCollator.Side.LEFT, 3).collate(List.of(two)).inputIds()
+                .toLongArray()).containsExactly(0, 6, 7);
+        assertThat(by4.padToMultipleOf()).isEqualTo(4);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new PaddingCollator(0, PaddingCollator.Side.RIGHT, 0))
+                .hasMessageContaining("padToMultipleOf");
+    }
 }

@@ -30,6 +30,46 @@ class TokenizerFilesTest {
     }
 
     @Test
+    void aListOfEosIdsInConfigJsonGivesTheFirstAsEosAndAllAsStopIds() throws Exception {
+        Files.copy(Fixtures.root().resolve("tokenizer").resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("config.json"), "{\"eos_token_id\": [1, 2]}");
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [2, 5, 1]}");
+        try (HfTokenizer tok = HfTokenizer.load(dir)) {
+            assertThat(tok.eosTokenId()).isEqualTo(1L);
+            assertThat(tok.eosToken()).isEqualTo("<|end_of_text|>");
+            assertThat(tok.eosTokenIds()).containsExactly(1L, 2L, 5L);
+            // chat data: the built-in format ends every turn with that eos, and the assistant's is counted
+            SftTokenizer sft = SftTokenizer.of(tok, 100);
+            TokenizedExample ex = sft.tokenize(new InstructionRecord.Chat(List.of(Message.user("q"),
+                    Message.assistant("a"))));
+            assertThat(tok.decode(ex.inputIds())).isEqualTo("<|user|>\nq<|end_of_text|>\n<|assistant|>\n"
+                    + "a<|end_of_text|>\n");
+            assertThat(HfTokenizerTestRuns.runs(tok, ex)).containsExactly("a<|end_of_text|>\n");
+            // alpaca data ends with it; padding falls back to it
+            TokenizedExample alpaca = sft.tokenize(new InstructionRecord.Alpaca("i", "", "o"));
+            assertThat(alpaca.inputIds()[alpaca.length() - 1]).isEqualTo(1L);
+            assertThat(PaddingCollator.forTokenizer(tok).collate(List.of(alpaca, ex)).inputIds()
+                    .toLongArray()[2 * alpaca.length() - 1]).isEqualTo(1L);
+        }
+    }
+
+    @Test
+    void generationConfigListAloneAndTheTokenizersOwnEosFirst() throws Exception {
+        Files.copy(Fixtures.root().resolve("tokenizer").resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [2, 1]}");
+        try (HfTokenizer tok = HfTokenizer.load(dir)) {
+            assertThat(tok.eosTokenId()).isEqualTo(2L);
+            assertThat(tok.eosTokenIds()).containsExactly(2L, 1L);
+        }
+        Files.writeString(dir.resolve("special_tokens_map.json"), "{\"eos_token\": \"<|end_of_text|>\"}");
+        try (HfTokenizer tok = HfTokenizer.load(dir)) {
+            assertThat(tok.eosTokenId()).isEqualTo(1L);
+            assertThat(tok.eosTokenIds()).containsExactly(1L, 2L);
+        }
+        assertThat(new ByteLevelTokenizer().eosTokenIds()).containsExactly((long) ByteLevelTokenizer.EOS);
+    }
+
+    @Test
     void missingTokenizerJsonIsNamed() {
         assertThatThrownBy(() -> HfTokenizer.load(dir)).hasMessageContaining("no tokenizer.json in " + dir);
     }
