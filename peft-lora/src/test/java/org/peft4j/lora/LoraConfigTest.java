@@ -55,7 +55,8 @@ class LoraConfigTest {
         Path file = Fixtures.root().resolve("lora/patterns/adapter/adapter_config.json");
         LoraConfig c = (LoraConfig) PeftConfig.fromPretrained(file);
         assertThat(c.taskType()).isEqualTo(TaskType.CAUSAL_LM);
-        assertThat(c.rankPattern()).containsExactly(Map.entry("q_proj", 4), Map.entry("model.layers.1.self_attn.v_proj",
+        // json.dumps(sort_keys=True) sorts nested objects too, so the file order is not the order given in Python
+        assertThat(c.rankPattern()).containsOnly(Map.entry("q_proj", 4), Map.entry("model.layers.1.self_attn.v_proj",
                 2));
         assertThat(c.alphaPattern()).containsExactly(Map.entry("down_proj", 3.0));
         assertThat(targets(c.targetModules())).containsExactlyInAnyOrder("q_proj", "v_proj", "down_proj");
