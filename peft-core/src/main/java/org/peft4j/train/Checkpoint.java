@@ -23,7 +23,7 @@ import org.peft4j.util.AtomicFiles;
 /**
  * A training checkpoint folder {@code output_dir/checkpoint-N/}: trainable weights ({@code model.safetensors}),
  * AdamW moments and step ({@code optimizer.safetensors}), the data position ({@code rng_state.json}) and
- * {@code trainer_state.json}. The folder is written under a temporary name and renamed into place, so a crash never
+ * {@code trainer_state.json}, plus whatever the trainer's extra writer adds (a PEFT model's adapter files). The folder is written under a temporary name and renamed into place, so a crash never
  * leaves a half-written checkpoint.
  */
 final class Checkpoint {
@@ -51,7 +51,16 @@ final class Checkpoint {
         this.logHistory = logHistory;
     }
 
+    /** Files written into the checkpoint folder besides the trainer's own (before it is renamed into place). */
+    interface ExtraFiles {
+        void write(Path checkpointDir) throws IOException;
+    }
+
     Path write(Path outputDir) throws IOException {
+        return write(outputDir, null);
+    }
+
+    Path write(Path outputDir, ExtraFiles extra) throws IOException {
         Path target = outputDir.resolve(PREFIX + globalStep);
         Path tmp = outputDir.resolve("." + PREFIX + globalStep + ".tmp");
         deleteTree(tmp);
@@ -73,6 +82,9 @@ final class Checkpoint {
         state.addProperty("max_steps", maxSteps);
         state.add("log_history", logHistory);
         AtomicFiles.writeString(tmp.resolve("trainer_state.json"), GSON.toJson(state) + "\n");
+        if (extra != null) {
+            extra.write(tmp);
+        }
         deleteTree(target);
         AtomicFiles.moveIntoPlace(tmp, target);
         return target;

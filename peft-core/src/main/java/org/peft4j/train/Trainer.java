@@ -16,6 +16,7 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.LayerNorm;
 import org.peft4j.nn.Module;
 import org.peft4j.nn.RMSNorm;
+import org.peft4j.peft.PeftModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
@@ -41,13 +42,31 @@ public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
 
     private final PreTrainedModel model;
+    /** The PEFT model whose base model is trained, or null: its adapters are saved into every checkpoint. */
+    private final PeftModel peftModel;
     private final TrainingArguments args;
     private final OrtRuntime runtime;
     private final List<TrainerCallback> callbacks = new ArrayList<>();
     private ProgressBar progress = new ProgressBar(System.err);
 
     public Trainer(PreTrainedModel model, TrainingArguments args, OrtRuntime runtime) {
+        this(model, null, args, runtime);
+    }
+
+    /**
+     * Trains the adapters of {@code peftModel} (the trainable parameters of its base model, as
+     * {@code new Trainer(peftModel.getBaseModel(), ...)}); every checkpoint folder also gets what transformers'
+     * {@code Trainer} saves for a PEFT model: {@code adapter_model.safetensors}, {@code adapter_config.json} and
+     * {@code README.md} ({@link PeftModel#savePretrained}, other adapters in subfolders), so
+     * {@code PeftModel.fromPretrained(base, checkpoint-N)} loads it.
+     */
+    public Trainer(PeftModel peftModel, TrainingArguments args, OrtRuntime runtime) {
+        this(peftModel.getBaseModel(), peftModel, args, runtime);
+    }
+
+    private Trainer(PreTrainedModel model, PeftModel peftModel, TrainingArguments args, OrtRuntime runtime) {
         this.model = model;
+        this.peftModel = peftModel;
         this.args = args;
         this.runtime = runtime;
     }
@@ -299,7 +318,7 @@ public final class Trainer {
 
     private void saveCheckpoint(Checkpoint c) {
         try {
-            Path dir = c.write(args.outputDir());
+            Path dir = c.write(args.outputDir(), peftModel == null ? null : peftModel::savePretrained);
             if (args.saveTotalLimit() != null) {
                 Checkpoint.rotate(args.outputDir(), args.saveTotalLimit());
             }
