@@ -155,10 +155,10 @@ public class LoraLinear extends LoraLayer {
             if (useDora.get(a)) {
                 Tensor norm = LoraMath.weightNorm(w, aw, bw, scaling.get(a), fanInFanOut);
                 Tensor factor = ratio(((DoraMagnitude) magnitude().get(a)).weight().data(), norm);
-                m = LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, factor, true);
+                m = LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, factor, true, safeMerge);
                 doraFactors.put(a, factor);
             } else {
-                m = LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, +1);
+                m = LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, +1, safeMerge);
             }
             if (safeMerge && !m.finite) {
                 throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
@@ -190,8 +190,8 @@ public class LoraLinear extends LoraLayer {
         Tensor aw = loraA(a).weight().data();
         Tensor bw = mergeB(a);
         LoraMath.Merged m = useDora.get(a)
-                ? LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, doraFactors.remove(a), false)
-                : LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, -1);
+                ? LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, doraFactors.remove(a), false, false)
+                : LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, -1, false);
         baseWeight().setData(m.weight);
         if (loraBias.get(a)) {
             baseBias().setData(addScaled(baseBias().data(), loraB(a).bias().data(), -scaling.get(a)));

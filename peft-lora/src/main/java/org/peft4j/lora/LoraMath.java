@@ -12,10 +12,13 @@ import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
- * Delta-weight arithmetic for merging, run in ONNX Runtime: {@code W + s * B A} (transposed for fan-in-fan-out
- * weights) is one small graph whose weight input is handed to ORT without a copy and whose output is written
- * straight into a new buffer. Half-precision weights are merged in float32 and rounded once, as PEFT does on CPU.
- * Every merge also yields a finiteness check ({@code sum(W' * 0)}, NaN iff some entry is NaN or infinite).
+ * Delta-weight arithmetic for merging, run in ONNX Runtime. A merge {@code W + s * B A} (transposed for
+ * fan-in-fan-out weights) is one {@code Gemm} node, {@code B (s A) + W}, with the small {@code A} [r, in] scaled
+ * first: the weight is read once, handed to ORT without a copy, and the result is written straight into the new
+ * weight's buffer (a pinned output), with no [out, in] intermediate. Half-precision weights are merged in float32
+ * and rounded once, as PEFT does on CPU. A safe merge also computes a finiteness check ({@code sum(W' * 0)}, NaN iff
+ * some entry is NaN or infinite); a plain merge skips it, since it costs two more passes over the weight. Each graph
+ * is compiled once per process (cached here by kind, dtype and layout; its dimensions are symbolic).
  */
 final class LoraMath {
     private static final Map<String, CompiledGraph> GRAPHS = new HashMap<>();
@@ -23,7 +26,7 @@ final class LoraMath {
     private LoraMath() {
     }
 
-    /** The result of a merge: the new weight and whether all its entries are finite. */
+    /** The result of a merge: the new weight and whether all its entries are finite (true when not checked). */
     static final class Merged {
         final Tensor weight;
         final boolean finite;
@@ -43,21 +46,31 @@ final class LoraMath {
         return cg;
     }
 
-    /** {@code s * B A} as float32 [out, in] (or [in, out] when {@code fanInFanOut}). */
-    private static Value delta(Graph g, Value a, Value b, Value s, boolean fanInFanOut) {
-        Value ba = g.matmul(g.cast(b, DType.F32), g.cast(a, DType.F32));
-        Value d = g.mul(ba, s);
-        return fanInFanOut ? g.transpose(d, 1, 0) : d;
+    /**
+     * {@code s * B A + c} as float32 [out, in], or {@code (s * B A)^T + c} [in, out] when {@code fanInFanOut}: one Gemm
+     * over {@code B} and the scaled {@code A}. {@code c} may be null (the delta alone).
+     */
+    private static Value scaledGemm(Graph g, Value a, Value b, Value s, Value c, boolean fanInFanOut) {
+        Value sa = g.mul(g.cast(a, DType.F32), s);
+        Value bf = g.cast(b, DType.F32);
+        return fanInFanOut ? g.gemm(sa, bf, c, true, true) : g.gemm(bf, sa, c, false, false);
+    }
+
+    /** Adds the finiteness check output: {@code sum(x * 0)}, NaN iff some entry of x is NaN or infinite. */
+    private static void checkOutput(Graph g, Value x) {
+        g.output("check", g.reduceSum(g.mulScalar(x, 0.0), false, 0, 1));
     }
 
     /**
      * {@code W + sign * s * B A}, with {@code A} [r, in] and {@code B} [out, r].
      *
      * @param sign +1 to merge, -1 to unmerge
+     * @param check whether to compute {@link Merged#finite} (safe merge)
      */
-    static Merged addDelta(Tensor w, Tensor a, Tensor b, double scaling, boolean fanInFanOut, int sign) {
+    static Merged addDelta(Tensor w, Tensor a, Tensor b, double scaling, boolean fanInFanOut, int sign,
+            boolean check) {
         DType dt = w.dtype();
-        CompiledGraph cg = graph("add:" + dt + ":" + fanInFanOut, () -> {
+        CompiledGraph cg = graph("add:" + dt + ":" + fanInFanOut + ":" + check, () -> {
             Graph g = new Graph();
             Dim o = Dim.of("o");
             Dim i = Dim.of("i");
@@ -65,27 +78,33 @@ final class LoraMath {
             Value av = g.input("a", a.dtype(), Dim.of("r"), i);
             Value bv = g.input("b", b.dtype(), o, Dim.of("r"));
             Value s = g.input("s", DType.F32);
-            Value out = g.add(g.cast(wv, DType.F32), delta(g, av, bv, s, fanInFanOut));
-            g.output("check", g.reduceSum(g.mulScalar(out, 0.0), false, 0, 1));
+            Value out = scaledGemm(g, av, bv, s, g.cast(wv, DType.F32), fanInFanOut);
+            if (check) {
+                checkOutput(g, out);
+            }
             g.output("out", dt == DType.F32 ? out : g.cast(out, dt));
             return g;
         });
-        return run(cg, w, a, b, sign * scaling);
-    }
-
-    private static Merged run(CompiledGraph cg, Tensor w, Tensor a, Tensor b, double s) {
-        Tensor out = Tensor.zeros(w.dtype(), w.shape());
-        Tensor check = Tensor.zeros(DType.F32);
         Map<String, Tensor> in = new LinkedHashMap<>();
         in.put("w", w);
         in.put("a", a);
         in.put("b", b);
-        in.put("s", Tensor.scalar((float) s));
+        in.put("s", Tensor.scalar((float) (sign * scaling)));
+        return run(cg, in, w, check);
+    }
+
+    /** Runs a merge graph into a new tensor shaped as {@code w} (and the check scalar when asked). */
+    private static Merged run(CompiledGraph cg, Map<String, Tensor> in, Tensor w, boolean check) {
+        Tensor out = Tensor.zeros(w.dtype(), w.shape());
         Map<String, Tensor> outs = new LinkedHashMap<>();
         outs.put("out", out);
-        outs.put("check", check);
+        Tensor finite = null;
+        if (check) {
+            finite = Tensor.zeros(DType.F32);
+            outs.put("check", finite);
+        }
         cg.runInto(in, outs);
-        return new Merged(out, Float.isFinite(check.getFloat(0)));
+        return new Merged(out, finite == null || Float.isFinite(finite.getFloat(0)));
     }
 
     /** {@code s * B A} in float32, [out, in] (or [in, out] when {@code fanInFanOut}). */
@@ -95,7 +114,7 @@ final class LoraMath {
             Value av = g.input("a", a.dtype(), Dim.of("r"), Dim.of("i"));
             Value bv = g.input("b", b.dtype(), Dim.of("o"), Dim.of("r"));
             Value s = g.input("s", DType.F32);
-            g.output("out", delta(g, av, bv, s, fanInFanOut));
+            g.output("out", scaledGemm(g, av, bv, s, null, fanInFanOut));
             return g;
         });
         Map<String, Tensor> in = new LinkedHashMap<>();
@@ -122,7 +141,7 @@ final class LoraMath {
             if (fanInFanOut) {
                 wf = g.transpose(wf, 1, 0);
             }
-            Value sum = g.add(wf, delta(g, av, bv, s, false));
+            Value sum = scaledGemm(g, av, bv, s, wf, false);
             g.output("out", g.sqrt(g.reduceSum(g.mul(sum, sum), false, 1)));
             return g;
         });
@@ -137,11 +156,13 @@ final class LoraMath {
     /**
      * DoRA merge {@code f * (W + s B A)} or unmerge {@code W' / f - s B A}, with the per-row factor {@code f}
      * [out] (applied along the output dimension).
+     *
+     * @param check whether to compute {@link Merged#finite} (safe merge)
      */
     static Merged doraApply(Tensor w, Tensor a, Tensor b, double scaling, boolean fanInFanOut, Tensor factor,
-            boolean merge) {
+            boolean merge, boolean check) {
         DType dt = w.dtype();
-        CompiledGraph cg = graph("dora:" + dt + ":" + fanInFanOut + ":" + merge, () -> {
+        CompiledGraph cg = graph("dora:" + dt + ":" + fanInFanOut + ":" + merge + ":" + check, () -> {
             Graph g = new Graph();
             Dim o = Dim.of("o");
             Dim i = Dim.of("i");
@@ -152,25 +173,21 @@ final class LoraMath {
             Value f = g.input("f", DType.F32, o);
             // factor broadcast along the output dimension: rows for [out, in], columns for [in, out]
             Value fb = fanInFanOut ? f : g.unsqueeze(f, 1);
-            Value d = delta(g, av, bv, s, fanInFanOut);
             Value wf = g.cast(wv, DType.F32);
-            Value out = merge ? g.mul(fb, g.add(wf, d)) : g.sub(g.div(wf, fb), d);
-            g.output("check", g.reduceSum(g.mulScalar(out, 0.0), false, 0, 1));
+            Value out = merge ? g.mul(fb, scaledGemm(g, av, bv, s, wf, fanInFanOut))
+                    : scaledGemm(g, av, bv, g.neg(s), g.div(wf, fb), fanInFanOut);
+            if (check) {
+                checkOutput(g, out);
+            }
             g.output("out", dt == DType.F32 ? out : g.cast(out, dt));
             return g;
         });
-        Tensor out = Tensor.zeros(dt, w.shape());
-        Tensor check = Tensor.zeros(DType.F32);
         Map<String, Tensor> in = new LinkedHashMap<>();
         in.put("w", w);
         in.put("a", a);
         in.put("b", b);
         in.put("s", Tensor.scalar((float) scaling));
         in.put("f", factor);
-        Map<String, Tensor> outs = new LinkedHashMap<>();
-        outs.put("out", out);
-        outs.put("check", check);
-        cg.runInto(in, outs);
-        return new Merged(out, Float.isFinite(check.getFloat(0)));
+        return run(cg, in, w, check);
     }
 }
