@@ -154,7 +154,9 @@ public abstract class TunerModel {
             throw e;
         }
         markOnlyAdaptersAsTrainable();
-        setAdapterLayers(activeAdapters, false);
+        // as PEFT's inject_adapter: the active adapters are set again with the new adapter's inference_mode, so
+        // adding a frozen adapter (load_adapter with is_trainable=False) does not make the active ones trainable
+        setAdapterLayers(activeAdapters, cfg.inferenceMode());
         if (cfg.inferenceMode()) {
             freezeAdapter(adapterName);
         }
