@@ -91,7 +91,8 @@ class LoraMathTest {
         assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, true).finite).isFalse();
         assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, false).finite).isTrue();
         bv[4] = Float.POSITIVE_INFINITY;
-        assertThat(LoraMath.addDelta(w, a, Tensor.of(bv, OUT, R), 1.0, true, +1, true).finite).isFalse();
+        Tensor wt = random(rng, IN, OUT); // fan-in-fan-out layout
+        assertThat(LoraMath.addDelta(wt, a, Tensor.of(bv, OUT, R), 1.0, true, +1, true).finite).isFalse();
     }
 
     @ParameterizedTest
