@@ -19,7 +19,6 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.peft.tuners.TunerConfig;
-import org.peft4j.peft.tuners.TunerModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
@@ -102,6 +101,7 @@ public final class FinetuneCommand extends CliCommand {
             checkVocabulary(eval, base, modelDir, evalData);
             PeftModel peftModel = Peft.getPeftModel(base, loraConfig);
             TunerConfig used = (TunerConfig) peftModel.activePeftConfig();
+            List<String> adapted = new ArrayList<>(peftModel.tuner().tunerLayers().keySet());
             out().printf("model:   %s (%s, %d layers)%n", modelDir, base.config().modelType(), base.numLayers());
             out().printf("data:    %s (%d examples, %,d tokens, %,d in responses)%n", trainFile, train.size(),
                     tokens(train, false), tokens(train, true));
@@ -110,7 +110,7 @@ public final class FinetuneCommand extends CliCommand {
             }
             out().printf(Locale.ROOT, "LoRA:    r=%d, lora_alpha=%s, lora_dropout=%s, target_modules=%s%n",
                     loraConfig.r(), num(loraConfig.loraAlpha()), num(loraConfig.loraDropout()),
-                    TunerModel.pySet(used.targetModules()));
+                    TargetSelection.describe(loraConfig.targetModules(), used.targetModules(), adapted));
             out().println(trainableLine(peftModel));
             if (resume != null) {
                 out().println("resuming from " + resume);

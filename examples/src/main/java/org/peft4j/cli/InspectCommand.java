@@ -67,8 +67,8 @@ public final class InspectCommand extends CliCommand {
                     + String.join(", ", TargetSelection.candidateNames(m)), e);
         }
         printModules(m, sel.results());
-        String origin = cfg.targetModules() == null ? " (PEFT's default for " + m.config().modelType() + ")" : "";
-        out().println("target_modules: " + TargetSelection.pySet(sel.targetModules()) + origin);
+        out().println("target_modules: " + TargetSelection.describe(cfg.targetModules(), sel.targetModules(),
+                sel.selected()));
         out().println(sel.selected().size() + " modules selected");
         long lora = sel.loraParameters(m, r);
         out().printf(Locale.ROOT, "LoRA r=%d adds %,d trainable parameters (%.4f%% of %,d)%n", r, lora,
@@ -95,13 +95,13 @@ public final class InspectCommand extends CliCommand {
         for (Module mod : modules.values()) {
             typeWidth = Math.max(typeWidth, mod.typeName().length());
         }
-        String format = "%s %-" + width + "s  %-" + typeWidth + "s  %s%n";
-        out().printf(format, " ", "module", "type", "parameters");
+        String format = "%s %-" + width + "s  %-" + typeWidth + "s  %s";
+        out().println(String.format(format, " ", "module", "type", "parameters"));
         for (Map.Entry<String, Module> e : modules.entrySet()) {
             TargetMatcher.Result res = results.get(e.getKey());
             String mark = res == TargetMatcher.Result.MATCHED ? "*" : res == TargetMatcher.Result.EXCLUDED ? "x" : " ";
-            out().printf(format, mark, e.getKey().isEmpty() ? "(root)" : e.getKey(), e.getValue().typeName(),
-                    shapes(e.getValue()));
+            out().println(String.format(format, mark, e.getKey().isEmpty() ? "(root)" : e.getKey(),
+                    e.getValue().typeName(), shapes(e.getValue())).stripTrailing());
         }
         out().println("(* selected, x excluded by --exclude-modules)");
     }

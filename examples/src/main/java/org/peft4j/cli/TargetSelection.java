@@ -95,6 +95,27 @@ record TargetSelection(Object targetModules, Map<String, TargetMatcher.Result> r
         return new ArrayList<>(names);
     }
 
+    /** The distinct last name segments of {@code keys} ({@code q_proj, v_proj}), in order. */
+    static List<String> leafNames(Iterable<String> keys) {
+        Set<String> names = new LinkedHashSet<>();
+        for (String k : keys) {
+            names.add(k.substring(k.lastIndexOf('.') + 1));
+        }
+        return new ArrayList<>(names);
+    }
+
+    /**
+     * {@code target_modules} as the user gave it ({@code given}: a set, a regex, {@code all-linear}, or null for the
+     * model type's default, then shown resolved) followed by the modules it selected, e.g.
+     * {@code {'q_proj', 'v_proj'} (4 modules: q_proj, v_proj)}.
+     */
+    static String describe(Object given, Object resolved, List<String> selected) {
+        String what = given == null ? pySet(resolved) + " [PEFT's default]"
+                : given instanceof String s && TunerConfig.ALL_LINEAR.equalsIgnoreCase(s) ? TunerConfig.ALL_LINEAR
+                : pySet(given);
+        return what + " (" + selected.size() + " modules: " + String.join(", ", leafNames(selected)) + ")";
+    }
+
     /** LoRA parameters the selection would add at rank {@code r}: r * (in + out) per selected module. */
     long loraParameters(PreTrainedModel model, int r) {
         long n = 0;
