@@ -1,0 +1,165 @@
+package org.peft4j.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.peft4j.data.ChatTemplate;
+import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.Message;
+import org.peft4j.generation.GenerationConfig;
+import org.peft4j.generation.Generator;
+import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.peft.PeftModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code peft4j generate}: answers prompts with a model, and with {@code --adapter} shows for each prompt the answer
+ * before fine-tuning (the base model, adapters disabled) and after (base + adapter), as PEFT's tutorials compare
+ * them. Each prompt is one user turn rendered with the tokenizer's chat template and the generation prompt.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        sortOptions = false,
+        description = "Generate answers to prompts; with --adapter, the base model's answer (before fine-tuning) "
+            + "and the adapter's (after) for each prompt.")
+public final class GenerateCommand extends CliCommand {
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the "
+            + "embedded " + ModelPaths.DEFAULT_MODEL + ").")
+    Path model;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT adapter folder (adapter_config.json, "
+            + "adapter_model.safetensors), e.g. finetune's --output-dir.")
+    Path adapter;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "A prompt (repeatable).")
+    List<String> prompts;
+
+    @Option(names = "--prompts-file", paramLabel = "FILE", description = "JSONL with a \"prompt\" field per line, "
+            + "or plain text with one prompt per line (default when no --prompt: " + ModelPaths.DEFAULT_PROMPTS
+            + ").")
+    Path promptsFile;
+
+    @Option(names = "--max-new-tokens", defaultValue = "64", description = "Most tokens generated per answer "
+            + "(default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--do-sample", arity = "0..1", fallbackValue = "true", defaultValue = "false",
+            description = "Sample instead of greedy decoding.")
+    boolean doSample;
+
+    @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature "
+            + "(default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling mass (default: "
+            + "${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--top-k", defaultValue = "50", description = "Sample among the k most likely tokens "
+            + "(default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    protected void run() throws Exception {
+        Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
+        if (adapter != null) {
+            ModelPaths.requireAdapter(adapter, "--adapter");
+        }
+        List<Prompts.Prompt> items = prompts();
+        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+            GenerationConfig cfg = config(tokenizer);
+            ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
+            PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+            PeftModel peft = adapter == null ? null : PeftModel.fromPretrained(base, adapter);
+            out().println("model:   " + modelDir);
+            if (peft != null) {
+                out().println("adapter: " + adapter);
+            }
+            Set<Long> eos = new HashSet<>(cfg.eosTokenIds());
+            for (int i = 0; i < items.size(); i++) {
+                Prompts.Prompt p = items.get(i);
+                long[] ids = tokenizer.encode(template.render(List.of(Message.user(p.text())), true));
+                checkIds(ids, base, p.text());
+                out().printf("%n### prompt %d/%d: %s%n", i + 1, items.size(), p.text());
+                if (p.expect() != null) {
+                    out().println("expected: " + p.expect());
+                }
+                if (peft == null) {
+                    printAnswer("answer:", answer(base, ids, cfg, eos, tokenizer));
+                    continue;
+                }
+                String before;
+                try (PeftModel.AdapterDisabled disabled = peft.disableAdapter()) {
+                    before = answer(base, ids, cfg, eos, tokenizer);
+                }
+                String after = answer(base, ids, cfg, eos, tokenizer);
+                printAnswer("before fine-tuning (base model):", before);
+                printAnswer("after fine-tuning (base + adapter):", after);
+            }
+            out().flush();
+        }
+    }
+
+    private List<Prompts.Prompt> prompts() {
+        List<Prompts.Prompt> out = new ArrayList<>();
+        if (prompts != null) {
+            for (String p : prompts) {
+                out.add(new Prompts.Prompt(p, null));
+            }
+        }
+        if (promptsFile != null || out.isEmpty()) {
+            Path file = ModelPaths.prompts(promptsFile);
+            ModelPaths.requireFile(file, "--prompts-file", "JSONL with a \"prompt\" field per line or plain text");
+            out.addAll(Prompts.read(file));
+        }
+        return out;
+    }
+
+    private GenerationConfig config(HfTokenizer tokenizer) {
+        try {
+            GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens(maxNewTokens).doSample(doSample)
+                    .temperature(temperature).topP(topP).topK(topK).seed(seed)
+                    .eosTokenIds(tokenizer.eosTokenIds());
+            if (tokenizer.padTokenId() != null) {
+                b.padTokenId(tokenizer.padTokenId());
+            }
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new CliException("invalid generation options: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkIds(long[] ids, PreTrainedModel model, String prompt) {
+        for (long id : ids) {
+            if (id >= model.vocabSize()) {
+                throw new CliException("prompt '" + prompt + "': token id " + id + " is outside the model's "
+                        + "vocabulary (vocab_size " + model.vocabSize() + "); tokenizer and model do not match");
+            }
+        }
+    }
+
+    /** Greedy or sampled continuation of {@code ids} with the model's current adapters, cut at the first eos. */
+    private static String answer(PreTrainedModel model, long[] ids, GenerationConfig cfg, Set<Long> eos,
+            HfTokenizer tokenizer) {
+        long[] all = new Generator(model).generate(ids, cfg);
+        int end = ids.length;
+        while (end < all.length && !eos.contains(all[end])) {
+            end++;
+        }
+        return tokenizer.decode(Arrays.copyOfRange(all, ids.length, end)).strip();
+    }
+
+    private void printAnswer(String label, String text) {
+        out().println(label);
+        for (String line : (text.isEmpty() ? "(empty)" : text).split("\\R", -1)) {
+            out().println("  " + line);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package org.peft4j.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.peft.PeftModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code peft4j merge}: loads a base model and a PEFT adapter, merges the adapter into the base weights
+ * ({@code merge_and_unload}) and writes a plain Hugging Face folder ({@code config.json}, {@code model.safetensors}
+ * and the base folder's tokenizer files) that transformers and peft4j load without PEFT.
+ */
+@Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        sortOptions = false,
+        description = "Merge a LoRA adapter into its base model and save a plain Hugging Face model folder.")
+public final class MergeCommand extends CliCommand {
+    /** Tokenizer and generation files copied from the base folder when present. */
+    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json", "chat_template.jinja", "tokenizer.model");
+
+    @Option(names = "--model", paramLabel = "DIR", description = "The base model's Hugging Face folder (default: "
+            + "the embedded " + ModelPaths.DEFAULT_MODEL + ").")
+    Path model;
+
+    @Option(names = "--adapter", paramLabel = "DIR", required = true, description = "The PEFT adapter folder.")
+    Path adapter;
+
+    @Option(names = "--output-dir", paramLabel = "DIR", required = true, description = "Where the merged model is "
+            + "written.")
+    Path outputDir;
+
+    @Override
+    protected void run() throws Exception {
+        Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, false);
+        ModelPaths.requireAdapter(adapter, "--adapter");
+        if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
+            throw new CliException("--output-dir " + outputDir + ": is a file, expected a folder");
+        }
+        if (Files.isDirectory(outputDir) && Files.isSameFile(outputDir, modelDir)) {
+            throw new CliException("--output-dir " + outputDir + " is the --model folder; the merged model must go "
+                    + "to another folder (the base weights are read from it)");
+        }
+        PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+        PeftModel peft = PeftModel.fromPretrained(base, adapter);
+        PreTrainedModel merged = peft.mergeAndUnload();
+        merged.savePretrained(outputDir);
+        List<String> copied = new ArrayList<>();
+        for (String name : TOKENIZER_FILES) {
+            Path src = modelDir.resolve(name);
+            if (Files.isRegularFile(src)) {
+                Files.copy(src, outputDir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                copied.add(name);
+            }
+        }
+        out().println("merged " + adapter + " into " + modelDir);
+        out().println("saved:  " + outputDir + " (config.json, model.safetensors"
+                + (copied.isEmpty() ? "" : ", " + String.join(", ", copied)) + ")");
+    }
+}

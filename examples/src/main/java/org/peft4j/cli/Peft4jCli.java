@@ -1,0 +1,68 @@
+package org.peft4j.cli;
+
+import java.util.Arrays;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code peft4j} command line: LoRA fine-tuning, generation before/after an adapter, merging and module
+ * inspection of Hugging Face model folders. Without a subcommand it prints the usage help.
+ *
+ * <p>Exit codes: 0 success, 1 runtime failure (one line on standard error; {@code --verbose} adds the stack
+ * trace), 2 bad usage.
+ */
+@Command(name = "peft4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Parameter-efficient fine-tuning (Hugging Face PEFT) on ONNX Runtime.",
+        subcommands = {FinetuneCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class,
+            CommandLine.HelpCommand.class},
+        footer = {"", "Without --model / --data, finetune and generate use the embedded default model and data in "
+            + "examples/default/ of the peft4j folder.", "Run 'peft4j <command> --help' for a command's options."})
+public final class Peft4jCli implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** No subcommand: the usage help. */
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** A {@link CommandLine} for this command (what {@link #main} runs). */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Peft4jCli());
+    }
+
+    /**
+     * Stack size of the thread that runs a command. ONNX Runtime's native code needs more than the JVM's 1 MiB
+     * default on the calling thread: a training step run from a plain {@code java} main thread dies with SIGSEGV
+     * (no Java stack trace) at 1 MiB and passes at 2 MiB.
+     */
+    static final long STACK_BYTES = 64L << 20;
+
+    /** Runs the command line on a thread with a {@link #STACK_BYTES} stack and exits with its status. */
+    public static void main(String[] args) throws InterruptedException {
+        System.setProperty("java.awt.headless", "true");
+        configureLogging(Arrays.asList(args).contains("--verbose"));
+        int[] status = {CliCommand.EXIT_FAILURE};
+        Thread worker = new Thread(null, () -> status[0] = commandLine().execute(args), "peft4j", STACK_BYTES);
+        worker.start();
+        worker.join();
+        System.exit(status[0]);
+    }
+
+    /** slf4j-simple: short lines on standard error, debug with {@code --verbose} (before the first logger). */
+    static void configureLogging(boolean verbose) {
+        setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "debug" : "info");
+        setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+        setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+        setIfAbsent("org.slf4j.simpleLogger.levelInBrackets", "true");
+        // DJL announces the platform of its native tokenizer library at info level on every start
+        setIfAbsent("org.slf4j.simpleLogger.log.ai.djl", verbose ? "debug" : "warn");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+}
