@@ -146,7 +146,7 @@ public final class GenerateCommand extends CliCommand {
     }
 
     /** Greedy or sampled continuation of {@code ids} with the model's current adapters, cut at the first eos. */
-    private static String answer(PreTrainedModel model, long[] ids, GenerationConfig cfg, Set<Long> eos,
+    static String answer(PreTrainedModel model, long[] ids, GenerationConfig cfg, Set<Long> eos,
             HfTokenizer tokenizer) {
         long[] all = new Generator(model).generate(ids, cfg);
         int end = ids.length;

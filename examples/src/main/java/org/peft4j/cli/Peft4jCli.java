@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "peft4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Parameter-efficient fine-tuning (Hugging Face PEFT) on ONNX Runtime.",
-        subcommands = {FinetuneCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class,
+        subcommands = {DemoCommand.class, FinetuneCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Without --model / --data, finetune and generate use the embedded default model and data in "
             + "examples/default/ of the peft4j folder.", "Run 'peft4j <command> --help' for a command's options."})

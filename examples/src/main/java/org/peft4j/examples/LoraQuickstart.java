@@ -69,7 +69,7 @@ public final class LoraQuickstart {
                 .learningRate(1e-2)
                 .maxSteps(steps)
                 .build();
-        Trainer trainer = new Trainer(peftModel.getBaseModel(), args, OrtRuntime.shared());
+        Trainer trainer = new Trainer(peftModel, args, OrtRuntime.shared());
         List<Double> losses = trainer.train(batches);
 
         peftModel.savePretrained(adapterDir);

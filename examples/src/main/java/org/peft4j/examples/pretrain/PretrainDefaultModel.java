@@ -159,7 +159,7 @@ public final class PretrainDefaultModel {
 
     public static void main(String[] args) throws IOException {
         Path root = Path.of(args.length > 0 ? args[0] : ".");
-        double epochs = args.length > 1 ? Double.parseDouble(args[1]) : 30;
+        double epochs = args.length > 1 ? Double.parseDouble(args[1]) : 8;
         Path data = root.resolve("examples/default/data");
         Path out = root.resolve("examples/default/model");
         Files.createDirectories(out);

@@ -1,0 +1,88 @@
+package org.peft4j.examples;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.List;
+import org.peft4j.data.ChatTemplate;
+import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.Message;
+import org.peft4j.generation.GenerationConfig;
+import org.peft4j.generation.Generator;
+import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.peft.PeftModel;
+
+/**
+ * Serving an adapter: load a PEFT adapter folder (saved by Python PEFT or by peft4j) onto its base model, answer a
+ * chat prompt with the model's own tokenizer and chat template, then merge the adapter into the weights and export
+ * a Hugging Face folder that transformers (or peft4j) loads without PEFT.
+ *
+ * <pre>
+ * java ... org.peft4j.examples.AdapterInference MODEL_DIR ADAPTER_DIR MERGED_DIR ["prompt"]
+ * </pre>
+ * The Python equivalent: {@code PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir),
+ * adapter_dir)}, {@code generate}, {@code merge_and_unload().save_pretrained(merged_dir)}.
+ */
+public final class AdapterInference {
+    private AdapterInference() {
+    }
+
+    /** The answers with and without the adapter, and the answer of the exported merged model. */
+    public record Result(String withAdapter, String baseOnly, String merged) {
+    }
+
+    /** Runs the example; {@code mergedDir} receives the merged model and the tokenizer files. */
+    public static Result run(Path modelDir, Path adapterDir, Path mergedDir, String prompt, int maxNewTokens)
+            throws IOException {
+        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+            String text = ChatTemplate.forTokenizer(tokenizer).render(List.of(Message.user(prompt)), true);
+            long[] ids = tokenizer.encode(text);
+            GenerationConfig cfg = GenerationConfig.builder().maxNewTokens(maxNewTokens)
+                    .eosTokenIds(tokenizer.eosTokenIds()).build();
+
+            PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+            PeftModel model = PeftModel.fromPretrained(base, adapterDir);   // frozen, for inference
+            String withAdapter = answer(tokenizer, model.getBaseModel(), ids, cfg);
+            String baseOnly;
+            try (PeftModel.AdapterDisabled off = model.disableAdapter()) {
+                baseOnly = answer(tokenizer, model.getBaseModel(), ids, cfg);
+            }
+
+            PreTrainedModel merged = model.mergeAndUnload();
+            merged.savePretrained(mergedDir);
+            for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+                if (Files.exists(modelDir.resolve(f))) {
+                    Files.copy(modelDir.resolve(f), mergedDir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            PreTrainedModel reloaded = AutoModelForCausalLM.fromPretrained(mergedDir);
+            return new Result(withAdapter, baseOnly, answer(tokenizer, reloaded, ids, cfg));
+        }
+    }
+
+    /** The greedy answer to {@code ids}, decoded up to the first end-of-turn token. */
+    static String answer(HfTokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
+        long[] out = new Generator(model).generate(ids, cfg);
+        int end = ids.length;
+        while (end < out.length && !cfg.eosTokenIds().contains(out[end])) {
+            end++;
+        }
+        return tokenizer.decode(Arrays.copyOfRange(out, ids.length, end)).strip();
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length < 3) {
+            System.err.println("usage: AdapterInference MODEL_DIR ADAPTER_DIR MERGED_DIR [prompt]");
+            System.exit(2);
+        }
+        String prompt = args.length > 3 ? args[3] : "Who are you?";
+        Result r = run(Path.of(args[0]), Path.of(args[1]), Path.of(args[2]), prompt, 48);
+        System.out.println("prompt:            " + prompt);
+        System.out.println("base model:        " + r.baseOnly());
+        System.out.println("base + adapter:    " + r.withAdapter());
+        System.out.println("merged (exported): " + r.merged());
+    }
+}
