@@ -64,7 +64,7 @@ public final class AdapterInference {
     }
 
     /** The greedy answer to {@code ids}, decoded up to the first end-of-turn token. */
-    static String answer(HfTokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
+    public static String answer(HfTokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
         long[] out = new Generator(model).generate(ids, cfg);
         int end = ids.length;
         while (end < out.length && !cfg.eosTokenIds().contains(out[end])) {
