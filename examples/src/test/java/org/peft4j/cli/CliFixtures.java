@@ -1,21 +1,19 @@
 package org.peft4j.cli;
 
+import org.peft4j.examples.pretrain.PretrainDefaultModel;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Random;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.graph.Parameter;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.TaskType;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
 import picocli.CommandLine;
 
@@ -59,16 +57,7 @@ final class CliFixtures {
                 + " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"max_position_embeddings\": 256,"
                 + " \"bos_token_id\": 0, \"eos_token_id\": 2, \"tie_word_embeddings\": false}");
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(cfg);
-        Random rnd = new Random(0);
-        for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
-            Parameter p = e.getValue();
-            float[] v = new float[(int) p.numel()];
-            boolean norm = e.getKey().endsWith("norm.weight");
-            for (int i = 0; i < v.length; i++) {
-                v[i] = norm ? 1f : (float) (rnd.nextGaussian() * 0.1);
-            }
-            p.setData(Tensor.of(v, p.shape()));
-        }
+        PretrainDefaultModel.initWeights(m, 0, 0.1);
         m.savePretrained(dir);
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(tokDir.resolve(f), dir.resolve(f));

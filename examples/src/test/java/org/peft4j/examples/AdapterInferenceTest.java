@@ -4,19 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.graph.Parameter;
+import org.peft4j.examples.pretrain.PretrainDefaultModel;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.TaskType;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
 
 /**
@@ -36,15 +33,7 @@ class AdapterInferenceTest {
                 + " \"vocab_size\": " + vocab + ", \"hidden_size\": 32, \"intermediate_size\": 64,"
                 + " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
                 + " \"max_position_embeddings\": 256, \"bos_token_id\": 0, \"eos_token_id\": 2}"));
-        Random rnd = new Random(7);
-        for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
-            Parameter p = e.getValue();
-            float[] v = new float[(int) p.numel()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = e.getKey().endsWith("norm.weight") ? 1f : (float) (rnd.nextGaussian() * 0.5);
-            }
-            p.setData(Tensor.of(v, p.shape()));
-        }
+        PretrainDefaultModel.initWeights(m, 7, 0.5);
         m.savePretrained(modelDir);
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(tokDir.resolve(f), modelDir.resolve(f));

@@ -139,8 +139,15 @@ public final class PretrainDefaultModel {
 
     /** Normal(0, initializer_range) weights, ones for the norms, from a seeded generator. */
     static void initWeights(PreTrainedModel m, long seed) {
+        initWeights(m, seed, m.config().getDouble("initializer_range", 0.02));
+    }
+
+    /**
+     * Gives every parameter storage: ones for {@code *norm.weight}, normal(0, {@code std}) elsewhere, drawn in
+     * {@code namedParameters()} order from {@code new Random(seed)}.
+     */
+    public static void initWeights(PreTrainedModel m, long seed, double std) {
         Random rnd = new Random(seed);
-        double std = m.config().getDouble("initializer_range", 0.02);
         for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
             Parameter p = e.getValue();
             float[] v = new float[(int) p.numel()];
