@@ -2,13 +2,12 @@ package org.peft4j.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.Message;
+import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
@@ -103,7 +102,6 @@ public final class DemoCommand extends CliCommand {
                 gb.padTokenId(tokenizer.padTokenId());
             }
             GenerationConfig cfg = gb.build();
-            Set<Long> eos = new HashSet<>(cfg.eosTokenIds());
             ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
             PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
             PeftModel peft = PeftModel.fromPretrained(base, outputDir);
@@ -111,9 +109,9 @@ public final class DemoCommand extends CliCommand {
                 long[] ids = tokenizer.encode(template.render(List.of(Message.user(p.text())), true));
                 String b;
                 try (PeftModel.AdapterDisabled disabled = peft.disableAdapter()) {
-                    b = GenerateCommand.answer(base, ids, cfg, eos, tokenizer);
+                    b = AdapterInference.answer(tokenizer, base, ids, cfg);
                 }
-                String a = GenerateCommand.answer(base, ids, cfg, eos, tokenizer);
+                String a = AdapterInference.answer(tokenizer, base, ids, cfg);
                 out().printf("%n> %s%n", p.text());
                 out().printf("  before: %s%n", b.isEmpty() ? "(empty)" : b);
                 out().printf("  after:  %s%n", a.isEmpty() ? "(empty)" : a);

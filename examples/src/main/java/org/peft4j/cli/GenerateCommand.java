@@ -2,15 +2,12 @@ package org.peft4j.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.Message;
+import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
-import org.peft4j.generation.Generator;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.PeftModel;
@@ -82,7 +79,6 @@ public final class GenerateCommand extends CliCommand {
             if (peft != null) {
                 out().println("adapter: " + adapter);
             }
-            Set<Long> eos = new HashSet<>(cfg.eosTokenIds());
             for (int i = 0; i < items.size(); i++) {
                 Prompts.Prompt p = items.get(i);
                 long[] ids = tokenizer.encode(template.render(List.of(Message.user(p.text())), true));
@@ -92,14 +88,14 @@ public final class GenerateCommand extends CliCommand {
                     out().println("expected: " + p.expect());
                 }
                 if (peft == null) {
-                    printAnswer("answer:", answer(base, ids, cfg, eos, tokenizer));
+                    printAnswer("answer:", AdapterInference.answer(tokenizer, base, ids, cfg));
                     continue;
                 }
                 String before;
                 try (PeftModel.AdapterDisabled disabled = peft.disableAdapter()) {
-                    before = answer(base, ids, cfg, eos, tokenizer);
+                    before = AdapterInference.answer(tokenizer, base, ids, cfg);
                 }
-                String after = answer(base, ids, cfg, eos, tokenizer);
+                String after = AdapterInference.answer(tokenizer, base, ids, cfg);
                 printAnswer("before fine-tuning (base model):", before);
                 printAnswer("after fine-tuning (base + adapter):", after);
             }
@@ -143,17 +139,6 @@ public final class GenerateCommand extends CliCommand {
                         + "vocabulary (vocab_size " + model.vocabSize() + "); tokenizer and model do not match");
             }
         }
-    }
-
-    /** Greedy or sampled continuation of {@code ids} with the model's current adapters, cut at the first eos. */
-    static String answer(PreTrainedModel model, long[] ids, GenerationConfig cfg, Set<Long> eos,
-            HfTokenizer tokenizer) {
-        long[] all = new Generator(model).generate(ids, cfg);
-        int end = ids.length;
-        while (end < all.length && !eos.contains(all[end])) {
-            end++;
-        }
-        return tokenizer.decode(Arrays.copyOfRange(all, ids.length, end)).strip();
     }
 
     private void printAnswer(String label, String text) {

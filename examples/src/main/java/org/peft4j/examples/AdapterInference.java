@@ -63,7 +63,10 @@ public final class AdapterInference {
         }
     }
 
-    /** The greedy answer to {@code ids}, decoded up to the first end-of-turn token. */
+    /**
+     * The model's continuation of {@code ids} under {@code cfg} (greedy or sampled), decoded up to the first
+     * end-of-sequence token and stripped.
+     */
     public static String answer(HfTokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
         long[] out = new Generator(model).generate(ids, cfg);
         int end = ids.length;
