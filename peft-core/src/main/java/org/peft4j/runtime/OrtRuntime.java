@@ -224,14 +224,22 @@ public final class OrtRuntime implements AutoCloseable {
         cache.clear();
     }
 
-    /** Cache key: graph bytes digest plus the identities of the bound weight tensors. */
+    /**
+     * Cache key: graph bytes digest plus the identities and {@linkplain Tensor#version() versions} of the bound weight
+     * tensors (a weight changed in place gets a new session).
+     */
     private static final class Key {
         private final byte[] digest;
         private final List<Tensor> bound;
+        private final long[] versions;
 
         Key(byte[] digest, List<Tensor> bound) {
             this.digest = digest;
             this.bound = bound;
+            this.versions = new long[bound.size()];
+            for (int i = 0; i < versions.length; i++) {
+                versions[i] = bound.get(i).version();
+            }
         }
 
         @Override
@@ -240,7 +248,8 @@ public final class OrtRuntime implements AutoCloseable {
                 return false;
             }
             Key k = (Key) o;
-            if (!Arrays.equals(digest, k.digest) || bound.size() != k.bound.size()) {
+            if (!Arrays.equals(digest, k.digest) || bound.size() != k.bound.size()
+                    || !Arrays.equals(versions, k.versions)) {
                 return false;
             }
             for (int i = 0; i < bound.size(); i++) {
@@ -253,7 +262,7 @@ public final class OrtRuntime implements AutoCloseable {
 
         @Override
         public int hashCode() {
-            int h = Arrays.hashCode(digest);
+            int h = Arrays.hashCode(digest) * 31 + Arrays.hashCode(versions);
             for (Tensor t : bound) {
                 h = 31 * h + System.identityHashCode(t);
             }

@@ -17,6 +17,8 @@ public final class Tensor {
     private final DType dtype;
     private final long[] shape;
     private final ByteBuffer data;
+    /** Bumped by {@link #markModified()}; read by caches of compiled graphs that bind this tensor. */
+    private volatile long version;
 
     private Tensor(DType dtype, long[] shape, ByteBuffer data) {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
@@ -128,6 +130,30 @@ public final class Tensor {
     /** The storage as a little-endian view positioned at 0 (shares bytes with this tensor). */
     public ByteBuffer data() {
         return data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * How many times this tensor's bytes were declared changed in place with {@link #markModified()} (0 for a new
+     * tensor), as PyTorch's tensor version counter. Compiled graphs that bind this tensor as a frozen weight are cached
+     * per version, so a graph compiled before an in-place change is not reused after it (ONNX Runtime may have derived
+     * constants from the old bytes at session creation).
+     */
+    public long version() {
+        return version;
+    }
+
+    /**
+     * Declares that this tensor's bytes were written in place (through {@link #data()}). Writers call it after the
+     * write; see {@link #version()}. Other tensor objects over the same storage ({@link #reshape} views) keep their
+     * own counters.
+     */
+    public synchronized void markModified() {
+        version++;
+    }
+
+    /** Whether the storage can be written in place: a direct buffer that is not read-only (not memory-mapped). */
+    public boolean isWritableDirect() {
+        return data.isDirect() && !data.isReadOnly();
     }
 
     /** Whether the storage is a direct (off-heap or memory-mapped) buffer that ONNX Runtime can use without a copy. */

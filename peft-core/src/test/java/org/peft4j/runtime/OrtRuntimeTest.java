@@ -74,6 +74,31 @@ class OrtRuntimeTest {
     }
 
     @Test
+    void aWeightMarkedModifiedGetsANewSession() {
+        // With zero-copy off ORT may prepack (copy) the weight at session creation, so a session compiled before an
+        // in-place write must not be reused after it: Tensor#markModified bumps the version in the cache key.
+        Tensor wt = Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3);
+        Parameter w = new Parameter(wt);
+        Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+        RuntimeOptions copying = RuntimeOptions.builder().optZeroCopyWeights(false).build();
+        try (OrtRuntime rt = new OrtRuntime(copying)) {
+            Tensor x = Tensor.of(new float[] {3, 4, 5}, 1, 3);
+            CompiledGraph before = rt.compile(affine(w, b), p -> false);
+            assertThat(before.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(3f, 4f);
+            assertThat(wt.version()).isZero();
+            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(before);
+
+            wt.data().putFloat(0, 2f);
+            wt.markModified();
+            assertThat(wt.version()).isEqualTo(1);
+            CompiledGraph after = rt.compile(affine(w, b), p -> false);
+            assertThat(after).isNotSameAs(before);
+            assertThat(after.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(6f, 4f);
+            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(after);
+        }
+    }
+
+    @Test
     void shapeOnlyParametersCannotBeCompiledAsInitializers() {
         Parameter w = new Parameter(DType.F32, 2, 3);
         Parameter b = new Parameter(DType.F32, 2);

@@ -90,7 +90,7 @@ public class LoraEmbedding extends LoraLayer {
             // W [num, dim] + (B A)^T s: with "A" = lora_embedding_A [r, num] and "B" = lora_embedding_B [dim, r],
             // the fan-in-fan-out form of the linear merge
             LoraMath.Merged m = LoraMath.addDelta(w, loraEmbeddingA().get(a).data(), loraEmbeddingB().get(a).data(),
-                    scaling.get(a), true, +1, safeMerge);
+                    scaling.get(a), true, +1, safeMerge, LoraMath.canMergeInPlace(w, safeMerge));
             if (safeMerge && !m.finite) {
                 throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
                         + " seems to be broken");
@@ -102,8 +102,9 @@ public class LoraEmbedding extends LoraLayer {
 
     @Override
     void unmergeOne(String a) {
-        baseWeight().setData(LoraMath.addDelta(baseWeight().data(), loraEmbeddingA().get(a).data(),
-                loraEmbeddingB().get(a).data(), scaling.get(a), true, -1, false).weight);
+        Tensor w = baseWeight().data();
+        baseWeight().setData(LoraMath.addDelta(w, loraEmbeddingA().get(a).data(), loraEmbeddingB().get(a).data(),
+                scaling.get(a), true, -1, false, LoraMath.canMergeInPlace(w, false)).weight);
     }
 
     @Override

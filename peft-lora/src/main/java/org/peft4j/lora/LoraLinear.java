@@ -151,14 +151,19 @@ public class LoraLinear extends LoraLayer {
             Tensor w = baseWeight().data();
             Tensor aw = loraA(a).weight().data();
             Tensor bw = mergeB(a);
+            if (loraBias.get(a) && baseBias() == null) {
+                throw new IllegalStateException("Impossible to merge LoRA with `lora_bias=True` because the base "
+                        + "layer has no bias.");
+            }
             LoraMath.Merged m;
+            boolean inPlace = LoraMath.canMergeInPlace(w, safeMerge);
+            Tensor factor = null;
             if (useDora.get(a)) {
                 Tensor norm = LoraMath.weightNorm(w, aw, bw, scaling.get(a), fanInFanOut);
-                Tensor factor = ratio(((DoraMagnitude) magnitude().get(a)).weight().data(), norm);
-                m = LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, factor, true, safeMerge);
-                doraFactors.put(a, factor);
+                factor = ratio(((DoraMagnitude) magnitude().get(a)).weight().data(), norm);
+                m = LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, factor, true, safeMerge, inPlace);
             } else {
-                m = LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, +1, safeMerge);
+                m = LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, +1, safeMerge, inPlace);
             }
             if (safeMerge && !m.finite) {
                 throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
@@ -166,10 +171,6 @@ public class LoraLinear extends LoraLayer {
             }
             Tensor newBias = null;
             if (loraBias.get(a)) {
-                if (baseBias() == null) {
-                    throw new IllegalStateException("Impossible to merge LoRA with `lora_bias=True` because the base "
-                            + "layer has no bias.");
-                }
                 newBias = addScaled(baseBias().data(), loraB(a).bias().data(), scaling.get(a));
                 if (safeMerge && !allFinite(newBias)) {
                     throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
@@ -180,6 +181,9 @@ public class LoraLinear extends LoraLayer {
             if (newBias != null) {
                 baseBias().setData(newBias);
             }
+            if (factor != null) {
+                doraFactors.put(a, factor);
+            }
             merged.add(a);
         }
     }
@@ -189,9 +193,11 @@ public class LoraLinear extends LoraLayer {
         Tensor w = baseWeight().data();
         Tensor aw = loraA(a).weight().data();
         Tensor bw = mergeB(a);
+        boolean inPlace = LoraMath.canMergeInPlace(w, false);
         LoraMath.Merged m = useDora.get(a)
-                ? LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, doraFactors.remove(a), false, false)
-                : LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, -1, false);
+                ? LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, doraFactors.remove(a), false, false,
+                        inPlace)
+                : LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, -1, false, inPlace);
         baseWeight().setData(m.weight);
         if (loraBias.get(a)) {
             baseBias().setData(addScaled(baseBias().data(), loraB(a).bias().data(), -scaling.get(a)));

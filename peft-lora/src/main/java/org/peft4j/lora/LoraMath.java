@@ -14,8 +14,13 @@ import org.peft4j.tensor.Tensor;
 /**
  * Delta-weight arithmetic for merging, run in ONNX Runtime. A merge {@code W + s * B A} (transposed for
  * fan-in-fan-out weights) is one {@code Gemm} node, {@code B (s A) + W}, with the small {@code A} [r, in] scaled
- * first: the weight is read once, handed to ORT without a copy, and the result is written straight into the new
- * weight's buffer (a pinned output), with no [out, in] intermediate. Half-precision weights are merged in float32
+ * first: the weight is read once, handed to ORT without a copy, and the result is written straight into a pinned
+ * output, with no [out, in] intermediate. That output is the weight's own buffer for an in-place merge (PEFT's
+ * {@code weight.data += delta}: no second copy of the weight, which matters for large models) or a new tensor
+ * otherwise. In place is safe because every graph here reads each weight element before writing the same element:
+ * Gemm's {@code C} is copied elementwise into {@code Y} before the product is accumulated, and in the half-precision
+ * and DoRA graphs the weight is only read by the first node and the output written by the last (the test
+ * {@code LoraMathTest} compares in-place and new-tensor results bit for bit). Half-precision weights are merged in float32
  * and rounded once, as PEFT does on CPU. A safe merge also computes a finiteness check ({@code sum(W' * 0)}, NaN iff
  * some entry is NaN or infinite); a plain merge skips it, since it costs two more passes over the weight. Each graph
  * is compiled once per process (cached here by kind, dtype and layout; its dimensions are symbolic).
@@ -26,7 +31,10 @@ final class LoraMath {
     private LoraMath() {
     }
 
-    /** The result of a merge: the new weight and whether all its entries are finite (true when not checked). */
+    /**
+     * The result of a merge: the merged weight (the input tensor itself after an in-place merge) and whether all its
+     * entries are finite (true when not checked).
+     */
     static final class Merged {
         final Tensor weight;
         final boolean finite;
@@ -66,9 +74,10 @@ final class LoraMath {
      *
      * @param sign +1 to merge, -1 to unmerge
      * @param check whether to compute {@link Merged#finite} (safe merge)
+     * @param inPlace write the result into {@code w} (which must be {@linkplain Tensor#isWritableDirect() writable})
      */
     static Merged addDelta(Tensor w, Tensor a, Tensor b, double scaling, boolean fanInFanOut, int sign,
-            boolean check) {
+            boolean check, boolean inPlace) {
         DType dt = w.dtype();
         CompiledGraph cg = graph("add:" + dt + ":" + fanInFanOut + ":" + check, () -> {
             Graph g = new Graph();
@@ -90,12 +99,27 @@ final class LoraMath {
         in.put("a", a);
         in.put("b", b);
         in.put("s", Tensor.scalar((float) (sign * scaling)));
-        return run(cg, in, w, check);
+        return run(cg, in, w, check, inPlace);
     }
 
-    /** Runs a merge graph into a new tensor shaped as {@code w} (and the check scalar when asked). */
-    private static Merged run(CompiledGraph cg, Map<String, Tensor> in, Tensor w, boolean check) {
-        Tensor out = Tensor.zeros(w.dtype(), w.shape());
+    /**
+     * Whether a merge may write into {@code w}: not for a safe merge (the weight must stay untouched when the check
+     * fails, as PEFT's safe merge works on a clone), and only for writable direct storage (memory-mapped weights are
+     * read-only and get a new tensor).
+     */
+    static boolean canMergeInPlace(Tensor w, boolean safeMerge) {
+        return !safeMerge && w.isWritableDirect();
+    }
+
+    /**
+     * Runs a merge graph into {@code w} itself ({@code inPlace}) or a new tensor shaped as {@code w}, and the check
+     * scalar when asked.
+     */
+    private static Merged run(CompiledGraph cg, Map<String, Tensor> in, Tensor w, boolean check, boolean inPlace) {
+        if (inPlace && !w.isWritableDirect()) {
+            throw new IllegalArgumentException("cannot merge in place into read-only or heap storage: " + w);
+        }
+        Tensor out = inPlace ? w : Tensor.zeros(w.dtype(), w.shape());
         Map<String, Tensor> outs = new LinkedHashMap<>();
         outs.put("out", out);
         Tensor finite = null;
@@ -104,6 +128,9 @@ final class LoraMath {
             outs.put("check", finite);
         }
         cg.runInto(in, outs);
+        if (inPlace) {
+            w.markModified();
+        }
         return new Merged(out, finite == null || Float.isFinite(finite.getFloat(0)));
     }
 
@@ -158,9 +185,10 @@ final class LoraMath {
      * [out] (applied along the output dimension).
      *
      * @param check whether to compute {@link Merged#finite} (safe merge)
+     * @param inPlace write the result into {@code w} (which must be {@linkplain Tensor#isWritableDirect() writable})
      */
     static Merged doraApply(Tensor w, Tensor a, Tensor b, double scaling, boolean fanInFanOut, Tensor factor,
-            boolean merge, boolean check) {
+            boolean merge, boolean check, boolean inPlace) {
         DType dt = w.dtype();
         CompiledGraph cg = graph("dora:" + dt + ":" + fanInFanOut + ":" + merge + ":" + check, () -> {
             Graph g = new Graph();
@@ -188,6 +216,6 @@ final class LoraMath {
         in.put("b", b);
         in.put("s", Tensor.scalar((float) scaling));
         in.put("f", factor);
-        return run(cg, in, w, check);
+        return run(cg, in, w, check, inPlace);
     }
 }

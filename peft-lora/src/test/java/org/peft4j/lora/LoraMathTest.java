@@ -59,7 +59,7 @@ class LoraMathTest {
         double[][] d = delta(a, b, 0.75);
         for (int sign : new int[] {+1, -1}) {
             for (boolean check : new boolean[] {false, true}) {
-                LoraMath.Merged m = LoraMath.addDelta(w, a, b, 0.75, fifo, sign, check);
+                LoraMath.Merged m = LoraMath.addDelta(w, a, b, 0.75, fifo, sign, check, false);
                 assertThat(m.finite).isTrue();
                 assertThat(m.weight.shape()).containsExactly(w.shape());
                 float[] got = m.weight.toFloatArray();
@@ -88,11 +88,11 @@ class LoraMathTest {
         float[] bv = random(rng, OUT, R).toFloatArray();
         bv[4] = Float.NaN;
         Tensor b = Tensor.of(bv, OUT, R);
-        assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, true).finite).isFalse();
-        assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, false).finite).isTrue();
+        assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, true, false).finite).isFalse();
+        assertThat(LoraMath.addDelta(w, a, b, 1.0, false, +1, false, false).finite).isTrue();
         bv[4] = Float.POSITIVE_INFINITY;
         Tensor wt = random(rng, IN, OUT); // fan-in-fan-out layout
-        assertThat(LoraMath.addDelta(wt, a, Tensor.of(bv, OUT, R), 1.0, true, +1, true).finite).isFalse();
+        assertThat(LoraMath.addDelta(wt, a, Tensor.of(bv, OUT, R), 1.0, true, +1, true, false).finite).isFalse();
     }
 
     @ParameterizedTest
@@ -116,7 +116,7 @@ class LoraMathTest {
             factor[o] = 0.5f + o;
         }
         Tensor f = Tensor.of(factor, OUT);
-        LoraMath.Merged m = LoraMath.doraApply(w, a, b, 0.5, fifo, f, true, true);
+        LoraMath.Merged m = LoraMath.doraApply(w, a, b, 0.5, fifo, f, true, true, false);
         assertThat(m.finite).isTrue();
         float[] merged = m.weight.toFloatArray();
         for (int o = 0; o < OUT; o++) {
@@ -125,10 +125,75 @@ class LoraMathTest {
                         within(1e-4));
             }
         }
-        float[] back = LoraMath.doraApply(m.weight, a, b, 0.5, fifo, f, false, false).weight.toFloatArray();
+        float[] back = LoraMath.doraApply(m.weight, a, b, 0.5, fifo, f, false, false, false).weight.toFloatArray();
         for (int k = 0; k < back.length; k++) {
             assertThat(back[k]).isCloseTo(base[k], within(1e-4f));
         }
+    }
+
+    static Tensor randomOf(Random rng, DType dt, long... shape) {
+        Tensor t = random(rng, shape);
+        return dt == DType.F32 ? t : t.to(dt);
+    }
+
+    /**
+     * Merging into the weight's own buffer gives bit for bit what merging into a new tensor gives, for every merge
+     * graph, dtype and layout, on shapes large enough for ONNX Runtime to split the Gemm across threads.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32:false", "F32:true", "F16:false", "BF16:true"})
+    void inPlaceMergesEqualNewTensorMergesBitForBit(String variant) {
+        DType dt = DType.valueOf(variant.split(":")[0]);
+        boolean fifo = Boolean.parseBoolean(variant.split(":")[1]);
+        int out = 300;
+        int in = 257;
+        int r = 8;
+        Random rng = new Random(variant.hashCode());
+        Tensor w = fifo ? randomOf(rng, dt, in, out) : randomOf(rng, dt, out, in);
+        Tensor a = random(rng, r, in);
+        Tensor b = random(rng, out, r);
+        float[] f = new float[out];
+        for (int o = 0; o < out; o++) {
+            f[o] = 0.5f + rng.nextFloat();
+        }
+        Tensor factor = Tensor.of(f, out);
+        Tensor original = w.copy();
+
+        Tensor want = LoraMath.addDelta(w, a, b, 0.75, fifo, +1, false, false).weight;
+        assertThat(w.contentEquals(original)).isTrue();
+        LoraMath.Merged m = LoraMath.addDelta(w, a, b, 0.75, fifo, +1, false, true);
+        assertThat(m.weight).isSameAs(w);
+        assertThat(w.version()).isEqualTo(1);
+        assertThat(w.contentEquals(want)).isTrue();
+        assertThat(w.contentEquals(original)).isFalse();
+
+        want = LoraMath.addDelta(w, a, b, 0.75, fifo, -1, false, false).weight;
+        assertThat(LoraMath.addDelta(w, a, b, 0.75, fifo, -1, false, true).weight).isSameAs(w);
+        assertThat(w.contentEquals(want)).isTrue();
+
+        for (boolean merge : new boolean[] {true, false}) {
+            want = LoraMath.doraApply(w, a, b, 0.75, fifo, factor, merge, false, false).weight;
+            assertThat(LoraMath.doraApply(w, a, b, 0.75, fifo, factor, merge, false, true).weight).isSameAs(w);
+            assertThat(w.contentEquals(want)).isTrue();
+        }
+        assertThat(w.version()).isEqualTo(4);
+    }
+
+    @Test
+    void readOnlyWeightsAreNeverWrittenInPlace() {
+        Random rng = new Random(7);
+        Tensor owned = random(rng, OUT, IN);
+        java.nio.ByteBuffer ro = java.nio.ByteBuffer.allocateDirect(Math.toIntExact(owned.byteSize()));
+        ro.put(owned.data()).flip();
+        Tensor mapped = Tensor.wrap(DType.F32, owned.shape(), ro.asReadOnlyBuffer());
+        assertThat(LoraMath.canMergeInPlace(owned, false)).isTrue();
+        assertThat(LoraMath.canMergeInPlace(owned, true)).as("safe merges work on a copy").isFalse();
+        assertThat(LoraMath.canMergeInPlace(mapped, false)).isFalse();
+        Tensor a = random(rng, R, IN);
+        Tensor b = random(rng, OUT, R);
+        assertThatThrownBy(() -> LoraMath.addDelta(mapped, a, b, 1.0, false, +1, false, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot merge in place");
+        assertThat(mapped.contentEquals(owned)).isTrue();
     }
 
     @Test
@@ -138,9 +203,9 @@ class LoraMathTest {
         Tensor w = w32.to(DType.BF16);
         Tensor a = random(rng, R, IN);
         Tensor b = random(rng, OUT, R);
-        Tensor got = LoraMath.addDelta(w, a, b, 1.0, false, +1, false).weight;
+        Tensor got = LoraMath.addDelta(w, a, b, 1.0, false, +1, false, false).weight;
         assertThat(got.dtype()).isEqualTo(DType.BF16);
-        float[] want = LoraMath.addDelta(w.to(DType.F32), a, b, 1.0, false, +1, false).weight.toFloatArray();
+        float[] want = LoraMath.addDelta(w.to(DType.F32), a, b, 1.0, false, +1, false, false).weight.toFloatArray();
         float[] g = got.toFloatArray();
         for (int k = 0; k < want.length; k++) {
             // one rounding to bfloat16 (8 significant bits)

@@ -255,4 +255,59 @@ class LoraMergeBatteryTest {
         assertThat(diff(out, base)).isLessThan(1e-4);
         assertThat(diff(out, peft)).isGreaterThan(1e-3);
     }
+    /**
+     * A plain merge writes owned weights in place (PEFT's {@code weight.data += delta}: no second copy of the model),
+     * and gives the same logits as merging memory-mapped weights, which are never written and get new tensors; a safe
+     * merge always works on a new tensor. GPT-2 covers the fan-in-fan-out layout.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-mha", "gpt2"})
+    void plainMergesOfOwnedWeightsWriteInPlace(String name) throws Exception {
+        PreTrainedModel mapped = Battery.model(name);
+        PeftModel pmMapped = Peft.getPeftModel(mapped, Battery.config().build());
+        LoraLinear mappedLayer = (LoraLinear) Battery.loraLayers(pmMapped).values().iterator().next();
+        Tensor mappedWeight = mappedLayer.baseWeight().data();
+        Tensor mappedBefore = mappedWeight.copy();
+        assertThat(mappedWeight.isWritableDirect()).as("fixture weights are memory-mapped read-only").isFalse();
+        Tensor lora = logits(pmMapped);
+        pmMapped.mergeAdapter();
+        assertThat(mappedLayer.baseWeight().data()).isNotSameAs(mappedWeight);
+        assertThat(mappedWeight.contentEquals(mappedBefore)).isTrue();
+        Tensor mergedMapped = logits(pmMapped);
+
+        PreTrainedModel owned = Battery.model(name);
+        for (Parameter p : owned.namedParameters().values()) {
+            p.setData(p.data().copy());
+        }
+        PeftModel pm = Peft.getPeftModel(owned, Battery.config().build());
+        LoraLinear layer = (LoraLinear) Battery.loraLayers(pm).values().iterator().next();
+        Tensor w = layer.baseWeight().data();
+        Tensor w0 = w.copy();
+        Tensor base;
+        try (PeftModel.AdapterDisabled off = pm.disableAdapter()) {
+            base = logits(pm);
+        }
+        assertThat(diff(logits(pm), lora)).isLessThan(1e-6);
+
+        pm.mergeAdapter();
+        assertThat(layer.baseWeight().data()).isSameAs(w);
+        assertThat(w.version()).isEqualTo(1);
+        assertThat(diff(w, w0)).isGreaterThan(1e-3);
+        assertThat(diff(logits(pm), mergedMapped)).isLessThan(1e-6);
+
+        pm.unmergeAdapter();
+        assertThat(layer.baseWeight().data()).isSameAs(w);
+        assertThat(diff(w, w0)).isLessThan(1e-6);
+        try (PeftModel.AdapterDisabled off = pm.disableAdapter()) {
+            assertThat(diff(logits(pm), base)).isLessThan(1e-5);
+        }
+
+        pm.mergeAdapter(List.of("default"), true);
+        assertThat(layer.baseWeight().data()).as("a safe merge checks a new tensor before using it").isNotSameAs(w);
+        assertThat(diff(w, w0)).isLessThan(1e-6);
+        pm.unmergeAdapter();
+
+        PreTrainedModel unloaded = pm.mergeAndUnload();
+        assertThat(diff(logits(unloaded), mergedMapped)).isLessThan(1e-5);
+    }
 }
