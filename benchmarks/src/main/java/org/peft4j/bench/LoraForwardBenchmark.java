@@ -1,7 +1,5 @@
 package org.peft4j.bench;
 
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
@@ -19,7 +17,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.infra.Blackhole;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -27,99 +24,33 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.util.Statistics;
-import org.peft4j.graph.Parameter;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.tensor.Tensor;
 
 /**
- * LoRA merge and forward costs on a Llama layer set of realistic size (TinyLlama-1.1B's config cut to a few decoder
+ * The LoRA forward overhead on a Llama layer set of realistic size (TinyLlama-1.1B's config cut to a few decoder
  * layers, random float32 weights), LoRA r=16 on all linear layers with random A and B.
  *
  * <ul>
- *   <li>{@code mergeAndUnload}: {@code PeftModel.mergeAndUnload()} of a freshly wrapped model (wrapping is untimed),
- *       against {@code copyWeights} ({@code Tensor#copy} of every targeted weight: a new direct buffer plus a bulk
- *       copy, the allocation a merge also pays) and {@code copyIntoPreallocated} (a bulk {@code ByteBuffer} copy
- *       into buffers allocated once: the memory bandwidth floor);
  *   <li>{@code forwardLogits}: {@code logits()} of one sequence of 128 tokens through the public API, for the base
  *       model, the PEFT model with {@code disableAdapter()} and the PEFT model with the adapter active;
- *       {@code forwardHidden}: the same without {@code lm_head} (final hidden states), so that the vocabulary
+ *   <li>{@code forwardHidden}: the same without {@code lm_head} (final hidden states), so that the vocabulary
  *       projection does not dilute the adapter's share.
  * </ul>
  * Every call is timed once ({@code SingleShotTime}) after warm-up calls, in a forked JVM. Run it with
  * {@code benchmarks/run.sh} (see docs/BENCHMARKS.md); {@link #main} prints JMH's report and then a summary with
  * medians, ranges and the ratios. JMH command-line options given to {@code main} are passed through (for example
- * {@code -p layers=2 -i 5}).
+ * {@code -p layers=2 -i 5}). The merge is measured against a copy by {@link MergeVsCopy}, in pairs in one process.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3)
 @Measurement(iterations = 10)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx2g", "-XX:MaxDirectMemorySize=16g"})
-public class MergeBenchmark {
+@Fork(value = 1, jvmArgsAppend = {"-Xss4m", "-Xms1g", "-Xmx2g", "-XX:MaxDirectMemorySize=16g"})
+public class LoraForwardBenchmark {
     static final String CONFIG = "tinyllama-1.1b";
-
-    /** The base model with random weights, wrapped anew before each timed merge. */
-    @State(Scope.Benchmark)
-    public static class MergeState {
-        @Param(CONFIG)
-        public String config;
-        @Param("2")
-        public int layers;
-        @Param("16")
-        public int rank;
-
-        PreTrainedModel model;
-        List<Parameter> targets;
-        List<Tensor> original;
-        PeftModel pm;
-
-        @Setup(Level.Trial)
-        public void build() {
-            model = LlamaBench.withRandomWeights(config, layers);
-            targets = new ArrayList<>(LlamaBench.allLinearWeights(model).values());
-            original = LlamaBench.snapshot(targets);
-        }
-
-        @Setup(Level.Iteration)
-        public void wrap() {
-            // the previous merge replaced the weights: put the originals back and wrap again (untimed)
-            for (int i = 0; i < targets.size(); i++) {
-                targets.get(i).setData(original.get(i));
-            }
-            pm = null;
-            System.gc();
-            pm = Peft.getPeftModel(model, LlamaBench.lora(rank));
-        }
-    }
-
-    /** The same weights, and buffers of the same sizes for the bandwidth floor. */
-    @State(Scope.Benchmark)
-    public static class CopyState {
-        @Param(CONFIG)
-        public String config;
-        @Param("2")
-        public int layers;
-
-        List<Tensor> weights;
-        List<ByteBuffer> targets;
-
-        @Setup(Level.Trial)
-        public void build() {
-            PreTrainedModel model = LlamaBench.withRandomWeights(config, layers);
-            weights = LlamaBench.snapshot(new ArrayList<>(LlamaBench.allLinearWeights(model).values()));
-            targets = new ArrayList<>();
-            for (Tensor w : weights) {
-                targets.add(ByteBuffer.allocateDirect(Math.toIntExact(w.byteSize())));
-            }
-        }
-
-        @Setup(Level.Iteration)
-        public void collect() {
-            System.gc();
-        }
-    }
 
     /** A model for one forward variant: "base" (no PEFT), "disabled" (disableAdapter()), "lora" (active). */
     @State(Scope.Benchmark)
@@ -163,35 +94,6 @@ public class MergeBenchmark {
     }
 
     @Benchmark
-    public PreTrainedModel mergeAndUnload(MergeState s) {
-        long cpu = CpuTimeProfiler.start();
-        PreTrainedModel m = s.pm.mergeAndUnload();
-        CpuTimeProfiler.stop(cpu);
-        return m;
-    }
-
-    @Benchmark
-    public void copyWeights(CopyState s, Blackhole bh) {
-        long cpu = CpuTimeProfiler.start();
-        for (Tensor w : s.weights) {
-            bh.consume(w.copy());
-        }
-        CpuTimeProfiler.stop(cpu);
-    }
-
-    @Benchmark
-    public void copyIntoPreallocated(CopyState s, Blackhole bh) {
-        long cpu = CpuTimeProfiler.start();
-        for (int i = 0; i < s.weights.size(); i++) {
-            ByteBuffer dst = s.targets.get(i);
-            dst.clear();
-            dst.put(s.weights.get(i).data());
-            bh.consume(dst);
-        }
-        CpuTimeProfiler.stop(cpu);
-    }
-
-    @Benchmark
     public Tensor forwardLogits(ForwardState s) {
         long cpu = CpuTimeProfiler.start();
         Tensor t = s.pm != null ? s.pm.logits(s.ids, null) : s.model.logits(s.ids, null);
@@ -221,7 +123,7 @@ public class MergeBenchmark {
         OptionsBuilder b = new OptionsBuilder();
         b.parent(cli);
         if (cli.getIncludes().isEmpty()) {
-            b.include(MergeBenchmark.class.getName() + "\\.");
+            b.include(LoraForwardBenchmark.class.getName() + "\\.");
         }
         b.addProfiler(CpuTimeProfiler.class);
         Options opts = b.build();
@@ -232,29 +134,14 @@ public class MergeBenchmark {
 
     static String summary(Collection<RunResult> results) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "peft4j MergeBenchmark summary (%d cores, %s %s, JVM %s)%n",
+        sb.append(String.format(Locale.ROOT, "peft4j LoraForwardBenchmark summary (%d cores, %s %s, JVM %s)%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"),
                 System.getProperty("os.arch"), System.getProperty("java.version")));
-        String layers = null;
-        String config = null;
         for (RunResult r : results) {
-            layers = r.getParams().getParam("layers");
-            config = r.getParams().getParam("config");
-            if (layers != null && config != null) {
-                break;
-            }
-        }
-        if (layers != null && config != null) {
-            int n = Integer.parseInt(layers);
-            PreTrainedModel shapes = LlamaBench.shapeOnly(config, n);
-            long bytes = 0;
-            int count = 0;
-            for (Parameter p : LlamaBench.allLinearWeights(shapes).values()) {
-                bytes += p.numel() * p.dtype().byteSize();
-                count++;
-            }
-            sb.append(String.format(Locale.ROOT, "model: %s config, %d decoder layers; all-linear targets: %d weights, "
-                    + "%.1f MiB float32%n", config, n, count, bytes / 1048576.0));
+            sb.append(String.format(Locale.ROOT, "model: %s config, %s decoder layers, %s tokens, LoRA r=%s on all "
+                    + "linear layers%n", r.getParams().getParam("config"), r.getParams().getParam("layers"),
+                    r.getParams().getParam("tokens"), r.getParams().getParam("rank")));
+            break;
         }
         sb.append(String.format(Locale.ROOT, "%-36s %4s  %-30s  %-30s%n", "benchmark", "n",
                 "wall ms: median [min, max]", "CPU ms: median [min, max]"));
@@ -263,17 +150,6 @@ public class MergeBenchmark {
             Result<?> cpu = r.getSecondaryResults().get("cpu");
             sb.append(String.format(Locale.ROOT, "%-36s %4d  %-30s  %-30s%n", label(r), st.getN(), range(st),
                     cpu == null ? "-" : range(cpu.getStatistics())));
-        }
-        RunResult merge = find(results, "mergeAndUnload", null);
-        RunResult copy = find(results, "copyWeights", null);
-        RunResult floor = find(results, "copyIntoPreallocated", null);
-        if (merge != null && copy != null) {
-            sb.append("mergeAndUnload / Tensor#copy of the same weights: " + ratios(merge, copy)
-                    + " (target: 3x or less)").append(System.lineSeparator());
-        }
-        if (merge != null && floor != null) {
-            sb.append("mergeAndUnload / copy into preallocated buffers: " + ratios(merge, floor))
-                    .append(System.lineSeparator());
         }
         for (String fwd : List.of("forwardLogits", "forwardHidden")) {
             RunResult base = find(results, fwd, "base");
