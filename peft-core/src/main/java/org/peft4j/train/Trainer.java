@@ -221,6 +221,9 @@ public final class Trainer {
             start = c.globalStep;
             history = c.logHistory;
         }
+        // transformers logs the mean training loss since the previous log, not the loss of the logging step
+        double lossSinceLog = 0;
+        long lastLogged = start;
         for (long s = start; s < total; s++) {
             Map<String, float[]> acc = new LinkedHashMap<>();
             double loss = 0;
@@ -255,6 +258,7 @@ public final class Trainer {
                 data.data().asFloatBuffer().put(values);
             }
             losses.add(loss);
+            lossSinceLog += loss;
             List<TrainerCallback> all = new ArrayList<>(callbacks);
             if (progress != null) {
                 all.add(progress);
@@ -263,10 +267,13 @@ public final class Trainer {
                 cb.onStepEnd(s + 1, total, loss, lr);
             }
             if ((s + 1) % args.loggingSteps() == 0) {
-                LOG.debug("step {}/{} loss {} lr {}", s + 1, total, String.format("%.4f", loss), lr);
+                double mean = lossSinceLog / (s + 1 - lastLogged);
+                lossSinceLog = 0;
+                lastLogged = s + 1;
+                LOG.debug("step {}/{} loss {} lr {}", s + 1, total, String.format("%.4f", mean), lr);
                 Map<String, Object> entry = new LinkedHashMap<>();
                 entry.put("step", s + 1);
-                entry.put("loss", loss);
+                entry.put("loss", mean);
                 entry.put("learning_rate", lr);
                 log(entry, history);
             }

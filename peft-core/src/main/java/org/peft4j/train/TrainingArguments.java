@@ -117,6 +117,10 @@ public final class TrainingArguments {
         return maxGradNorm;
     }
 
+    /**
+     * {@code logging_steps}: a training log entry every this many optimizer steps, whose {@code loss} is the mean loss
+     * of the steps since the previous entry (as transformers logs it).
+     */
     public long loggingSteps() {
         return loggingSteps;
     }

@@ -76,10 +76,19 @@ class TrainerLoggingTest {
         assertThat(lines).hasSize(5);
         assertThat(lines.get(0)).startsWith("{\"step\":2,\"loss\":").contains("\"learning_rate\":");
         assertThat(lines.get(1)).startsWith("{\"step\":3,\"eval_loss\":");
+        // as transformers: a logged loss is the mean over the steps since the previous log
+        assertThat(loggedLoss(lines.get(0))).isCloseTo((losses.get(0) + losses.get(1)) / 2, within(1e-12));
+        assertThat(loggedLoss(lines.get(2))).isCloseTo((losses.get(2) + losses.get(3)) / 2, within(1e-12));
+        assertThat(loggedLoss(lines.get(3))).isCloseTo((losses.get(4) + losses.get(5)) / 2, within(1e-12));
+        assertThat(losses.get(0)).isNotCloseTo(losses.get(1), within(1e-6));
         // the eval loss after training is below the first training loss
         double evalLoss = Double.parseDouble(lines.get(4).replaceAll(".*\"eval_loss\":([^}]*)}", "$1"));
         assertThat(evalLoss).isLessThan(losses.get(0));
         assertThat(Files.readString(out.resolve("checkpoint-6").resolve("trainer_state.json"))).contains("eval_loss");
+    }
+
+    private static double loggedLoss(String line) {
+        return com.google.gson.JsonParser.parseString(line).getAsJsonObject().get("loss").getAsDouble();
     }
 
     @Test
