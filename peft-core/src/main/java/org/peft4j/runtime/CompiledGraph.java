@@ -88,7 +88,7 @@ public final class CompiledGraph implements AutoCloseable {
     public Outputs runOnnx(Map<String, ? extends OnnxTensorLike> inputs) {
         checkOpen();
         try {
-            return new Outputs(session.run(inputs));
+            return new Outputs(NativeStack.call(() -> session.run(inputs)));
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
         }
@@ -112,7 +112,7 @@ public final class CompiledGraph implements AutoCloseable {
                 }
                 out.put(e.getKey(), OrtTensors.toOrt(env, e.getValue()));
             }
-            try (OrtSession.Result r = session.run(in, out)) {
+            try (OrtSession.Result r = NativeStack.call(() -> session.run(in, out))) {
                 // the pinned values are owned by the caller; nothing to copy
             }
         } catch (OrtException e) {

@@ -47,7 +47,8 @@ public final class OrtRuntime implements AutoCloseable {
      * @throws DeviceUnavailableException if CUDA is requested, not available, and no CPU fallback was allowed
      */
     public OrtRuntime(RuntimeOptions options) {
-        this.env = OrtEnvironment.getEnvironment();
+        // loading the native library is the first call that needs a large stack (NativeStack)
+        this.env = NativeStack.call(OrtEnvironment::getEnvironment);
         this.options = options;
         this.device = resolveDevice(options.device());
         this.cache = new LinkedHashMap<>(16, 0.75f, true);
@@ -76,7 +77,7 @@ public final class OrtRuntime implements AutoCloseable {
         if (requested.kind() == Device.Kind.CPU) {
             return requested;
         }
-        EnumSet<OrtProvider> providers = OrtEnvironment.getAvailableProviders();
+        EnumSet<OrtProvider> providers = NativeStack.call(OrtEnvironment::getAvailableProviders);
         if (!providers.contains(OrtProvider.CUDA)) {
             String msg = "CUDA device " + requested + " was requested, but this ONNX Runtime build has no CUDA "
                     + "execution provider (available: " + providers + "). Build with the Maven profile 'cuda' "
@@ -183,7 +184,7 @@ public final class OrtRuntime implements AutoCloseable {
                 inits.add(t);
                 so.addInitializer(names.get(i), t);
             }
-            OrtSession session = env.createSession(model, so);
+            OrtSession session = NativeStack.call(() -> env.createSession(model, so));
             return new CompiledGraph(env, session, so, inits, new ArrayList<>(bound), device);
         } catch (OrtException e) {
             inits.forEach(OnnxTensor::close);
