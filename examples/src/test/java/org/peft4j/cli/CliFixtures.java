@@ -1,6 +1,5 @@
 package org.peft4j.cli;
 
-import org.peft4j.examples.pretrain.PretrainDefaultModel;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -57,7 +56,7 @@ final class CliFixtures {
                 + " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"max_position_embeddings\": 256,"
                 + " \"bos_token_id\": 0, \"eos_token_id\": 2, \"tie_word_embeddings\": false}");
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(cfg);
-        PretrainDefaultModel.initWeights(m, 0, 0.1);
+        m.initWeights(0, 0.1);
         m.savePretrained(dir);
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(tokDir.resolve(f), dir.resolve(f));

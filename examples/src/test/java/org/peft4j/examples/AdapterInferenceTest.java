@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.examples.pretrain.PretrainDefaultModel;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
@@ -33,7 +32,7 @@ class AdapterInferenceTest {
                 + " \"vocab_size\": " + vocab + ", \"hidden_size\": 32, \"intermediate_size\": 64,"
                 + " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
                 + " \"max_position_embeddings\": 256, \"bos_token_id\": 0, \"eos_token_id\": 2}"));
-        PretrainDefaultModel.initWeights(m, 7, 0.5);
+        m.initWeights(7, 0.5);
         m.savePretrained(modelDir);
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(tokDir.resolve(f), modelDir.resolve(f));

@@ -6,12 +6,16 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
+import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Layer;
+import org.peft4j.nn.LayerNorm;
 import org.peft4j.nn.Module;
+import org.peft4j.nn.RMSNorm;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.DType;
@@ -103,6 +107,37 @@ public abstract class PreTrainedModel extends Module {
 
     /** State-dict names that alias another parameter when embeddings are tied (left out when saving). */
     public abstract List<String> tiedWeightKeys();
+
+    /**
+     * Gives every parameter new storage with random values, as transformers' {@code _init_weights} does for a model
+     * built from a config: normal(0, {@code initializer_range}) (0.02 when the config has none) for linear and
+     * embedding weights, ones for normalisation weights, zeros for biases. See {@link #initWeights(long, double)}.
+     */
+    public void initWeights(long seed) {
+        initWeights(seed, config.getDouble("initializer_range", 0.02));
+    }
+
+    /**
+     * Gives every parameter new float32 storage: ones for the weights of {@code RMSNorm} / {@code LayerNorm}, zeros
+     * for biases, normal(0, {@code std}) for everything else, drawn in {@code namedParameters()} order from
+     * {@code new Random(seed)} (so a seed gives the same model every time; tied weights are drawn once).
+     */
+    public void initWeights(long seed, double std) {
+        Random rnd = new Random(seed);
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
+            Parameter p = e.getValue();
+            String name = e.getKey();
+            int dot = name.lastIndexOf('.');
+            Module owner = dot < 0 ? this : getSubmodule(name.substring(0, dot));
+            boolean norm = owner instanceof RMSNorm || owner instanceof LayerNorm;
+            boolean bias = name.endsWith("bias");
+            float[] v = new float[Math.toIntExact(p.numel())];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = bias ? 0f : norm ? 1f : (float) (rnd.nextGaussian() * std);
+            }
+            p.setData(Tensor.of(v, p.shape()));
+        }
+    }
 
     /** The {@code eos_token_id} values of the config (possibly empty). */
     public List<Long> eosTokenIds() {

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.data.HfTokenizer;
@@ -15,12 +13,10 @@ import org.peft4j.data.InstructionRecord;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
-import org.peft4j.graph.Parameter;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.runtime.OrtRuntime;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
 
 /**
@@ -45,16 +41,7 @@ class InstructionTuningTest {
                     + ", \"hidden_size\": 48, \"intermediate_size\": 96, \"num_hidden_layers\": 2,"
                     + " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"max_position_embeddings\": 256}");
             PreTrainedModel m = AutoModelForCausalLM.fromConfig(cfg);
-            Random rnd = new Random(0);
-            for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
-                Parameter p = e.getValue();
-                float[] v = new float[(int) p.numel()];
-                boolean norm = e.getKey().endsWith("norm.weight");
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = norm ? 1f : (float) (rnd.nextGaussian() * 0.1);
-                }
-                p.setData(Tensor.of(v, p.shape()));
-            }
+            m.initWeights(0, 0.1);
             TrainingArguments args = TrainingArguments.builder(tmp.resolve("out")).learningRate(1e-2).maxSteps(60)
                     .warmupSteps(3).loggingSteps(20).build();
             List<Double> losses = new Trainer(m, args, OrtRuntime.shared()).showProgress(false)

@@ -8,8 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.InstructionData;
@@ -20,12 +18,10 @@ import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
-import org.peft4j.graph.Parameter;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.runtime.OrtRuntime;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 import org.peft4j.util.AtomicFiles;
@@ -137,28 +133,6 @@ public final class PretrainDefaultModel {
                 new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o) + "\n");
     }
 
-    /** Normal(0, initializer_range) weights, ones for the norms, from a seeded generator. */
-    static void initWeights(PreTrainedModel m, long seed) {
-        initWeights(m, seed, m.config().getDouble("initializer_range", 0.02));
-    }
-
-    /**
-     * Gives every parameter storage: ones for {@code *norm.weight}, normal(0, {@code std}) elsewhere, drawn in
-     * {@code namedParameters()} order from {@code new Random(seed)}.
-     */
-    public static void initWeights(PreTrainedModel m, long seed, double std) {
-        Random rnd = new Random(seed);
-        for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
-            Parameter p = e.getValue();
-            float[] v = new float[(int) p.numel()];
-            boolean norm = e.getKey().endsWith("norm.weight");
-            for (int i = 0; i < v.length; i++) {
-                v[i] = norm ? 1f : (float) (rnd.nextGaussian() * std);
-            }
-            p.setData(Tensor.of(v, p.shape()));
-        }
-    }
-
     /** The example with every real token counted (pretraining: the loss covers prompts and answers). */
     static TokenizedExample allTokens(TokenizedExample e) {
         return new TokenizedExample(e.inputIds(), e.inputIds().clone());
@@ -177,7 +151,7 @@ public final class PretrainDefaultModel {
         writeJson(config(), out.resolve("config.json"));
 
         PreTrainedModel model = AutoModelForCausalLM.fromConfig(ModelConfig.load(out.resolve("config.json")));
-        initWeights(model, 1234);
+        model.initWeights(1234);
         System.out.printf("default model: %,d parameters%n", model.numParameters());
         try (HfTokenizer tok = HfTokenizer.load(out)) {
             List<TokenizedExample> examples = new ArrayList<>();
