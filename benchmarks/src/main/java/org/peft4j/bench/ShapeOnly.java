@@ -1,5 +1,7 @@
 package org.peft4j.bench;
 
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.Locale;
 import org.peft4j.bench.Paired.Clock;
 import org.peft4j.bench.Paired.Timing;
@@ -85,8 +87,7 @@ public final class ShapeOnly {
 
     /** Bytes held by direct buffers (where tensors live). */
     private static long direct() {
-        for (java.lang.management.BufferPoolMXBean b
-                : java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)) {
+        for (BufferPoolMXBean b : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
             if (b.getName().equals("direct")) {
                 return b.getMemoryUsed();
             }

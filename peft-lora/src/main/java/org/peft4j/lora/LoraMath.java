@@ -20,10 +20,11 @@ import org.peft4j.tensor.Tensor;
  * otherwise. In place is safe because every graph here reads each weight element before writing the same element:
  * Gemm's {@code C} is copied elementwise into {@code Y} before the product is accumulated, and in the half-precision
  * and DoRA graphs the weight is only read by the first node and the output written by the last (the test
- * {@code LoraMathTest} compares in-place and new-tensor results bit for bit). Half-precision weights are merged in float32
- * and rounded once, as PEFT does on CPU. A safe merge also computes a finiteness check ({@code sum(W' * 0)}, NaN iff
- * some entry is NaN or infinite); a plain merge skips it, since it costs two more passes over the weight. Each graph
- * is compiled once per process (cached here by kind, dtype and layout; its dimensions are symbolic).
+ * {@code LoraMathTest} compares in-place and new-tensor results bit for bit). Half-precision weights are merged in
+ * float32 and rounded once, as PEFT does on CPU. A safe merge also computes a finiteness check
+ * ({@code sum(W' * 0)}, NaN iff some entry is NaN or infinite); a plain merge skips it, since it costs two more passes
+ * over the weight. Each graph is compiled once per process (cached here by kind, dtype and layout; its dimensions are
+ * symbolic).
  */
 final class LoraMath {
     private static final Map<String, CompiledGraph> GRAPHS = new HashMap<>();
