@@ -6,11 +6,9 @@ import java.util.List;
 import java.util.Locale;
 import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.data.Message;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.AutoModelForCausalLM;
-import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.PeftModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -96,22 +94,14 @@ public final class DemoCommand extends CliCommand {
         int after = 0;
         int expected = 0;
         try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
-            GenerationConfig.Builder gb = GenerationConfig.builder().maxNewTokens(maxNewTokens)
-                    .eosTokenIds(tokenizer.eosTokenIds());
-            if (tokenizer.padTokenId() != null) {
-                gb.padTokenId(tokenizer.padTokenId());
-            }
-            GenerationConfig cfg = gb.build();
+            GenerationConfig cfg = AdapterInference.generationConfig(tokenizer, maxNewTokens).build();
             ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
-            PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
-            PeftModel peft = PeftModel.fromPretrained(base, outputDir);
+            PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(modelDir), outputDir);
             for (Prompts.Prompt p : prompts) {
-                long[] ids = tokenizer.encode(template.render(List.of(Message.user(p.text())), true));
-                String b;
-                try (PeftModel.AdapterDisabled disabled = peft.disableAdapter()) {
-                    b = AdapterInference.answer(tokenizer, base, ids, cfg);
-                }
-                String a = AdapterInference.answer(tokenizer, base, ids, cfg);
+                long[] ids = AdapterInference.promptIds(tokenizer, template, p.text());
+                AdapterInference.Answers answers = AdapterInference.beforeAndAfter(tokenizer, peft, ids, cfg);
+                String b = answers.base();
+                String a = answers.adapter();
                 out().printf("%n> %s%n", p.text());
                 out().printf("  before: %s%n", b.isEmpty() ? "(empty)" : b);
                 out().printf("  after:  %s%n", a.isEmpty() ? "(empty)" : a);

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.data.Message;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.AutoModelForCausalLM;
@@ -81,7 +80,7 @@ public final class GenerateCommand extends CliCommand {
             }
             for (int i = 0; i < items.size(); i++) {
                 Prompts.Prompt p = items.get(i);
-                long[] ids = tokenizer.encode(template.render(List.of(Message.user(p.text())), true));
+                long[] ids = AdapterInference.promptIds(tokenizer, template, p.text());
                 checkIds(ids, base, p.text());
                 out().printf("%n### prompt %d/%d: %s%n", i + 1, items.size(), p.text());
                 if (p.expect() != null) {
@@ -91,13 +90,9 @@ public final class GenerateCommand extends CliCommand {
                     printAnswer("answer:", AdapterInference.answer(tokenizer, base, ids, cfg));
                     continue;
                 }
-                String before;
-                try (PeftModel.AdapterDisabled disabled = peft.disableAdapter()) {
-                    before = AdapterInference.answer(tokenizer, base, ids, cfg);
-                }
-                String after = AdapterInference.answer(tokenizer, base, ids, cfg);
-                printAnswer("before fine-tuning (base model):", before);
-                printAnswer("after fine-tuning (base + adapter):", after);
+                AdapterInference.Answers answers = AdapterInference.beforeAndAfter(tokenizer, peft, ids, cfg);
+                printAnswer("before fine-tuning (base model):", answers.base());
+                printAnswer("after fine-tuning (base + adapter):", answers.adapter());
             }
             out().flush();
         }
@@ -120,13 +115,8 @@ public final class GenerateCommand extends CliCommand {
 
     private GenerationConfig config(HfTokenizer tokenizer) {
         try {
-            GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens(maxNewTokens).doSample(doSample)
-                    .temperature(temperature).topP(topP).topK(topK).seed(seed)
-                    .eosTokenIds(tokenizer.eosTokenIds());
-            if (tokenizer.padTokenId() != null) {
-                b.padTokenId(tokenizer.padTokenId());
-            }
-            return b.build();
+            return AdapterInference.generationConfig(tokenizer, maxNewTokens).doSample(doSample)
+                    .temperature(temperature).topP(topP).topK(topK).seed(seed).build();
         } catch (IllegalArgumentException e) {
             throw new CliException("invalid generation options: " + e.getMessage(), e);
         }

@@ -38,18 +38,12 @@ public final class AdapterInference {
     public static Result run(Path modelDir, Path adapterDir, Path mergedDir, String prompt, int maxNewTokens)
             throws IOException {
         try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
-            String text = ChatTemplate.forTokenizer(tokenizer).render(List.of(Message.user(prompt)), true);
-            long[] ids = tokenizer.encode(text);
-            GenerationConfig cfg = GenerationConfig.builder().maxNewTokens(maxNewTokens)
-                    .eosTokenIds(tokenizer.eosTokenIds()).build();
+            long[] ids = promptIds(tokenizer, ChatTemplate.forTokenizer(tokenizer), prompt);
+            GenerationConfig cfg = generationConfig(tokenizer, maxNewTokens).build();
 
             PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
             PeftModel model = PeftModel.fromPretrained(base, adapterDir);   // frozen, for inference
-            String withAdapter = answer(tokenizer, model.getBaseModel(), ids, cfg);
-            String baseOnly;
-            try (PeftModel.AdapterDisabled off = model.disableAdapter()) {
-                baseOnly = answer(tokenizer, model.getBaseModel(), ids, cfg);
-            }
+            Answers answers = beforeAndAfter(tokenizer, model, ids, cfg);
 
             PreTrainedModel merged = model.mergeAndUnload();
             merged.savePretrained(mergedDir);
@@ -59,8 +53,39 @@ public final class AdapterInference {
                 }
             }
             PreTrainedModel reloaded = AutoModelForCausalLM.fromPretrained(mergedDir);
-            return new Result(withAdapter, baseOnly, answer(tokenizer, reloaded, ids, cfg));
+            return new Result(answers.adapter(), answers.base(), answer(tokenizer, reloaded, ids, cfg));
         }
+    }
+
+    /** The answers to one prompt with the adapter disabled (the base model) and enabled. */
+    public record Answers(String base, String adapter) {
+    }
+
+    /**
+     * A generation config for chat answers with this tokenizer: at most {@code maxNewTokens}, stopping at its
+     * end-of-sequence tokens, padding with its pad token when it has one. Greedy unless the caller sets more.
+     */
+    public static GenerationConfig.Builder generationConfig(HfTokenizer tokenizer, int maxNewTokens) {
+        GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens(maxNewTokens)
+                .eosTokenIds(tokenizer.eosTokenIds());
+        if (tokenizer.padTokenId() != null) {
+            b.padTokenId(tokenizer.padTokenId());
+        }
+        return b;
+    }
+
+    /** The token ids of {@code prompt} as one user turn, rendered with the chat template and its generation prompt. */
+    public static long[] promptIds(HfTokenizer tokenizer, ChatTemplate template, String prompt) {
+        return tokenizer.encode(template.render(List.of(Message.user(prompt)), true));
+    }
+
+    /** Answers {@code ids} with {@code peft}'s adapter disabled, then enabled. */
+    public static Answers beforeAndAfter(HfTokenizer tokenizer, PeftModel peft, long[] ids, GenerationConfig cfg) {
+        String base;
+        try (PeftModel.AdapterDisabled off = peft.disableAdapter()) {
+            base = answer(tokenizer, peft.getBaseModel(), ids, cfg);
+        }
+        return new Answers(base, answer(tokenizer, peft.getBaseModel(), ids, cfg));
     }
 
     /**
