@@ -47,8 +47,6 @@ public final class ShapeOnly {
         LoraConfig lora = LoraConfig.builder().r(8).targetModules("q_proj", "v_proj").build();
         System.out.println(Paired.header("ShapeOnly"));
         Runtime rt = Runtime.getRuntime();
-        System.gc();
-        long heapBefore = rt.totalMemory() - rt.freeMemory();
         double[] build = new double[rounds];
         double[] wrap = new double[rounds];
         long total = 0;
@@ -70,7 +68,7 @@ public final class ShapeOnly {
         }
         System.gc();
         long directBefore = direct();
-        heapBefore = rt.totalMemory() - rt.freeMemory();
+        long heapBefore = rt.totalMemory() - rt.freeMemory();
         PreTrainedModel kept = AutoModelForCausalLM.fromConfig(c);
         System.gc();
         long heapAfter = rt.totalMemory() - rt.freeMemory();
