@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 program="${1:?usage: benchmarks/run-paired.sh MergeVsCopy|ForwardOverhead [options]}"
 shift
 mvn -B -q ${MVN_OFFLINE:--o} -pl peft-core,peft-lora,benchmarks package -DskipTests
-exec java -Xss4m -Xms1g -Xmx2g -XX:MaxDirectMemorySize=16g \
+exec java -Xms1g -Xmx2g -XX:MaxDirectMemorySize=16g \
     -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" "org.peft4j.bench.$program" "$@"

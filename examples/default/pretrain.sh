@@ -7,5 +7,5 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$ROOT/peft4j" --version >/dev/null   # builds the examples module and its class path when needed
-exec java -Xss4m ${JAVA_OPTS:-} -cp "$ROOT/examples/target/classes:$(cat "$ROOT/examples/target/classpath.txt")" \
+exec java ${JAVA_OPTS:-} -cp "$ROOT/examples/target/classes:$(cat "$ROOT/examples/target/classpath.txt")" \
     org.peft4j.examples.pretrain.PretrainDefaultModel "$ROOT" "${1:-8}"

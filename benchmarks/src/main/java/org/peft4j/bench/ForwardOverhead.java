@@ -33,8 +33,8 @@ public final class ForwardOverhead {
     private ForwardOverhead() {
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        Paired.onBigStack(ForwardOverhead::run, args);
+    public static void main(String[] args) throws Exception {
+        run(args);
     }
 
     static void run(String[] args) {

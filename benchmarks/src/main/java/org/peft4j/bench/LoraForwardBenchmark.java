@@ -48,7 +48,7 @@ import org.peft4j.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3)
 @Measurement(iterations = 10)
-@Fork(value = 1, jvmArgsAppend = {"-Xss4m", "-Xms1g", "-Xmx2g", "-XX:MaxDirectMemorySize=16g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx2g", "-XX:MaxDirectMemorySize=16g"})
 public class LoraForwardBenchmark {
     static final String CONFIG = "tinyllama-1.1b";
 

@@ -50,8 +50,8 @@ public final class MergeVsCopy {
         }
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        Paired.onBigStack(MergeVsCopy::run, args);
+    public static void main(String[] args) throws Exception {
+        run(args);
     }
 
     static void run(String[] args) {

@@ -32,32 +32,6 @@ final class Paired {
         }
     }
 
-    /** A benchmark body that may throw. */
-    interface Body {
-        void run(String[] args) throws Exception;
-    }
-
-    /**
-     * Runs {@code body} on a thread with a 64 MiB stack (ONNX Runtime needs more than the default 1 MiB, see
-     * docs/ARCHITECTURE.md) and exits with status 1 if it fails.
-     */
-    static void onBigStack(Body body, String[] args) throws InterruptedException {
-        Throwable[] failure = new Throwable[1];
-        Thread t = new Thread(null, () -> {
-            try {
-                body.run(args);
-            } catch (Throwable e) {
-                failure[0] = e;
-            }
-        }, "peft4j-benchmark", 64L << 20);
-        t.start();
-        t.join();
-        if (failure[0] != null) {
-            failure[0].printStackTrace();
-            System.exit(1);
-        }
-    }
-
     /** The first line of a report: the program, cores, OS and JVM. */
     static String header(String program) {
         return String.format(Locale.ROOT, "peft4j %s (%d cores, %s %s, JVM %s)", program,

@@ -27,8 +27,8 @@ public final class ShapeOnly {
     private ShapeOnly() {
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        Paired.onBigStack(ShapeOnly::run, args);
+    public static void main(String[] args) throws Exception {
+        run(args);
     }
 
     static void run(String[] args) throws Exception {

@@ -32,22 +32,11 @@ public final class Peft4jCli implements Runnable {
         return new CommandLine(new Peft4jCli());
     }
 
-    /**
-     * Stack size of the thread that runs a command. ONNX Runtime's native code needs more than the JVM's 1 MiB
-     * default on the calling thread: a training step run from a plain {@code java} main thread dies with SIGSEGV
-     * (no Java stack trace) at 1 MiB and passes at 2 MiB.
-     */
-    static final long STACK_BYTES = 64L << 20;
-
-    /** Runs the command line on a thread with a {@link #STACK_BYTES} stack and exits with its status. */
-    public static void main(String[] args) throws InterruptedException {
+    /** Runs the command line and exits with its status. */
+    public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
         configureLogging(Arrays.asList(args).contains("--verbose"));
-        int[] status = {CliCommand.EXIT_FAILURE};
-        Thread worker = new Thread(null, () -> status[0] = commandLine().execute(args), "peft4j", STACK_BYTES);
-        worker.start();
-        worker.join();
-        System.exit(status[0]);
+        System.exit(commandLine().execute(args));
     }
 
     /** slf4j-simple: short lines on standard error, debug with {@code --verbose} (before the first logger). */
