@@ -88,10 +88,12 @@ final class LlamaBench {
 
     /** Fills a float32 tensor with {@code offset + U(-scale, scale)} (xorshift; fast enough for a GiB). */
     static void fill(Tensor t, float offset, float scale, long seed) {
-        FloatBuffer fb = t.data().asFloatBuffer();
+        t.write(b -> fillBuffer(b.asFloatBuffer(), t.numel(), offset, scale, seed));
+    }
+
+    private static void fillBuffer(FloatBuffer fb, long n, float offset, float scale, long seed) {
         long x = seed * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L;
         float[] chunk = new float[1 << 16];
-        long n = t.numel();
         for (long off = 0; off < n; off += chunk.length) {
             int len = (int) Math.min(chunk.length, n - off);
             for (int i = 0; i < len; i++) {

@@ -156,8 +156,7 @@ public final class MergeVsCopy {
                 p.setData(Tensor.wrap(o.dtype(), o.shape(), o.data().asReadOnlyBuffer()));
             } else {
                 // the previous merge wrote into the weight: copy the original bytes back into the same buffer
-                p.data().data().put(o.data());
-                p.data().markModified();
+                p.data().write(b -> b.put(o.data()));
             }
         }
         Tensor first = targets.get(0).data();

@@ -11,7 +11,7 @@ import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.Tensor;
-import org.peft4j.train.Batch;
+import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

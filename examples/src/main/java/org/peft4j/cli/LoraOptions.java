@@ -3,7 +3,7 @@ package org.peft4j.cli;
 import java.util.List;
 import java.util.Locale;
 import org.peft4j.lora.LoraConfig;
-import org.peft4j.peft.TaskType;
+import org.peft4j.peft.config.TaskType;
 import picocli.CommandLine.Option;
 
 /** LoraConfig's fields as options ({@code --r}, {@code --lora-alpha}, ...), with the finetune defaults. */

@@ -132,7 +132,7 @@ record TargetSelection(Object targetModules, Map<String, TargetMatcher.Result> r
     }
 
     static String pySet(Object v) {
-        return org.peft4j.peft.tuners.TunerModel.pySet(v);
+        return org.peft4j.util.PyRepr.set(v);
     }
 
     private static boolean insideAny(List<String> prefixes, String key) {

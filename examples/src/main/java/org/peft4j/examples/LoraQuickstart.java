@@ -5,15 +5,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.peft4j.data.Batch;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
-import org.peft4j.peft.TaskType;
+import org.peft4j.peft.config.TaskType;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.Tensor;
-import org.peft4j.train.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

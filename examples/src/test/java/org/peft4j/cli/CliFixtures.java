@@ -12,7 +12,7 @@ import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
-import org.peft4j.peft.TaskType;
+import org.peft4j.peft.config.TaskType;
 import org.peft4j.testutil.Fixtures;
 import picocli.CommandLine;
 

@@ -2,7 +2,6 @@ package org.peft4j.data;
 
 import java.util.List;
 import org.peft4j.tensor.Tensor;
-import org.peft4j.train.Batch;
 
 /**
  * Pads tokenised examples to the longest in the batch: {@code input_ids} with the pad id, {@code labels} with

@@ -28,7 +28,7 @@ import java.util.List;
 public final class SftTokenizer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTokenizer.class);
     /** The label of tokens the loss ignores (torch's cross-entropy default). */
-    public static final long IGNORE_INDEX = org.peft4j.train.CausalLMLoss.IGNORE_INDEX;
+    public static final long IGNORE_INDEX = Batch.IGNORE_INDEX;
 
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;

@@ -11,6 +11,7 @@ import java.util.Set;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLM;
 import org.peft4j.models.CausalLMInput;
 import org.peft4j.models.CausalLMOutput;
 import org.peft4j.models.PreTrainedModel;
@@ -20,24 +21,29 @@ import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
- * Autoregressive generation with a key/value cache: the prompt is run once, then each new token costs one
- * incremental step over the cached keys and values, which stay in ONNX Runtime memory between steps.
+ * Autoregressive generation with a key/value cache for any {@link CausalLM}: the prompt is run once, then each new
+ * token costs one incremental step over the cached keys and values, which stay in ONNX Runtime memory between steps.
+ * One decoding graph serves both: its past keys/values are empty on the first step, so a method that transforms the
+ * input (virtual tokens) can tell the prompt step from the incremental ones by the past length.
  *
  * <p>Follows transformers' {@code generate}: position ids from the attention mask ({@code cumsum - 1}, 0 at padding),
  * left padding supported, finished sequences padded with {@code pad_token_id} (or the first eos id), stop when every
  * sequence has produced an eos token or {@code max_new_tokens} is reached. Returned sequences include the prompt.
  */
 public final class Generator {
-    private final PreTrainedModel model;
+    private final CausalLM model;
+    private final PreTrainedModel base;
     private final OrtRuntime runtime;
 
-    public Generator(PreTrainedModel model, OrtRuntime runtime) {
+    /** A generator for any causal LM (a base model, or a PEFT model with its active adapters) on {@code runtime}. */
+    public Generator(CausalLM model, OrtRuntime runtime) {
         this.model = model;
+        this.base = model.baseModel();
         this.runtime = runtime;
     }
 
     /** A generator on the process-wide CPU runtime. */
-    public Generator(PreTrainedModel model) {
+    public Generator(CausalLM model) {
         this(model, OrtRuntime.shared());
     }
 
@@ -65,20 +71,21 @@ public final class Generator {
      */
     public Graph decodingGraph() {
         Graph g = new Graph();
+        g.nameParameters(model.namedParameters());
         Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
         Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("total"));
         Value pos = g.input("position_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
         List<Value> keys = new ArrayList<>();
         List<Value> values = new ArrayList<>();
-        for (int i = 0; i < model.numLayers(); i++) {
-            Dim[] d = {Dim.of("batch"), Dim.of(model.numKvHeads()), Dim.of("past"), Dim.of(model.headDim())};
-            keys.add(g.input(pastKey(i), model.dtype(), d));
-            values.add(g.input(pastValue(i), model.dtype(), d));
+        for (int i = 0; i < base.numLayers(); i++) {
+            Dim[] d = {Dim.of("batch"), Dim.of(base.numKvHeads()), Dim.of("past"), Dim.of(base.headDim())};
+            keys.add(g.input(pastKey(i), base.dtype(), d));
+            values.add(g.input(pastValue(i), base.dtype(), d));
         }
         CausalLMOutput out = model.forward(g, CausalLMInput.of(ids).attentionMask(mask).positionIds(pos)
                 .past(keys, values));
         g.output("logits", g.gather(out.logits(), g.intScalar(-1), 1));
-        for (int i = 0; i < model.numLayers(); i++) {
+        for (int i = 0; i < base.numLayers(); i++) {
             g.output(presentKey(i), out.presentKeys().get(i));
             g.output(presentValue(i), out.presentValues().get(i));
         }
@@ -111,9 +118,18 @@ public final class Generator {
             seqs.add(inputIds[b].clone());
             masks.add(attentionMask[b].clone());
         }
+        try (CompiledGraph cg = runtime.compile(decodingGraph(), p -> false)) {
+            decode(cg, inputIds, seqs, masks, cfg, eosSet, pad);
+        }
+        return seqs.toArray(new long[0][]);
+    }
+
+    /** Runs the decoding steps, appending to {@code seqs} and {@code masks}. */
+    private void decode(CompiledGraph cg, long[][] inputIds, List<long[]> seqs, List<long[]> masks,
+            GenerationConfig cfg, Set<Long> eosSet, long pad) {
+        int batch = inputIds.length;
         boolean[] finished = new boolean[batch];
         LogitsSampler sampler = new LogitsSampler(cfg);
-        CompiledGraph cg = runtime.compile(decodingGraph(), p -> false);
         CompiledGraph.Outputs previous = null;
         try {
             long[][] stepIds = inputIds;
@@ -129,10 +145,10 @@ public final class Generator {
                     feed.put("input_ids", owned.get(0));
                     feed.put("attention_mask", owned.get(1));
                     feed.put("position_ids", owned.get(2));
-                    for (int i = 0; i < model.numLayers(); i++) {
+                    for (int i = 0; i < base.numLayers(); i++) {
                         if (previous == null) {
-                            OnnxTensor empty = runtime.toOnnx(Tensor.zeros(model.dtype(), batch, model.numKvHeads(), 0,
-                                    model.headDim()));
+                            OnnxTensor empty = runtime.toOnnx(Tensor.zeros(base.dtype(), batch, base.numKvHeads(), 0,
+                                    base.headDim()));
                             owned.add(empty);
                             feed.put(pastKey(i), empty);
                             feed.put(pastValue(i), empty);
@@ -174,7 +190,6 @@ public final class Generator {
                 previous.close();
             }
         }
-        return seqs.toArray(new long[0][]);
     }
 
     /** transformers' position ids: cumsum(mask) - 1, with 0 at padded positions; the last {@code seq} columns. */

@@ -3,11 +3,13 @@ package org.peft4j.models;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.peft4j.graph.Dim;
+import java.util.Set;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
@@ -16,7 +18,6 @@ import org.peft4j.nn.Layer;
 import org.peft4j.nn.LayerNorm;
 import org.peft4j.nn.Module;
 import org.peft4j.nn.RMSNorm;
-import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
@@ -24,9 +25,12 @@ import org.peft4j.util.AtomicFiles;
 
 /**
  * A causal language model: the root of a module tree whose names match transformers' ({@code
- * model.layers.0.self_attn.q_proj}), and which emits logits (and a key/value cache) into a graph.
+ * model.layers.0.self_attn.q_proj}), and which emits logits (and a key/value cache) into a graph. As a
+ * {@link CausalLM} it is its own base model; a PEFT model wraps it.
+ *
+ * <p>Not thread-safe for changes to the tree or the weights; emitting and running graphs only reads it.
  */
-public abstract class PreTrainedModel extends Module {
+public abstract class PreTrainedModel extends Module implements CausalLM {
     private final ModelConfig config;
     private final DType dtype;
     private String nameOrPath = "";
@@ -60,6 +64,7 @@ public abstract class PreTrainedModel extends Module {
      * then {@code lm_head}. Registers this model's parameter names with the graph first (names already registered,
      * e.g. by a wrapping PEFT model, are kept).
      */
+    @Override
     public CausalLMOutput forward(Graph g, CausalLMInput input) {
         g.nameParameters(namedParameters());
         Value h = inputEmbeddings().forward(g, input.inputIds());
@@ -75,10 +80,91 @@ public abstract class PreTrainedModel extends Module {
         return new CausalLMOutput(logits, h, ctx.presentKeys(), ctx.presentValues());
     }
 
+    /** Itself: a base model runs its own forward. */
+    @Override
+    public PreTrainedModel baseModel() {
+        return this;
+    }
+
+    /** transformers' {@code get_decay_parameter_names}: all but biases and the weights of RMSNorm / LayerNorm. */
+    @Override
+    public Set<String> decayParameterNames() {
+        Set<String> out = new LinkedHashSet<>();
+        for (Map.Entry<String, Module> m : namedModules().entrySet()) {
+            if (m.getValue() instanceof RMSNorm || m.getValue() instanceof LayerNorm) {
+                continue;
+            }
+            String prefix = m.getKey().isEmpty() ? "" : m.getKey() + ".";
+            for (String p : m.getValue().directParameters().keySet()) {
+                if (!p.endsWith("bias")) {
+                    out.add(prefix + p);
+                }
+            }
+        }
+        out.retainAll(namedParameters().keySet());
+        return out;
+    }
+
+    /**
+     * Every module by name with its {@link Module#forwardState()}, and every parameter with its trainable flag: equal
+     * exactly when the forward would emit the same graph over the same trainable set.
+     */
+    @Override
+    public Object graphState() {
+        List<Object> state = new ArrayList<>();
+        for (Map.Entry<String, Module> e : namedModules().entrySet()) {
+            state.add(e.getKey());
+            state.add(new Identity(e.getValue()));
+            state.add(e.getValue().forwardState());
+        }
+        state.addAll(parameterState(namedParameters()));
+        return state;
+    }
+
+    /**
+     * The state of a set of parameters for {@link #graphState()}: each name with the parameter's identity and
+     * trainable flag.
+     */
+    public static List<Object> parameterState(Map<String, Parameter> params) {
+        List<Object> state = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            state.add(e.getKey());
+            state.add(new Identity(e.getValue()));
+            state.add(e.getValue().trainable());
+        }
+        return state;
+    }
+
+    /** Compares by identity whatever the object's equals. */
+    private static final class Identity {
+        private final Object o;
+
+        Identity(Object o) {
+            this.o = o;
+        }
+
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Identity && ((Identity) other).o == o;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(o);
+        }
+    }
+
     /**
      * Emits the decoder stack over the embeddings [B, T, hidden] and returns the final (normed) hidden states.
      */
     protected abstract Value decode(Graph g, Value embeddings, DecoderContext ctx);
+
+    /**
+     * The name of transformers' class for this model ({@code Qwen2ForCausalLM}, {@code GPT2LMHeadModel}): what PEFT
+     * writes as {@code auto_mapping.base_model_class}, so {@code AutoPeftModel.from_pretrained} rebuilds the right
+     * model.
+     */
+    public abstract String transformersClassName();
 
     /** The dotted module name of the token embedding ({@code model.embed_tokens}, {@code transformer.wte}). */
     public abstract String inputEmbeddingsName();
@@ -140,32 +226,9 @@ public abstract class PreTrainedModel extends Module {
     }
 
     /** The {@code eos_token_id} values of the config (possibly empty). */
+    @Override
     public List<Long> eosTokenIds() {
         return config.getLongs("eos_token_id");
-    }
-
-    /**
-     * Logits [batch, seq, vocab] for int64 token ids [batch, seq], on the process-wide CPU runtime.
-     *
-     * @param attentionMask int64 [batch, seq] (1 = token, 0 = padding) or null
-     */
-    public Tensor logits(Tensor inputIds, Tensor attentionMask) {
-        return logits(OrtRuntime.shared(), inputIds, attentionMask);
-    }
-
-    /** Logits [batch, seq, vocab] computed on {@code runtime}. */
-    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask) {
-        Graph g = new Graph();
-        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
-        CausalLMInput in = CausalLMInput.of(ids);
-        Map<String, Tensor> feed = new LinkedHashMap<>();
-        feed.put("input_ids", inputIds);
-        if (attentionMask != null) {
-            in.attentionMask(g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq")));
-            feed.put("attention_mask", attentionMask);
-        }
-        g.output("logits", forward(g, in).logits());
-        return runtime.compile(g, p -> false).run(feed).get("logits");
     }
 
     /**

@@ -91,6 +91,15 @@ public abstract class Module implements Cloneable {
         return Collections.unmodifiableMap(children);
     }
 
+    /**
+     * What, besides the module tree and the parameters, changes the nodes this module emits: null for plain layers;
+     * adapter wrappers return their active, disabled and merged adapters. Read by {@code CausalLM#graphState()}, so
+     * a built training graph notices when it no longer matches the model. Must change whenever the emitted graph does.
+     */
+    public Object forwardState() {
+        return null;
+    }
+
     /** This module ({@code ""}) and all descendants, pre-order, with dotted names; each module listed once. */
     public LinkedHashMap<String, Module> namedModules() {
         LinkedHashMap<String, Module> out = new LinkedHashMap<>();

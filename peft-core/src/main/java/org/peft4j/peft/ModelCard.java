@@ -1,6 +1,7 @@
 package org.peft4j.peft;
 
 import java.util.Locale;
+import org.peft4j.peft.config.PeftConfig;
 
 /** The {@code README.md} written next to saved adapters, with the YAML front matter PEFT writes. */
 final class ModelCard {

@@ -2,6 +2,7 @@ package org.peft4j.peft;
 
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Module;
+import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.tuners.BaseTunerLayer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -5,27 +5,28 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
-import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLM;
 import org.peft4j.models.CausalLMInput;
 import org.peft4j.models.CausalLMOutput;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Module;
-import org.peft4j.peft.tuners.BaseTunerLayer;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.tuners.PeftTuners;
 import org.peft4j.peft.tuners.TunerModel;
-import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.safetensors.TensorSource;
-import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
 import org.slf4j.Logger;
@@ -35,10 +36,16 @@ import org.slf4j.LoggerFactory;
  * A base model with PEFT adapters ({@code PeftModel}): the entry point for training, inference, saving and adapter
  * management. Build one with {@link Peft#getPeftModel} or {@link #fromPretrained}.
  *
+ * <p>As a {@link CausalLM} it is what {@code TrainStep}, {@code Trainer} and {@code Generator} take: its forward is
+ * the tuner's input transform, the base model's forward and the tuner's output transform, so every method (layer
+ * injection or prompt learning) trains and generates through the same code.
+ *
  * <p>For methods that inject layers (LoRA), the base model's tree is modified in place: {@link #getBaseModel()}
  * returns it with the wrappers, and parameter names here carry PEFT's {@code base_model.model.} prefix.
+ *
+ * <p>Not thread-safe for adapter management (adding, switching, merging); running built graphs only reads it.
  */
-public class PeftModel {
+public class PeftModel implements CausalLM {
     private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
     /** The file name of saved adapter weights. */
     public static final String SAFETENSORS_WEIGHTS_NAME = "adapter_model.safetensors";
@@ -69,7 +76,7 @@ public class PeftModel {
      */
     public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable)
             throws IOException {
-        PeftConfig config = PeftConfig.fromPretrained(dir);
+        PeftConfig config = PeftConfigs.fromPretrained(dir);
         if (config.isPromptLearning() && isTrainable) {
             throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
                     + "pretrained adapter.");
@@ -87,7 +94,7 @@ public class PeftModel {
      * @throws IllegalArgumentException if the name is taken or the method differs from the existing adapters'
      */
     public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) throws IOException {
-        PeftConfig config = PeftConfig.fromPretrained(dir);
+        PeftConfig config = PeftConfigs.fromPretrained(dir);
         config.setInferenceMode(!isTrainable);
         addAdapter(adapterName, config);
         return loadAdapterWeights(dir, adapterName);
@@ -157,11 +164,18 @@ public class PeftModel {
         return peftConfig().get(activeAdapter());
     }
 
-    /** Parameters by PEFT's full names ({@code base_model.model.model.layers.0...lora_A.default.weight}). */
+    /**
+     * Parameters by PEFT's full names ({@code base_model.model.model.layers.0...lora_A.default.weight}; a prompt
+     * encoder's under {@code prompt_encoder.<adapter>.}), each listed once.
+     */
+    @Override
     public LinkedHashMap<String, Parameter> namedParameters() {
         LinkedHashMap<String, Parameter> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : getBaseModel().namedParameters().entrySet()) {
-            out.put(TunerModel.KEY_PREFIX + e.getKey(), e.getValue());
+        java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Map.Entry<String, Parameter> e : tuner.namedParameters().entrySet()) {
+            if (seen.add(e.getValue())) {
+                out.put(e.getKey(), e.getValue());
+            }
         }
         return out;
     }
@@ -170,7 +184,7 @@ public class PeftModel {
     public long[] getNbTrainableParameters() {
         long trainable = 0;
         long all = 0;
-        for (Parameter p : getBaseModel().namedParameters().values()) {
+        for (Parameter p : namedParameters().values()) {
             all += p.numel();
             if (p.trainable()) {
                 trainable += p.numel();
@@ -240,12 +254,8 @@ public class PeftModel {
      * Adapters that were enabled are enabled again on close.
      */
     public AdapterDisabled disableAdapter() {
-        boolean anyEnabled = false;
-        boolean anyDisabled = false;
-        for (BaseTunerLayer l : tuner.tunerLayers().values()) {
-            anyEnabled |= !l.disabled();
-            anyDisabled |= l.disabled();
-        }
+        boolean anyEnabled = tuner.anyAdapterEnabled();
+        boolean anyDisabled = tuner.anyAdapterDisabled();
         if (anyEnabled && anyDisabled) {
             LOG.warn("The model contains some adapter layers that are enabled and others that are disabled. This is "
                     + "most likely unintentional. After exiting the disable_adapter context, all adapters will be "
@@ -297,34 +307,69 @@ public class PeftModel {
 
     // ------------------------------------------------------------------ running
 
-    /** Emits the forward pass with the active adapters. */
+    /** The base model that runs underneath (with the wrappers, for layer-injection methods). */
+    @Override
+    public PreTrainedModel baseModel() {
+        return getBaseModel();
+    }
+
+    /**
+     * Emits the forward pass with the active adapters: the tuner's input transform, the base model's forward, the
+     * tuner's output transform. Parameters are named as {@link #namedParameters()}.
+     */
+    @Override
     public CausalLMOutput forward(Graph g, CausalLMInput input) {
-        return tuner.forward(g, input);
+        g.nameParameters(namedParameters());
+        CausalLMInput in = tuner.transformInput(g, input);
+        CausalLMOutput out = getBaseModel().forward(g, in);
+        return tuner.transformOutput(g, input, out);
     }
 
-    /** Logits [batch, seq, vocab] with the active adapters, on the shared CPU runtime. */
-    public Tensor logits(Tensor inputIds, Tensor attentionMask) {
-        return logits(OrtRuntime.shared(), inputIds, attentionMask);
+    /** The loss with the method's own terms ({@link TunerModel#transformLoss}). */
+    @Override
+    public Value transformLoss(Graph g, Value loss) {
+        return tuner.transformLoss(g, loss);
     }
 
-    /** Logits [batch, seq, vocab] with the active adapters. */
-    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask) {
-        Graph g = new Graph();
-        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
-        CausalLMInput in = CausalLMInput.of(ids);
-        Map<String, Tensor> feed = new LinkedHashMap<>();
-        feed.put("input_ids", inputIds);
-        if (attentionMask != null) {
-            in.attentionMask(g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq")));
-            feed.put("attention_mask", attentionMask);
+    /**
+     * transformers' rule over the PEFT model's parameters: the base model's decaying parameters (not biases, not
+     * normalisation weights) and the method's own parameters that are not biases.
+     */
+    @Override
+    public Set<String> decayParameterNames() {
+        PreTrainedModel base = getBaseModel();
+        Set<Parameter> baseParams = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        baseParams.addAll(base.namedParameters().values());
+        Set<Parameter> baseDecay = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (String n : base.decayParameterNames()) {
+            baseDecay.add(base.getParameter(n));
         }
-        g.output("logits", forward(g, in).logits());
-        return runtime.compile(g, p -> false).run(feed).get("logits");
+        Set<String> out = new LinkedHashSet<>();
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
+            Parameter p = e.getValue();
+            if (baseParams.contains(p) ? baseDecay.contains(p) : !e.getKey().endsWith("bias")) {
+                out.add(e.getKey());
+            }
+        }
+        return out;
+    }
+
+    /** The base model's state, the tuner's own (active prompt adapter, disabled) and every parameter's. */
+    @Override
+    public Object graphState() {
+        return List.of(getBaseModel().graphState(), String.valueOf(tuner.forwardState()),
+                PreTrainedModel.parameterState(namedParameters()));
+    }
+
+    /** A checkpoint folder gets the adapters, as transformers' Trainer saves a PEFT model ({@link #savePretrained}). */
+    @Override
+    public void saveCheckpointFiles(Path dir) throws IOException {
+        savePretrained(dir);
     }
 
     /** Generates continuations of left-padded prompts with the active adapters. */
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
-        return new Generator(getBaseModel()).generate(inputIds, attentionMask, cfg);
+        return new Generator(this).generate(inputIds, attentionMask, cfg);
     }
 
     // ------------------------------------------------------------------ saving
@@ -373,9 +418,9 @@ public class PeftModel {
             cfg.setInferenceMode(true);
             if (cfg.taskType() == null) {
                 com.google.gson.JsonObject am = new com.google.gson.JsonObject();
-                am.addProperty("base_model_class", base.getClass().getSimpleName());
+                am.addProperty("base_model_class", base.transformersClassName());
                 am.addProperty("parent_library", transformersModule(base));
-                cfg.autoMapping = am;
+                cfg.setAutoMapping(am);
             }
             cfg.savePretrained(out);
         }

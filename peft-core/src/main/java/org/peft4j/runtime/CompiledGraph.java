@@ -15,26 +15,32 @@ import java.util.Set;
 import org.peft4j.tensor.Tensor;
 
 /**
- * A graph compiled into an ONNX Runtime session. Owns the session, its options and the ORT tensors that wrap the
- * frozen weights (which must outlive the session); {@link #close()} releases all of them.
+ * A lease on a graph compiled into an ONNX Runtime session ({@link OrtRuntime#compile}). The session itself is shared
+ * by every lease on the same compiled graph and by the runtime's cache; it stays open while any lease is open, even
+ * after the cache evicted it, and closes when the last holder lets go. {@link #close()} ends this lease (idempotent);
+ * a caller that keeps a lease for long (a training step) closes it when done, a caller that forgets only delays the
+ * release until {@link OrtRuntime#close()}.
+ *
+ * <p>Thread-safe: runs may be made from several threads on one lease (ONNX Runtime sessions are thread-safe).
  */
 public final class CompiledGraph implements AutoCloseable {
+    private final NativeSession nativeSession;
     private final OrtEnvironment env;
     private final OrtSession session;
-    private final OrtSession.SessionOptions options;
-    private final List<OnnxTensor> initializers;
-    private final List<Tensor> keepAlive;
     private final Device device;
     private boolean closed;
 
-    CompiledGraph(OrtEnvironment env, OrtSession session, OrtSession.SessionOptions options,
-            List<OnnxTensor> initializers, List<Tensor> keepAlive, Device device) {
-        this.env = env;
-        this.session = session;
-        this.options = options;
-        this.initializers = initializers;
-        this.keepAlive = keepAlive;
-        this.device = device;
+    /** A new lease on {@code s}, whose reference the caller has already taken. */
+    CompiledGraph(NativeSession s) {
+        this.nativeSession = s;
+        this.env = s.env;
+        this.session = s.session;
+        this.device = s.device;
+    }
+
+    /** Whether this lease and {@code other} run the same ONNX Runtime session. */
+    public boolean sharesSessionWith(CompiledGraph other) {
+        return other != null && other.nativeSession == nativeSession;
     }
 
     /** The device the session runs on (CPU after a fallback). */
@@ -96,7 +102,8 @@ public final class CompiledGraph implements AutoCloseable {
 
     /**
      * Runs the graph and writes the named outputs straight into the given tensors' storage (ORT's pinned outputs: no
-     * copy back). Each target must be direct, with the output's dtype and shape.
+     * copy back), then marks each target {@linkplain Tensor#markModified() modified}. Each target must be direct and
+     * writable, with the output's dtype and shape.
      */
     public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
         checkOpen();
@@ -107,13 +114,16 @@ public final class CompiledGraph implements AutoCloseable {
                 in.put(e.getKey(), OrtTensors.toOrt(env, e.getValue()));
             }
             for (Map.Entry<String, Tensor> e : outputs.entrySet()) {
-                if (!e.getValue().data().isDirect()) {
-                    throw new IllegalArgumentException("output '" + e.getKey() + "' must be a direct tensor");
+                if (!e.getValue().isWritableDirect()) {
+                    throw new IllegalArgumentException("output '" + e.getKey() + "' must be a writable direct tensor");
                 }
                 out.put(e.getKey(), OrtTensors.toOrt(env, e.getValue()));
             }
             try (OrtSession.Result r = NativeStack.call(() -> session.run(in, out))) {
                 // the pinned values are owned by the caller; nothing to copy
+            } finally {
+                // written in place: sessions that bind these tensors must not be reused with the old bytes
+                outputs.values().forEach(Tensor::markModified);
             }
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
@@ -123,34 +133,25 @@ public final class CompiledGraph implements AutoCloseable {
         }
     }
 
-    /** Whether this graph was closed (by its owner, or evicted from the runtime's cache). */
+    /** Whether this lease was closed, or its session was (the runtime was closed). */
     public synchronized boolean isClosed() {
-        return closed;
+        return closed || nativeSession.isClosed();
     }
 
     private void checkOpen() {
-        if (closed) {
+        if (isClosed()) {
             throw new IllegalStateException("compiled graph is closed");
         }
     }
 
+    /** Ends this lease; the session closes when no lease and no cache entry holds it. */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
-        try {
-            session.close();
-        } catch (OrtException e) {
-            throw new IllegalStateException(e);
-        } finally {
-            options.close();
-            for (OnnxTensor t : initializers) {
-                t.close();
-            }
-            keepAlive.clear();
-        }
+        nativeSession.release();
     }
 
     /** Outputs of a run, held in ORT memory; closing releases them. */

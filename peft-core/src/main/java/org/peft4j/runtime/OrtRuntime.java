@@ -29,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * bound as initializers, which parameters are inputs); frozen weights are handed to ORT with
  * {@code SessionOptions.addInitializer} from their direct (memory-mapped) buffers, so no copy is made.
  *
- * <p>Everything native is owned here or by a {@link CompiledGraph}; closing the runtime closes all cached sessions.
+ * <p>Everything native is owned here: sessions are reference-counted between the cache and the {@link CompiledGraph}
+ * leases handed out, so an eviction never closes a session a caller still holds; closing the runtime closes all
+ * sessions (leases then refuse to run). Thread-safe.
  */
 public final class OrtRuntime implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OrtRuntime.class);
@@ -38,7 +40,9 @@ public final class OrtRuntime implements AutoCloseable {
     private final OrtEnvironment env;
     private final RuntimeOptions options;
     private final Device device;
-    private final LinkedHashMap<Key, CompiledGraph> cache;
+    private final LinkedHashMap<Key, NativeSession> cache;
+    /** Every session created and not yet seen closed: evicted ones may live on through leases. */
+    private final List<NativeSession> live = new ArrayList<>();
     private boolean closed;
 
     /**
@@ -92,8 +96,10 @@ public final class OrtRuntime implements AutoCloseable {
     }
 
     /**
-     * Compiles {@code g} (cached). Parameters for which {@code asInput} holds become graph inputs; all others become
-     * initializers bound to their storage without a copy.
+     * Compiles {@code g} (cached) and returns a lease on the session: the session stays open while the lease is open,
+     * even if the cache evicts it meanwhile; close the lease when done with it (see {@link CompiledGraph}).
+     * Parameters for which {@code asInput} holds become graph inputs; all others become initializers bound to their
+     * storage without a copy.
      *
      * @throws IllegalStateException if a frozen parameter has no data (shape-only model)
      */
@@ -116,13 +122,16 @@ public final class OrtRuntime implements AutoCloseable {
             }
         }
         Key key = new Key(digest(bytes), bound);
-        CompiledGraph cg = cache.get(key);
-        if (cg == null) {
-            cg = create(bytes, names, bound);
-            cache.put(key, cg);
-            evict();
+        NativeSession s = cache.get(key);
+        if (s == null) {
+            s = create(bytes, names, bound);
+            cache.put(key, s);
+            live.removeIf(NativeSession::isClosed);
+            live.add(s);
         }
-        return cg;
+        s.retain();
+        evict();
+        return new CompiledGraph(s);
     }
 
     /**
@@ -138,21 +147,28 @@ public final class OrtRuntime implements AutoCloseable {
         }
     }
 
+    /** Number of sessions still open (cached, or evicted but still leased). */
+    public synchronized int openSessions() {
+        live.removeIf(NativeSession::isClosed);
+        return live.size();
+    }
+
     /** Number of cached sessions. */
     public synchronized int cachedSessions() {
         return cache.size();
     }
 
     private void evict() {
-        Iterator<Map.Entry<Key, CompiledGraph>> it = cache.entrySet().iterator();
+        Iterator<Map.Entry<Key, NativeSession>> it = cache.entrySet().iterator();
         while (cache.size() > options.maxCachedSessions() && it.hasNext()) {
-            Map.Entry<Key, CompiledGraph> e = it.next();
+            Map.Entry<Key, NativeSession> e = it.next();
             it.remove();
-            e.getValue().close();
+            // the cache's reference only: leases still held keep the session open
+            e.getValue().release();
         }
     }
 
-    private CompiledGraph create(byte[] model, List<String> names, List<Tensor> bound) {
+    private NativeSession create(byte[] model, List<String> names, List<Tensor> bound) {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
@@ -185,7 +201,7 @@ public final class OrtRuntime implements AutoCloseable {
                 so.addInitializer(names.get(i), t);
             }
             OrtSession session = NativeStack.call(() -> env.createSession(model, so));
-            return new CompiledGraph(env, session, so, inits, new ArrayList<>(bound), device);
+            return new NativeSession(env, session, so, inits, new ArrayList<>(bound), device);
         } catch (OrtException e) {
             inits.forEach(OnnxTensor::close);
             so.close();
@@ -219,9 +235,10 @@ public final class OrtRuntime implements AutoCloseable {
             return;
         }
         closed = true;
-        for (CompiledGraph cg : cache.values()) {
-            cg.close();
+        for (NativeSession s : live) {
+            s.close();
         }
+        live.clear();
         cache.clear();
     }
 

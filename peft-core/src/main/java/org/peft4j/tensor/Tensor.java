@@ -9,9 +9,13 @@ import java.util.Objects;
  * A dense, row-major tensor: a dtype, a shape and little-endian bytes in a {@link ByteBuffer}.
  *
  * <p>Tensors are views: wrapping a region of a memory-mapped file copies nothing, and {@link #data()} returns the
- * same storage (as a duplicate with its own position). Tensors created here use direct buffers so that ONNX Runtime
- * can read them without a copy. A tensor is immutable in shape and dtype; its bytes may be written through
- * {@link #data()} when the storage is writable (e.g. when merging adapter weights into an owned copy).
+ * same storage (as a read-only duplicate with its own position). Tensors created here use direct buffers so that ONNX
+ * Runtime can read them without a copy. A tensor is immutable in shape and dtype. Its bytes can be changed in place
+ * only through {@link #write} (or by a compiled graph writing its outputs into it), which bumps {@link #version()}:
+ * so every in-place write is seen by the caches of compiled graphs that bind the tensor, and no session ever runs on
+ * stale weights (on CUDA a session copies its weights when it is created).
+ *
+ * <p>Not thread-safe for concurrent writes; concurrent reads are safe.
  */
 public final class Tensor {
     private final DType dtype;
@@ -127,9 +131,45 @@ public final class Tensor {
         return data.capacity();
     }
 
-    /** The storage as a little-endian view positioned at 0 (shares bytes with this tensor). */
+    /**
+     * The storage as a read-only little-endian view positioned at 0 (shares bytes with this tensor). Write with
+     * {@link #write}.
+     */
     public ByteBuffer data() {
-        return data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        return data.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** What {@link #write} runs: it gets a writable little-endian view of the storage positioned at 0. */
+    @FunctionalInterface
+    public interface Writer {
+        void write(ByteBuffer storage);
+    }
+
+    /**
+     * Changes this tensor's bytes in place and then {@linkplain #markModified() marks it modified}, also when the
+     * writer throws (part of the bytes may have been written).
+     *
+     * @throws IllegalStateException if the storage is read-only (memory-mapped): give the owner a {@link #copy()}
+     */
+    public void write(Writer writer) {
+        if (data.isReadOnly()) {
+            throw new IllegalStateException("cannot write in place into read-only (memory-mapped) storage: " + this
+                    + "; use a copy");
+        }
+        try {
+            writer.write(data.duplicate().order(ByteOrder.LITTLE_ENDIAN));
+        } finally {
+            markModified();
+        }
+    }
+
+    /** Overwrites every element of a float32 tensor with {@code values} in place (see {@link #write}). */
+    public void writeFloats(float[] values) {
+        if (dtype != DType.F32 || values.length != numel()) {
+            throw new IllegalArgumentException("expected " + numel() + " float32 values for " + this + ", got "
+                    + values.length);
+        }
+        write(b -> b.asFloatBuffer().put(values));
     }
 
     /**
@@ -143,8 +183,9 @@ public final class Tensor {
     }
 
     /**
-     * Declares that this tensor's bytes were written in place (through {@link #data()}). Writers call it after the
-     * write; see {@link #version()}. Other tensor objects over the same storage ({@link #reshape} views) keep their
+     * Declares that this tensor's bytes were written in place. {@link #write} and compiled graphs writing outputs
+     * into the tensor call it; code that hands the storage to native code that writes it calls it after the write;
+     * see {@link #version()}. Other tensor objects over the same storage ({@link #reshape} views) keep their
      * own counters.
      */
     public synchronized void markModified() {

@@ -1,6 +1,7 @@
 package org.peft4j.train;
 
 import java.util.List;
+import org.peft4j.data.Batch;
 import java.util.Map;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
@@ -10,13 +11,10 @@ import org.peft4j.tensor.DType;
 
 /**
  * Causal-LM cross entropy as transformers computes it: logits at position t predict the label at t + 1, labels equal
- * to {@value #IGNORE_INDEX} are not counted, and the loss is the mean over the counted tokens. Built from
+ * to {@link Batch#IGNORE_INDEX} are not counted, and the loss is the mean over the counted tokens. Built from
  * LogSoftmax, GatherElements and reductions, all of which have gradient rules in standard ONNX.
  */
 public final class CausalLMLoss {
-    /** Labels with this value do not count (prompt tokens, padding). */
-    public static final long IGNORE_INDEX = -100;
-
     private CausalLMLoss() {
     }
 
@@ -32,7 +30,7 @@ public final class CausalLMLoss {
         }
         Value shiftLogits = g.slice(logits, new long[] {0}, new long[] {-1}, new long[] {1});
         Value shiftLabels = g.slice(labels, new long[] {1}, new long[] {Long.MAX_VALUE}, new long[] {1});
-        Value counted = g.not(g.equal(shiftLabels, g.intScalar(IGNORE_INDEX)));
+        Value counted = g.not(g.equal(shiftLabels, g.intScalar(Batch.IGNORE_INDEX)));
         Value safeLabels = g.where(counted, shiftLabels, g.intScalar(0));
         Value logp = g.logSoftmax(shiftLogits, -1);
         Value idx = g.unsqueeze(safeLabels, -1);

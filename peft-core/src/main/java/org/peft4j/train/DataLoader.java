@@ -3,6 +3,7 @@ package org.peft4j.train;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.peft4j.data.Batch;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.TokenizedExample;
 

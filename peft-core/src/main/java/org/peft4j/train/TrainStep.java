@@ -1,54 +1,79 @@
 package org.peft4j.train;
 
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import org.peft4j.autodiff.Autodiff;
+import org.peft4j.data.Batch;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLM;
 import org.peft4j.models.CausalLMInput;
-import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.CausalLMOutput;
 import org.peft4j.runtime.CompiledGraph;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
- * Forward, causal-LM loss and backward in one ONNX Runtime session. Inputs are the batch and the trainable
- * parameters; outputs are the loss and one gradient per trainable parameter. Frozen weights stay initializers
- * (shared without copies) and get no gradient nodes.
+ * Forward, loss and backward in one ONNX Runtime session, for any {@link CausalLM} (a base model or a PEFT model).
+ * Inputs are the batch and the trainable parameters; outputs are the loss and one gradient per trainable parameter.
+ * Frozen weights stay initializers (shared without copies) and get no gradient nodes.
+ *
+ * <p>The trainable set and the graph are fixed when the step is built. Before every run the step checks that the
+ * model would still emit the same graph over the same trainable set ({@link CausalLM#graphState()}); after adapters
+ * were enabled, disabled, switched, merged or added, or a parameter's trainable flag changed, it refuses to run with a
+ * clear message (build a new step).
  *
  * <p>When the model has dropout, the training graph also has the int64 scalar input {@value Graph#DROPOUT_SEED}
  * (see {@link org.peft4j.nn.Dropout}); {@link #run(Batch, long)} feeds it, so the masks are a function of the value
  * given there and nothing else.
+ *
+ * <p>Holds leases on its compiled sessions: {@link #close()} releases them. Not thread-safe.
  */
-public final class TrainStep {
-    private final PreTrainedModel model;
+public final class TrainStep implements AutoCloseable {
+    private final CausalLM model;
     private final OrtRuntime runtime;
+    private final LossSpec lossSpec;
     private final Map<String, Parameter> trainable = new LinkedHashMap<>();
+    private final Set<Parameter> trainableSet = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Object graphState;
     private final Graph graph;
     private Graph evalGraph;
-    private final Map<Graph, CompiledGraph> compiled = new java.util.IdentityHashMap<>();
+    private final Map<Graph, CompiledGraph> compiled = new IdentityHashMap<>();
 
-    /** Builds the training graph for the model's current trainable set. */
-    public TrainStep(PreTrainedModel model, OrtRuntime runtime) {
+    /** Builds the training graph with the causal-LM loss for the model's current trainable set. */
+    public TrainStep(CausalLM model, OrtRuntime runtime) {
+        this(model, runtime, LossSpec.causalLM());
+    }
+
+    /**
+     * Builds the training graph for the model's current trainable set.
+     *
+     * @param lossSpec the loss to minimise (the model's {@link CausalLM#transformLoss} is applied to it)
+     * @throws IllegalStateException if nothing is trainable
+     */
+    public TrainStep(CausalLM model, OrtRuntime runtime, LossSpec lossSpec) {
         this.model = model;
         this.runtime = runtime;
+        this.lossSpec = lossSpec;
         for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
             if (e.getValue().trainable()) {
                 trainable.put(e.getKey(), e.getValue());
+                trainableSet.add(e.getValue());
             }
         }
         if (trainable.isEmpty()) {
             throw new IllegalStateException("the model has no trainable parameters");
         }
+        this.graphState = model.graphState();
         Graph g = new Graph().setTraining(true);
-        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
-        Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq"));
         Value labels = g.input("labels", DType.I64, Dim.of("batch"), Dim.of("seq"));
-        Value logits = model.forward(g, CausalLMInput.of(ids).attentionMask(mask)).logits();
-        Value loss = CausalLMLoss.build(g, logits, labels);
+        Value loss = lossOf(g, labels);
         Map<String, Value> wrt = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
             wrt.put(e.getKey(), g.param(e.getValue()));
@@ -61,9 +86,23 @@ public final class TrainStep {
         this.graph = g;
     }
 
-    /** The trainable parameters by dotted name. */
+    /** Emits the forward over the batch inputs and the loss against {@code labels}. */
+    private Value lossOf(Graph g, Value labels) {
+        g.nameParameters(model.namedParameters());
+        Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq"));
+        CausalLMOutput out = model.forward(g, CausalLMInput.of(ids).attentionMask(mask));
+        return model.transformLoss(g, lossSpec.build(g, out, labels));
+    }
+
+    /** The model this step trains. */
+    public CausalLM model() {
+        return model;
+    }
+
+    /** The trainable parameters by name, fixed when the step was built. */
     public Map<String, Parameter> trainable() {
-        return trainable;
+        return Collections.unmodifiableMap(trainable);
     }
 
     /** The emitted graph (forward, loss and backward). */
@@ -91,25 +130,41 @@ public final class TrainStep {
         }
     }
 
-    /** The loss of one batch without dropout and without a backward pass (evaluation). */
+    /**
+     * The loss of one batch without dropout and without a backward pass (evaluation).
+     *
+     * @throws IllegalStateException if the model changed since this step was built
+     */
     public double evaluate(Batch batch) {
+        checkModelUnchanged();
         if (evalGraph == null) {
             Graph g = new Graph();
-            Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
-            Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq"));
             Value labels = g.input("labels", DType.I64, Dim.of("batch"), Dim.of("seq"));
-            Value logits = model.forward(g, CausalLMInput.of(ids).attentionMask(mask)).logits();
-            g.output("loss", CausalLMLoss.build(g, logits, labels));
+            g.output("loss", lossOf(g, labels));
             evalGraph = g;
         }
         return runLoss(evalGraph, batch, 0L).get("loss").getDouble(0);
     }
 
+    /**
+     * Throws unless the model would emit the graph this step was built from.
+     *
+     * @throws IllegalStateException naming what to do
+     */
+    private void checkModelUnchanged() {
+        if (!graphState.equals(model.graphState())) {
+            throw new IllegalStateException("the model changed since this TrainStep was built (adapters enabled, "
+                    + "disabled, switched, merged or added, or parameters made trainable or frozen): its graph and "
+                    + "trainable set no longer match the model; build a new TrainStep");
+        }
+    }
+
     private Map<String, Tensor> runLoss(Graph g, Batch batch, long dropoutSeed) {
-        // compile once per graph, not per micro-batch: compiling exports and hashes the whole ModelProto
+        // compile once per graph, not per micro-batch: compiling exports and hashes the whole ModelProto; the lease
+        // keeps the session open whatever the runtime's cache evicts
         CompiledGraph cg = compiled.get(g);
-        if (cg == null || cg.isClosed()) {
-            cg = runtime.compile(g, Parameter::trainable);
+        if (cg == null) {
+            cg = runtime.compile(g, trainableSet::contains);
             compiled.put(g, cg);
         }
         Map<String, Tensor> feed = new LinkedHashMap<>();
@@ -120,11 +175,18 @@ public final class TrainStep {
             feed.put(Graph.DROPOUT_SEED, Tensor.of(new long[] {dropoutSeed}));
         }
         for (Value p : g.parameters()) {
-            if (p.parameter().trainable()) {
+            if (trainableSet.contains(p.parameter())) {
                 feed.put(p.name(), p.parameter().data());
             }
         }
         return cg.run(feed);
+    }
+
+    /** Releases the compiled sessions (they close when no one else holds them). */
+    @Override
+    public void close() {
+        compiled.values().forEach(CompiledGraph::close);
+        compiled.clear();
     }
 
     /** Whether the training graph has dropout, i.e. a {@value Graph#DROPOUT_SEED} input that {@link #run} feeds. */
@@ -161,10 +223,12 @@ public final class TrainStep {
     /**
      * Runs forward and backward on one batch with the parameters' current values.
      *
+     * @throws IllegalStateException if the model changed since this step was built (see the class comment)
      * @param dropoutSeed fed to the graph's {@value Graph#DROPOUT_SEED} input when the model has dropout (ignored
      *     otherwise); equal seeds give equal masks. The {@link Trainer} passes {@link #dropoutSeed(long, long, int)}.
      */
     public Output run(Batch batch, long dropoutSeed) {
+        checkModelUnchanged();
         Map<String, Tensor> out = runLoss(graph, batch, dropoutSeed);
         Map<String, Tensor> grads = new LinkedHashMap<>();
         for (String name : trainable.keySet()) {

@@ -9,16 +9,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.peft4j.data.Batch;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.TokenizedExample;
 import org.peft4j.graph.Parameter;
-import org.peft4j.models.PreTrainedModel;
-import org.peft4j.nn.LayerNorm;
-import org.peft4j.nn.Module;
-import org.peft4j.nn.RMSNorm;
-import org.peft4j.peft.PeftModel;
+import org.peft4j.models.CausalLM;
 import org.peft4j.runtime.OrtRuntime;
-import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,34 +37,37 @@ import org.slf4j.LoggerFactory;
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
 
-    private final PreTrainedModel model;
-    /** The PEFT model whose base model is trained, or null: its adapters are saved into every checkpoint. */
-    private final PeftModel peftModel;
+    private final CausalLM model;
     private final TrainingArguments args;
     private final OrtRuntime runtime;
     private final List<TrainerCallback> callbacks = new ArrayList<>();
     private ProgressBar progress = new ProgressBar(System.err);
-
-    public Trainer(PreTrainedModel model, TrainingArguments args, OrtRuntime runtime) {
-        this(model, null, args, runtime);
-    }
+    private LossSpec lossSpec = LossSpec.causalLM();
+    private GradientReducer gradientReducer = GradientReducer.LOCAL;
 
     /**
-     * Trains the adapters of {@code peftModel} (the trainable parameters of its base model, as
-     * {@code new Trainer(peftModel.getBaseModel(), ...)}); every checkpoint folder also gets what transformers'
-     * {@code Trainer} saves for a PEFT model: {@code adapter_model.safetensors}, {@code adapter_config.json} and
-     * {@code README.md} ({@link PeftModel#savePretrained}, other adapters in subfolders), so
-     * {@code PeftModel.fromPretrained(base, checkpoint-N)} loads it.
+     * Trains the trainable parameters of {@code model}: a base model (full fine-tuning or whatever is marked
+     * trainable) or a PEFT model (its adapters). Every checkpoint folder also gets the model's
+     * {@link CausalLM#saveCheckpointFiles checkpoint files}, as transformers' {@code Trainer} calls
+     * {@code save_pretrained}: for a PEFT model {@code adapter_model.safetensors}, {@code adapter_config.json} and
+     * {@code README.md}, so {@code PeftModel.fromPretrained(base, checkpoint-N)} loads it.
      */
-    public Trainer(PeftModel peftModel, TrainingArguments args, OrtRuntime runtime) {
-        this(peftModel.getBaseModel(), peftModel, args, runtime);
-    }
-
-    private Trainer(PreTrainedModel model, PeftModel peftModel, TrainingArguments args, OrtRuntime runtime) {
+    public Trainer(CausalLM model, TrainingArguments args, OrtRuntime runtime) {
         this.model = model;
-        this.peftModel = peftModel;
         this.args = args;
         this.runtime = runtime;
+    }
+
+    /** Sets the loss the training steps minimise (default {@link LossSpec#causalLM()}). */
+    public Trainer lossSpec(LossSpec spec) {
+        this.lossSpec = spec;
+        return this;
+    }
+
+    /** Sets how gradients are combined across workers before each update (default: one machine). */
+    public Trainer gradientReducer(GradientReducer reducer) {
+        this.gradientReducer = reducer;
+        return this;
     }
 
     /** Adds a callback. */
@@ -191,17 +190,16 @@ public final class Trainer {
     }
 
     private List<Double> run(Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
-        TrainStep step = new TrainStep(model, runtime);
-        Map<String, Parameter> params = step.trainable();
-        Map<String, Double> decay = new LinkedHashMap<>();
-        for (String name : params.keySet()) {
-            decay.put(name, decays(name) ? args.weightDecay() : 0.0);
-            makeWritable(params.get(name));
+        try (TrainStep step = new TrainStep(model, runtime, lossSpec)) {
+            return run(step, batches, evalBatches, resumeFromCheckpoint);
         }
+    }
+
+    private List<Double> run(TrainStep step, Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
+        Map<String, Parameter> params = step.trainable();
         long total = totalSteps(batches.batchesPerEpoch());
-        LrScheduler schedule = new LrScheduler(args.lrSchedulerType(),
-                LrScheduler.warmupSteps(args.warmupSteps(), args.warmupRatio(), total), total);
-        AdamW adam = new AdamW(args.adamBeta1(), args.adamBeta2(), args.adamEpsilon());
+        OptimizerStep optimizer = new OptimizerStep(params, model.decayParameterNames(), args, total)
+                .gradientReducer(gradientReducer);
         List<Double> losses = new ArrayList<>();
         JsonArray history = new JsonArray();
         long cursor = 0;
@@ -214,9 +212,14 @@ public final class Trainer {
                     throw new IllegalArgumentException(resumeFromCheckpoint + ": checkpoint weight '" + e.getKey()
                             + "' is not a trainable parameter of the model");
                 }
-                p.setData(e.getValue());
+                Tensor saved = e.getValue();
+                if (saved.dtype() != p.dtype() || !java.util.Arrays.equals(saved.shape(), p.shape())) {
+                    throw new IllegalArgumentException(resumeFromCheckpoint + ": checkpoint weight '" + e.getKey()
+                            + "' is " + saved + ", the model's is " + p);
+                }
+                p.data().write(b -> b.put(saved.data()));
             }
-            adam.restore(c.optimizerStep, c.expAvg, c.expAvgSq);
+            optimizer.adam().restore(c.optimizerStep, c.expAvg, c.expAvgSq);
             cursor = c.batchCursor;
             start = c.globalStep;
             history = c.logHistory;
@@ -246,16 +249,9 @@ public final class Trainer {
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("loss is " + loss + " at step " + (s + 1) + "; training stopped");
             }
-            if (args.maxGradNorm() > 0) {
-                AdamW.clipGradNorm(acc.values(), args.maxGradNorm());
-            }
-            double lr = args.learningRate() * schedule.factor(s);
-            adam.beginStep();
-            for (Map.Entry<String, Parameter> e : params.entrySet()) {
-                Tensor data = e.getValue().data();
-                float[] values = data.toFloatArray();
-                adam.update(e.getKey(), values, acc.get(e.getKey()), lr, decay.get(e.getKey()));
-                data.data().asFloatBuffer().put(values);
+            double lr = optimizer.apply(s, acc);
+            for (TrainerCallback cb : callbacks) {
+                cb.onOptimizerStep(s + 1, params, acc);
             }
             losses.add(loss);
             lossSinceLog += loss;
@@ -294,6 +290,7 @@ public final class Trainer {
                 }
             }
             if ((s + 1) % args.saveSteps() == 0) {
+                AdamW adam = optimizer.adam();
                 saveCheckpoint(new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
                         adam.firstMoments(), adam.secondMoments(), history));
             }
@@ -325,7 +322,7 @@ public final class Trainer {
 
     private void saveCheckpoint(Checkpoint c) {
         try {
-            Path dir = c.write(args.outputDir(), peftModel == null ? null : peftModel::savePretrained);
+            Path dir = c.write(args.outputDir(), model::saveCheckpointFiles);
             if (args.saveTotalLimit() != null) {
                 Checkpoint.rotate(args.outputDir(), args.saveTotalLimit());
             }
@@ -344,26 +341,6 @@ public final class Trainer {
             return Checkpoint.read(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("could not read the checkpoint " + dir, e);
-        }
-    }
-
-    /** transformers: no weight decay for biases and the weights of normalization layers. */
-    private boolean decays(String name) {
-        if (name.endsWith("bias")) {
-            return false;
-        }
-        int dot = name.lastIndexOf('.');
-        Module owner = dot < 0 ? model : model.getSubmodule(name.substring(0, dot));
-        return !(owner instanceof RMSNorm || owner instanceof LayerNorm);
-    }
-
-    /** Trainable weights are updated in place: give read-only (memory-mapped) ones an owned copy first. */
-    private static void makeWritable(Parameter p) {
-        if (p.dtype() != DType.F32) {
-            throw new IllegalArgumentException("training needs float32 trainable parameters, got " + p);
-        }
-        if (p.data().data().isReadOnly()) {
-            p.setData(p.data().copy());
         }
     }
 }

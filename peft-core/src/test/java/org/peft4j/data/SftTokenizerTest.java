@@ -52,12 +52,12 @@ class SftTokenizerTest {
     void collatesWithPaddingOnEitherSide() {
         var a = new TokenizedExample(new long[] {1, 2, 3}, new long[] {-100, 2, 3});
         var b = new TokenizedExample(new long[] {4}, new long[] {4});
-        org.peft4j.train.Batch right = PaddingCollator.forTokenizer(tok).collate(List.of(a, b));
+        org.peft4j.data.Batch right = PaddingCollator.forTokenizer(tok).collate(List.of(a, b));
         assertThat(right.inputIds().shape()).containsExactly(2, 3);
         assertThat(right.inputIds().toLongArray()).containsExactly(1, 2, 3, 4, 258, 258);
         assertThat(right.attentionMask().toLongArray()).containsExactly(1, 1, 1, 1, 0, 0);
         assertThat(right.labels().toLongArray()).containsExactly(-100, 2, 3, 4, -100, -100);
-        org.peft4j.train.Batch left = new PaddingCollator(0, PaddingCollator.Side.LEFT).collate(List.of(a, b));
+        org.peft4j.data.Batch left = new PaddingCollator(0, PaddingCollator.Side.LEFT).collate(List.of(a, b));
         assertThat(left.inputIds().toLongArray()).containsExactly(1, 2, 3, 0, 0, 4);
         assertThat(left.attentionMask().toLongArray()).containsExactly(1, 1, 1, 0, 0, 1);
         assertThat(left.labels().toLongArray()).containsExactly(-100, 2, 3, -100, -100, 4);
@@ -68,7 +68,7 @@ class SftTokenizerTest {
         var five = new TokenizedExample(new long[] {1, 2, 3, 4, 5}, new long[] {-100, 2, 3, 4, 5});
         var two = new TokenizedExample(new long[] {6, 7}, new long[] {6, 7});
         PaddingCollator by4 = new PaddingCollator(0, PaddingCollator.Side.RIGHT, 4);
-        org.peft4j.train.Batch b = by4.collate(List.of(five, two));
+        org.peft4j.data.Batch b = by4.collate(List.of(five, two));
         // longest 5 rounded up to 8
         assertThat(b.inputIds().shape()).containsExactly(2, 8);
         assertThat(b.inputIds().toLongArray()).containsExactly(1, 2, 3, 4, 5, 0, 0, 0, 6, 7, 0, 0, 0, 0, 0, 0);
@@ -80,7 +80,7 @@ class SftTokenizerTest {
         assertThat(by4.collate(List.of(four, two)).inputIds().shape()).containsExactly(2, 4);
         assertThat(new PaddingCollator(0, PaddingCollator.Side.RIGHT, 2).collate(List.of(two)).inputIds().shape())
                 .containsExactly(1, 2);
-        org.peft4j.train.Batch left = PaddingCollator.forTokenizer(tok).withPadToMultipleOf(3).collate(List.of(two));
+        org.peft4j.data.Batch left = PaddingCollator.forTokenizer(tok).withPadToMultipleOf(3).collate(List.of(two));
         assertThat(left.inputIds().toLongArray()).containsExactly(6, 7, 258);
         assertThat(new PaddingCollator(0, PaddingCollator.Side.LEFT, 3).collate(List.of(two)).inputIds()
                 .toLongArray()).containsExactly(0, 6, 7);

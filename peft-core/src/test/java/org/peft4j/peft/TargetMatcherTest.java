@@ -6,8 +6,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.peft4j.peft.tuners.TargetMatcher;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.tuners.TargetMatcher.Result;
+import org.peft4j.peft.tuners.TargetMatcher;
 import org.peft4j.peft.tuners.TunerConfig;
 
 /** PEFT's check_target_module_exists rules (peft.md section 2), one by one. */

@@ -6,7 +6,7 @@ import java.util.List;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.tensor.Tensor;
-import org.peft4j.train.Batch;
+import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

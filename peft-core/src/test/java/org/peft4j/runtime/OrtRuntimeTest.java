@@ -48,10 +48,10 @@ class OrtRuntimeTest {
         Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
         try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
             CompiledGraph a = rt.compile(affine(w, b), p -> false);
-            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(a);
+            assertThat(rt.compile(affine(w, b), p -> false).sharesSessionWith(a)).isTrue();
             Parameter w2 = new Parameter(Tensor.of(new float[] {0, 0, 0, 0, 0, 1}, 2, 3));
             CompiledGraph c = rt.compile(affine(w2, b), p -> false);
-            assertThat(c).isNotSameAs(a);
+            assertThat(c.sharesSessionWith(a)).isFalse();
             assertThat(c.run(Map.of("x", Tensor.of(new float[] {1, 1, 7}, 1, 3))).get("y").toFloatArray())
                     .containsExactly(0f, 7f);
             assertThat(rt.cachedSessions()).isEqualTo(2);
@@ -68,7 +68,7 @@ class OrtRuntimeTest {
             CompiledGraph cg = rt.compile(affine(w, b), p -> false);
             Tensor x = Tensor.of(new float[] {3, 4, 5}, 1, 3);
             assertThat(cg.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(3f, 4f);
-            wt.data().putFloat(0, 2f);
+            wt.write(buf -> buf.putFloat(0, 2f));
             assertThat(cg.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(6f, 4f);
         }
     }
@@ -86,15 +86,64 @@ class OrtRuntimeTest {
             CompiledGraph before = rt.compile(affine(w, b), p -> false);
             assertThat(before.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(3f, 4f);
             assertThat(wt.version()).isZero();
-            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(before);
+            assertThat(rt.compile(affine(w, b), p -> false).sharesSessionWith(before)).isTrue();
 
-            wt.data().putFloat(0, 2f);
-            wt.markModified();
-            assertThat(wt.version()).isEqualTo(1);
+            wt.write(buf -> buf.putFloat(0, 2f));
+            assertThat(wt.version()).as("Tensor#write marks the tensor modified").isEqualTo(1);
             CompiledGraph after = rt.compile(affine(w, b), p -> false);
-            assertThat(after).isNotSameAs(before);
+            assertThat(after.sharesSessionWith(before)).isFalse();
             assertThat(after.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(6f, 4f);
-            assertThat(rt.compile(affine(w, b), p -> false)).isSameAs(after);
+            assertThat(rt.compile(affine(w, b), p -> false).sharesSessionWith(after)).isTrue();
+        }
+    }
+
+    @Test
+    void tensorsCanOnlyBeWrittenThroughTheVersionedApi() {
+        Tensor t = Tensor.of(new float[] {1, 2}, 2);
+        assertThatThrownBy(() -> t.data().putFloat(0, 5f)).isInstanceOf(java.nio.ReadOnlyBufferException.class);
+        t.writeFloats(new float[] {5, 6});
+        assertThat(t.toFloatArray()).containsExactly(5f, 6f);
+        assertThat(t.version()).isEqualTo(1);
+        Tensor mapped = Tensor.wrap(DType.F32, new long[] {2}, t.data());
+        assertThatThrownBy(() -> mapped.writeFloats(new float[] {1, 1})).hasMessageContaining("read-only");
+    }
+
+    @Test
+    void outputsWrittenInPlaceByAGraphAreMarkedModified() {
+        Graph g = new Graph();
+        Value x = g.input("x", DType.F32, Dim.of(2));
+        g.output("y", g.mul(x, g.scalar(2.0, DType.F32)));
+        Tensor target = Tensor.zeros(DType.F32, 2);
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults()); CompiledGraph cg = rt.compile(g, p -> false)) {
+            cg.runInto(Map.of("x", Tensor.of(new float[] {1, 3}, 2)), Map.of("y", target));
+        }
+        assertThat(target.toFloatArray()).containsExactly(2f, 6f);
+        assertThat(target.version()).isEqualTo(1);
+    }
+
+    @Test
+    void anEvictedSessionStaysOpenWhileLeasedAndClosesWithItsLastLease() {
+        Parameter b = new Parameter(Tensor.of(new float[] {0, 0}, 2));
+        RuntimeOptions one = RuntimeOptions.builder().optMaxCachedSessions(1).build();
+        try (OrtRuntime rt = new OrtRuntime(one)) {
+            Parameter w = new Parameter(Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3));
+            CompiledGraph held = rt.compile(affine(w, b), p -> false);
+            Tensor x = Tensor.of(new float[] {3, 4, 5}, 1, 3);
+            // another structure evicts the first session from the one-entry cache
+            CompiledGraph other = rt.compile(affine(new Parameter(Tensor.of(new float[6], 2, 3)), b), p -> false);
+            assertThat(rt.cachedSessions()).isEqualTo(1);
+            assertThat(held.isClosed()).isFalse();
+            assertThat(held.run(Map.of("x", x)).get("y").toFloatArray()).containsExactly(3f, 4f);
+            assertThat(rt.openSessions()).isEqualTo(2);
+            held.close();
+            assertThat(held.isClosed()).isTrue();
+            assertThat(rt.openSessions()).as("the evicted session closed with its last lease").isEqualTo(1);
+            assertThatThrownBy(() -> held.run(Map.of("x", x))).hasMessageContaining("closed");
+            // the cached one survives its lease: the cache still holds it
+            other.close();
+            assertThat(rt.openSessions()).isEqualTo(1);
+            CompiledGraph again = rt.compile(affine(new Parameter(Tensor.of(new float[6], 2, 3)), b), p -> false);
+            assertThat(again.isClosed()).isFalse();
         }
     }
 

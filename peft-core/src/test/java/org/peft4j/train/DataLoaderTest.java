@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
+import org.peft4j.data.Batch;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;

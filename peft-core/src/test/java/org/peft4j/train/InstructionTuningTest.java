@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.InstructionData;
 import org.peft4j.data.InstructionRecord;

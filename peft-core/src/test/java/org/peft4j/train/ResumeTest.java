@@ -9,6 +9,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.runtime.OrtRuntime;
@@ -25,8 +26,8 @@ class ResumeTest {
         for (long[] s : seqs) {
             long[] mask = {1, 1, 1, 1, 1, 1};
             long[] labels = s.clone();
-            labels[0] = CausalLMLoss.IGNORE_INDEX;
-            labels[1] = CausalLMLoss.IGNORE_INDEX;
+            labels[0] = Batch.IGNORE_INDEX;
+            labels[1] = Batch.IGNORE_INDEX;
             out.add(new Batch(Tensor.of(s, 1, 6), Tensor.of(mask, 1, 6), Tensor.of(labels, 1, 6)));
         }
         return out;

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.TokenizedExample;
 import org.peft4j.models.AutoModelForCausalLM;

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
 import org.peft4j.graph.Node;
@@ -60,7 +61,7 @@ class TrainerTest {
         }
         long[] bad = SEQ.clone();
         long[] none = new long[SEQ.length];
-        java.util.Arrays.fill(none, CausalLMLoss.IGNORE_INDEX);
+        java.util.Arrays.fill(none, Batch.IGNORE_INDEX);
         long[] mask = new long[SEQ.length];
         java.util.Arrays.fill(mask, 1);
         Batch empty = new Batch(Tensor.of(bad, 1, SEQ.length), Tensor.of(mask, 1, SEQ.length),

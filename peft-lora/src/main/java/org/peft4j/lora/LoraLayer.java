@@ -124,6 +124,13 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
         loraDropout().put(adapter, dropout > 0 ? new Dropout(dropout) : new Identity());
     }
 
+    /** The active, merged and held adapters and the disabled flag: what decides the nodes {@code forward} emits. */
+    @Override
+    public Object forwardState() {
+        return java.util.Arrays.asList(java.util.List.copyOf(activeAdapters()), disabled(),
+                java.util.List.copyOf(mergedAdapters()), java.util.List.copyOf(adapterNames()));
+    }
+
     @Override
     public Set<String> adapterNames() {
         return new LinkedHashSet<>(r.keySet());

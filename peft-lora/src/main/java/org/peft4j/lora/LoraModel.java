@@ -14,11 +14,11 @@ import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Linear;
 import org.peft4j.nn.Module;
-import org.peft4j.peft.PeftConfig;
+import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.tuners.BaseTunerLayer;
 import org.peft4j.peft.tuners.TargetMatcher;
 import org.peft4j.peft.tuners.TunerConfig;
-import org.peft4j.peft.tuners.TunerModel;
+import org.peft4j.peft.tuners.BaseTuner;
 import org.peft4j.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * with LoRA layers, applies the bias modes, names saved weights as PEFT does, and combines adapters
  * ({@link #addWeightedAdapter}).
  */
-public class LoraModel extends TunerModel {
+public class LoraModel extends BaseTuner {
     private static final Logger LOG = LoggerFactory.getLogger(LoraModel.class);
 
     /** PEFT's {@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING} (the entries for decoder models). */

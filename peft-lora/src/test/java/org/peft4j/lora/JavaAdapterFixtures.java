@@ -28,7 +28,7 @@ import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
-import org.peft4j.train.Batch;
+import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 
@@ -85,7 +85,7 @@ public final class JavaAdapterFixtures {
     }
 
     private static LoraConfig.Builder lora() {
-        return LoraConfig.builder().r(8).loraAlpha(16).taskType(org.peft4j.peft.TaskType.CAUSAL_LM);
+        return LoraConfig.builder().r(8).loraAlpha(16).taskType(org.peft4j.peft.config.TaskType.CAUSAL_LM);
     }
 
     /** All cases, by name. */

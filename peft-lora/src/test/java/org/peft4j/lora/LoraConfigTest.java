@@ -15,11 +15,12 @@ import org.junit.jupiter.api.Test;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
-import org.peft4j.peft.ConfigJson;
 import org.peft4j.peft.Peft;
-import org.peft4j.peft.PeftConfig;
+import org.peft4j.peft.PeftConfigs;
 import org.peft4j.peft.PeftModel;
-import org.peft4j.peft.TaskType;
+import org.peft4j.peft.config.ConfigJson;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.config.TaskType;
 import org.peft4j.testutil.Fixtures;
 
 class LoraConfigTest {
@@ -53,7 +54,7 @@ class LoraConfigTest {
     @Test
     void peftWrittenConfigRoundTrips() throws Exception {
         Path file = Fixtures.root().resolve("lora/patterns/adapter/adapter_config.json");
-        LoraConfig c = (LoraConfig) PeftConfig.fromPretrained(file);
+        LoraConfig c = (LoraConfig) PeftConfigs.fromPretrained(file);
         assertThat(c.taskType()).isEqualTo(TaskType.CAUSAL_LM);
         // json.dumps(sort_keys=True) sorts nested objects too, so the file order is not the order given in Python
         assertThat(c.rankPattern()).containsOnly(Map.entry("q_proj", 4), Map.entry("model.layers.1.self_attn.v_proj",
@@ -77,7 +78,7 @@ class LoraConfigTest {
         o.add("another_one", JsonParser.parseString("{\"x\": 1}"));
         Path dir = Files.createTempDirectory("cfg");
         Files.writeString(dir.resolve("adapter_config.json"), o.toString());
-        LoraConfig c = (LoraConfig) PeftConfig.fromPretrained(dir);
+        LoraConfig c = (LoraConfig) PeftConfigs.fromPretrained(dir);
         assertThat(c.r()).isEqualTo(8);
         ConfigJson j = new ConfigJson(o, "x");
         LoraConfig.fromJson(j);
@@ -88,7 +89,7 @@ class LoraConfigTest {
     void minimalConfigLoads() throws Exception {
         Path dir = Files.createTempDirectory("cfg");
         Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"target_modules\": [\"q_proj\"]}");
-        LoraConfig c = (LoraConfig) PeftConfig.fromPretrained(dir);
+        LoraConfig c = (LoraConfig) PeftConfigs.fromPretrained(dir);
         assertThat(targets(c.targetModules())).containsExactly("q_proj");
         assertThat(c.r()).isEqualTo(8);
     }
@@ -97,13 +98,13 @@ class LoraConfigTest {
     void badFilesNameTheFileAndField() throws Exception {
         Path dir = Files.createTempDirectory("cfg");
         Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": \"eight\"}");
-        assertThatThrownBy(() -> PeftConfig.fromPretrained(dir)).hasMessageContaining("adapter_config.json")
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).hasMessageContaining("adapter_config.json")
                 .hasMessageContaining("'r'").hasMessageContaining("an integer");
         Files.writeString(dir.resolve("adapter_config.json"), "{\"r\": 8}");
-        assertThatThrownBy(() -> PeftConfig.fromPretrained(dir)).hasMessageContaining("missing required keys: "
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).hasMessageContaining("missing required keys: "
                 + "{'peft_type'}");
         Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"task_type\": \"CHAT\"}");
-        assertThatThrownBy(() -> PeftConfig.fromPretrained(dir)).hasMessageContaining(
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).hasMessageContaining(
                 "Invalid task type: 'CHAT'. Must be one of the following task types: SEQ_CLS, SEQ_2_SEQ_LM, "
                         + "CAUSAL_LM, TOKEN_CLS, QUESTION_ANS, FEATURE_EXTRACTION.");
     }
@@ -153,6 +154,6 @@ class LoraConfigTest {
 
     @Test
     void peftSetStringsInMessages() {
-        assertThat(org.peft4j.peft.tuners.TunerModel.pySet(List.of("a", "b"))).isEqualTo("{'a', 'b'}");
+        assertThat(org.peft4j.util.PyRepr.set(List.of("a", "b"))).isEqualTo("{'a', 'b'}");
     }
 }

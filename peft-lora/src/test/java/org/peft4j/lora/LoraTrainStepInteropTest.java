@@ -13,12 +13,12 @@ import org.peft4j.graph.Parameter;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.PeftModel;
-import org.peft4j.peft.tuners.TunerModel;
+import org.peft4j.peft.tuners.BaseTuner;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
-import org.peft4j.train.Batch;
+import org.peft4j.data.Batch;
 import org.peft4j.train.TrainStep;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
@@ -75,8 +75,8 @@ class LoraTrainStepInteropTest {
         for (String k : want.keySet()) {
             if (k.startsWith(GRAD)) {
                 String peftName = k.substring(GRAD.length());
-                assertThat(peftName).startsWith(TunerModel.KEY_PREFIX);
-                wantNames.add(peftName.substring(TunerModel.KEY_PREFIX.length()));
+                assertThat(peftName).startsWith(BaseTuner.KEY_PREFIX);
+                wantNames.add(peftName.substring(BaseTuner.KEY_PREFIX.length()));
             }
         }
         assertThat(wantNames).hasSize(8).allMatch(n -> n.contains(".lora_A.default.") || n.contains(".lora_B.default."));
@@ -92,7 +92,7 @@ class LoraTrainStepInteropTest {
         assertThat(out.gradients().keySet()).isEqualTo(step.trainable().keySet());
         for (String n : wantNames) {
             Tensor g = out.gradients().get(n);
-            Tensor w = want.get(GRAD + TunerModel.KEY_PREFIX + n);
+            Tensor w = want.get(GRAD + BaseTuner.KEY_PREFIX + n);
             assertThat(g.shape()).as(n).isEqualTo(w.shape());
             double err = relErr(g.toFloatArray(), w.toFloatArray());
             System.out.printf("train-step grad %s rel %.2e%n", n, err);

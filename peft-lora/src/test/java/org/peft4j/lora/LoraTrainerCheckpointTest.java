@@ -14,7 +14,7 @@ import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
-import org.peft4j.train.Batch;
+import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

@@ -18,8 +18,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
-import org.peft4j.peft.PeftConfig;
+import org.peft4j.peft.PeftConfigs;
 import org.peft4j.peft.PeftModel;
+import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
@@ -147,7 +148,7 @@ class PeftAdapterInteropTest {
         String first = c.getAsJsonObject("adapters").keySet().iterator().next();
         Path dir = caseDir(name).resolve(c.getAsJsonObject("adapters").get(first).getAsString());
         PreTrainedModel base = AutoModelForCausalLM.fromPretrained(Fixtures.model(c.get("model").getAsString()));
-        PeftConfig cfg = PeftConfig.fromPretrained(dir);
+        PeftConfig cfg = PeftConfigs.fromPretrained(dir);
         cfg.setInferenceMode(false);
         PeftModel pm = Peft.getPeftModel(base, cfg, first);
         assertThat(pm.getNbTrainableParameters()).containsExactly(c.get("trainable_params").getAsLong(),
@@ -155,7 +156,7 @@ class PeftAdapterInteropTest {
         for (Map.Entry<String, JsonElement> a : c.getAsJsonObject("saved_keys").entrySet()) {
             if (!pm.peftConfig().containsKey(a.getKey())) {
                 Path d = caseDir(name).resolve(c.getAsJsonObject("adapters").get(a.getKey()).getAsString());
-                pm.addAdapter(a.getKey(), PeftConfig.fromPretrained(d));
+                pm.addAdapter(a.getKey(), PeftConfigs.fromPretrained(d));
             }
             Map<String, Tensor> sd = pm.getPeftModelStateDict(a.getKey());
             assertThat(sd.keySet()).as(name + "/" + a.getKey()).containsExactlyInAnyOrderElementsOf(

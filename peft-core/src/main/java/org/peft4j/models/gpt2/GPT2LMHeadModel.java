@@ -31,6 +31,11 @@ public class GPT2LMHeadModel extends PreTrainedModel {
     }
 
     @Override
+    public String transformersClassName() {
+        return "GPT2LMHeadModel";
+    }
+
+    @Override
     public String inputEmbeddingsName() {
         return "transformer.wte";
     }

@@ -38,6 +38,16 @@ public class LlamaForCausalLM extends PreTrainedModel {
         return ((LlamaModel) child("model")).forward(g, embeddings, ctx);
     }
 
+    /** {@code LlamaForCausalLM}, {@code MistralForCausalLM} or {@code Qwen2ForCausalLM}, by {@code model_type}. */
+    @Override
+    public String transformersClassName() {
+        switch (config().modelType()) {
+            case "mistral": return "MistralForCausalLM";
+            case "qwen2": return "Qwen2ForCausalLM";
+            default: return "LlamaForCausalLM";
+        }
+    }
+
     @Override
     public String inputEmbeddingsName() {
         return "model.embed_tokens";

@@ -98,6 +98,12 @@ public final class ModulesToSaveWrapper extends Layer {
     }
 
     /** The layer that computes the output now. */
+    /** The active adapter, the disabled flag and the copies held: what decides the nodes {@code forward} emits. */
+    @Override
+    public Object forwardState() {
+        return java.util.Arrays.asList(activeAdapter, disabled, java.util.List.copyOf(adapterNames()));
+    }
+
     public Layer current() {
         if (disabled || activeAdapter == null) {
             return originalModule();

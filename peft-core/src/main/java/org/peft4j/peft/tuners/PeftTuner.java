@@ -1,9 +1,9 @@
 package org.peft4j.peft.tuners;
 
 import org.peft4j.models.PreTrainedModel;
-import org.peft4j.peft.ConfigJson;
-import org.peft4j.peft.PeftConfig;
-import org.peft4j.peft.PeftType;
+import org.peft4j.peft.config.ConfigJson;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.config.PeftType;
 
 /**
  * A PEFT method plugged in through {@link java.util.ServiceLoader}: modules such as peft-lora list their

@@ -6,9 +6,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.peft4j.peft.ConfigJson;
-import org.peft4j.peft.PeftConfig;
-import org.peft4j.peft.PeftType;
+import org.peft4j.peft.config.ConfigJson;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.config.PeftType;
 
 /**
  * A config for a method that injects layers into named modules (LoRA, IA3, ...): {@code target_modules} (a
@@ -142,11 +142,6 @@ public abstract class TunerConfig extends PeftConfig {
         c.layersPattern = layersPattern == null ? null : new ArrayList<>(layersPattern);
         c.layersToTransformScalar = layersToTransformScalar;
         c.layersPatternScalar = layersPatternScalar;
-        c.taskType = taskType;
-        c.baseModelNameOrPath = baseModelNameOrPath;
-        c.revision = revision;
-        c.inferenceMode = inferenceMode;
-        c.peftVersion = peftVersion;
-        c.autoMapping = autoMapping == null ? null : autoMapping.deepCopy();
+        copyCommonTo(c);
     }
 }

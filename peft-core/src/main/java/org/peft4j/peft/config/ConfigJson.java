@@ -1,4 +1,4 @@
-package org.peft4j.peft;
+package org.peft4j.peft.config;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -26,6 +26,11 @@ public final class ConfigJson {
     public ConfigJson(JsonObject json, String source) {
         this.json = json;
         this.source = source;
+    }
+
+    /** The whole JSON object (reading it marks nothing read). */
+    public JsonObject object() {
+        return json;
     }
 
     /** Where the JSON came from (a file path), for messages. */

@@ -1,4 +1,4 @@
-package org.peft4j.peft;
+package org.peft4j.peft.config;
 
 import java.util.Arrays;
 import java.util.stream.Collectors;

@@ -1,10 +1,16 @@
-package org.peft4j.train;
+package org.peft4j.data;
 
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
-/** One training batch: int64 {@code input_ids}, {@code attention_mask} and {@code labels} (-100 = not counted). */
+/**
+ * One training batch: int64 {@code input_ids}, {@code attention_mask} and {@code labels} ({@value #IGNORE_INDEX} =
+ * not counted). Immutable as long as its tensors are not written.
+ */
 public final class Batch {
+    /** Labels with this value do not count in the loss (prompt tokens, padding), as PyTorch's cross entropy. */
+    public static final long IGNORE_INDEX = -100;
+
     private final Tensor inputIds;
     private final Tensor attentionMask;
     private final Tensor labels;
@@ -47,7 +53,7 @@ public final class Batch {
         long seq = labels.dim(1);
         long n = 0;
         for (int i = 0; i < l.length; i++) {
-            if (i % seq != 0 && l[i] != CausalLMLoss.IGNORE_INDEX) {
+            if (i % seq != 0 && l[i] != IGNORE_INDEX) {
                 n++;
             }
         }

@@ -1,4 +1,4 @@
-package org.peft4j.peft;
+package org.peft4j.peft.config;
 
 /** PEFT methods, serialized as PEFT's upper-case strings ({@code "LORA"}). */
 public enum PeftType {

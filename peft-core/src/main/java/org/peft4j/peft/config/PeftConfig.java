@@ -1,4 +1,4 @@
-package org.peft4j.peft;
+package org.peft4j.peft.config;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
@@ -14,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import org.peft4j.peft.tuners.PeftTuners;
 import org.peft4j.util.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -74,6 +73,16 @@ public abstract class PeftConfig {
         this.inferenceMode = v;
     }
 
+    /** {@code auto_mapping} ({@code base_model_class}, {@code parent_library}), or null. */
+    public JsonObject autoMapping() {
+        return autoMapping == null ? null : autoMapping.deepCopy();
+    }
+
+    /** Sets {@code auto_mapping}, which PEFT writes for adapters saved without a {@code task_type}. */
+    public void setAutoMapping(JsonObject v) {
+        this.autoMapping = v == null ? null : v.deepCopy();
+    }
+
     /** {@code peft_version} as read from a file, or null for a config built in Java. */
     public String peftVersion() {
         return peftVersion;
@@ -86,6 +95,16 @@ public abstract class PeftConfig {
 
     /** A deep copy. */
     public abstract PeftConfig copy();
+
+    /** Copies the fields every method shares into {@code c} (for {@link #copy()}). */
+    protected void copyCommonTo(PeftConfig c) {
+        c.taskType = taskType;
+        c.baseModelNameOrPath = baseModelNameOrPath;
+        c.revision = revision;
+        c.inferenceMode = inferenceMode;
+        c.peftVersion = peftVersion;
+        c.autoMapping = autoMapping == null ? null : autoMapping.deepCopy();
+    }
 
     // ------------------------------------------------------------------ JSON
 
@@ -153,12 +172,13 @@ public abstract class PeftConfig {
     }
 
     /**
-     * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
-     * {@code peft_type} through the tuner registry.
+     * Reads the JSON object of {@code adapter_config.json} from a directory (or the file itself), without building a
+     * config: {@code PeftConfigs.fromPretrained} builds the config of its {@code peft_type}.
      *
-     * @throws IOException if the file is missing or malformed, or names a method no tuner on the class path handles
+     * @return the object, and the file it came from as {@link ConfigJson#source()}
+     * @throws IOException if the file is missing or is not a JSON object
      */
-    public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
+    public static ConfigJson readJson(Path dirOrFile) throws IOException {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
         String text;
         try {
@@ -167,35 +187,28 @@ public abstract class PeftConfig {
             throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
                     + ": expected a folder written by save_pretrained");
         }
-        JsonObject o;
         try {
             JsonElement e = JsonParser.parseString(text);
             if (!e.isJsonObject()) {
                 throw new IOException(file + ": expected a JSON object");
             }
-            o = e.getAsJsonObject();
+            return new ConfigJson(e.getAsJsonObject(), file.toString());
         } catch (JsonParseException e) {
             throw new IOException(file + ": malformed JSON: " + e.getMessage(), e);
-        }
-        try {
-            return fromJson(o, file.toString());
-        } catch (IllegalArgumentException e) {
-            throw new IOException(e.getMessage(), e);
         }
     }
 
     /**
-     * Builds a config from its JSON object.
+     * The method named by a config object's {@code peft_type}.
      *
-     * @throws IllegalArgumentException if {@code peft_type} is missing or unknown, or a field has the wrong type
+     * @throws IllegalArgumentException with PEFT's message if it is missing, or if it is unknown
      */
-    public static PeftConfig fromJson(JsonObject o, String source) {
+    public static PeftType peftTypeOf(JsonObject o, String source) {
         if (!o.has("peft_type") || o.get("peft_type").isJsonNull()) {
             throw new IllegalArgumentException(source + ": The config that is trying to be loaded is missing "
                     + "required keys: {'peft_type'}.");
         }
-        PeftType type = PeftType.of(o.get("peft_type").getAsString());
-        return PeftTuners.forType(type).parseConfig(new ConfigJson(o, source));
+        return PeftType.of(o.get("peft_type").getAsString());
     }
 
     /** Shallow map helper for subclasses. */

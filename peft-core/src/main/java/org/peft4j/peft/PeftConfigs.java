@@ -1,0 +1,42 @@
+package org.peft4j.peft;
+
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.peft4j.peft.config.ConfigJson;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.tuners.PeftTuners;
+
+/**
+ * Loads a saved adapter config as the config class of its method ({@code PeftConfig.from_pretrained}): reads
+ * {@code peft_type} and hands the object to the tuner registered for it ({@link PeftTuners}), so a new method needs
+ * no change here. Thread-safe.
+ */
+public final class PeftConfigs {
+    private PeftConfigs() {
+    }
+
+    /**
+     * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
+     * {@code peft_type} through the tuner registry.
+     *
+     * @throws IOException if the file is missing or malformed, or names a method no tuner on the class path handles
+     */
+    public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
+        ConfigJson json = PeftConfig.readJson(dirOrFile);
+        try {
+            return fromJson(json.object(), json.source());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Builds a config from its JSON object.
+     *
+     * @throws IllegalArgumentException if {@code peft_type} is missing or unknown, or a field has the wrong type
+     */
+    public static PeftConfig fromJson(JsonObject o, String source) {
+        return PeftTuners.forType(PeftConfig.peftTypeOf(o, source)).parseConfig(new ConfigJson(o, source));
+    }
+}

@@ -1,0 +1,296 @@
+package org.peft4j.peft.tuners;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.peft4j.graph.Dim;
+import org.peft4j.graph.Graph;
+import org.peft4j.graph.Parameter;
+import org.peft4j.graph.Shape;
+import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
+import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.nn.Module;
+import org.peft4j.nn.ModuleDict;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.tensor.DType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The base of prompt-learning methods (prefix, prompt and P-tuning): no tree surgery; the base model is frozen and a
+ * prompt encoder per adapter ({@code prompt_encoder.<adapter>}) produces what feeds the model's input hooks. One
+ * adapter is active at a time, as in PEFT.
+ *
+ * <p>The default input transform is prompt tuning's and P-tuning's: the active encoder's {@code [batch,
+ * num_virtual_tokens, hidden]} embeddings ({@link #virtualTokens}) are prepended to the token embeddings, the attention
+ * mask gets {@code num_virtual_tokens} ones in front and explicit positions move by {@code num_virtual_tokens}; the
+ * output drops the virtual positions again. With a key/value cache the virtual tokens are prepended only while the
+ * cache is empty (the prompt step): later steps find them in the cache. Prefix tuning overrides
+ * {@link #transformInput} to seed the cache with its key/value prefixes instead.
+ *
+ * <p>Not thread-safe: adapter management changes the model in place.
+ */
+public abstract class PromptLearningTuner implements TunerModel {
+    private static final Logger LOG = LoggerFactory.getLogger(PromptLearningTuner.class);
+    /** The prefix of the base model's parameter names inside a prompt-learning {@code PeftModel}. */
+    public static final String BASE_PREFIX = "base_model.";
+
+    protected final PreTrainedModel model;
+    protected final LinkedHashMap<String, PeftConfig> peftConfig = new LinkedHashMap<>();
+    private final Encoders encoders = new Encoders();
+    private String activeAdapter;
+    private boolean disabled;
+
+    /** Holds the prompt encoders so that their parameters are named {@code prompt_encoder.<adapter>...}. */
+    private static final class Encoders extends Module {
+        final ModuleDict promptEncoder = registerModule("prompt_encoder", new ModuleDict());
+    }
+
+    protected PromptLearningTuner(PreTrainedModel model) {
+        this.model = model;
+    }
+
+    @Override
+    public PreTrainedModel model() {
+        return model;
+    }
+
+    @Override
+    public Map<String, PeftConfig> peftConfig() {
+        return peftConfig;
+    }
+
+    @Override
+    public List<String> activeAdapters() {
+        return activeAdapter == null ? List.of() : List.of(activeAdapter);
+    }
+
+    /** The prompt encoder of adapter {@code name}, or null. */
+    public Module promptEncoder(String name) {
+        return encoders.promptEncoder.get(name);
+    }
+
+    /** The config of adapter {@code name} as this method's config type. */
+    protected PromptLearningConfig config(String name) {
+        return (PromptLearningConfig) peftConfig.get(name);
+    }
+
+    // ------------------------------------------------------------------ what a method supplies
+
+    /** A new prompt encoder for adapter {@code name} (its parameters initialised as the method does). */
+    protected abstract Module createPromptEncoder(String name, PromptLearningConfig config);
+
+    /**
+     * Emits the active adapter's virtual token embeddings, {@code [batch, num_virtual_tokens, hidden]} in the model's
+     * dtype, for a batch of {@code batchSize} rows (a rank-0 int64 value).
+     */
+    protected abstract Value virtualTokens(Graph g, String adapter, Module encoder, Value batchSize);
+
+    // ------------------------------------------------------------------ adapters
+
+    @Override
+    public void injectAdapter(String adapterName, PeftConfig config) {
+        if (!(config instanceof PromptLearningConfig)) {
+            throw new IllegalArgumentException("a " + getClass().getSimpleName() + " needs a PromptLearningConfig, "
+                    + "got " + config.getClass().getSimpleName());
+        }
+        PromptLearningConfig cfg = (PromptLearningConfig) config;
+        cfg.prepareFor(model.config());
+        Module encoder = createPromptEncoder(adapterName, cfg);
+        peftConfig.put(adapterName, cfg);
+        encoders.promptEncoder.put(adapterName, encoder);
+        // PEFT's _setup_prompt_encoder: the transformer backbone is frozen
+        model.requiresGrad(false);
+        if (activeAdapter == null) {
+            activeAdapter = adapterName;
+        }
+        updateTrainable();
+    }
+
+    /** Only the active adapter's encoder trains, unless it was added in inference mode. */
+    private void updateTrainable() {
+        for (Map.Entry<String, Module> e : encoders.promptEncoder.namedChildren().entrySet()) {
+            boolean train = e.getKey().equals(activeAdapter) && !peftConfig.get(e.getKey()).inferenceMode()
+                    && !disabled;
+            e.getValue().requiresGrad(train);
+        }
+    }
+
+    @Override
+    public void setAdapter(List<String> names) {
+        if (names.size() != 1) {
+            throw new IllegalArgumentException("Prompt learning methods can only have one active adapter, got "
+                    + names);
+        }
+        String name = names.get(0);
+        if (!peftConfig.containsKey(name)) {
+            throw new IllegalArgumentException("Adapter " + name + " not found.");
+        }
+        activeAdapter = name;
+        updateTrainable();
+    }
+
+    @Override
+    public void deleteAdapter(String name) {
+        if (!peftConfig.containsKey(name)) {
+            throw new IllegalArgumentException("Adapter " + name + " does not exist");
+        }
+        peftConfig.remove(name);
+        encoders.promptEncoder.remove(name);
+        if (name.equals(activeAdapter)) {
+            activeAdapter = peftConfig.isEmpty() ? null : new TreeSet<>(peftConfig.keySet()).first();
+            if (activeAdapter != null) {
+                LOG.warn("Adapter {} was active which is now deleted. Setting active adapter to {}.", name,
+                        activeAdapter);
+            }
+        }
+        updateTrainable();
+    }
+
+    @Override
+    public void enableAdapterLayers(boolean enabled) {
+        disabled = !enabled;
+        updateTrainable();
+    }
+
+    @Override
+    public boolean anyAdapterEnabled() {
+        return !disabled && activeAdapter != null;
+    }
+
+    @Override
+    public boolean anyAdapterDisabled() {
+        return disabled;
+    }
+
+    /** Whether the virtual tokens are in the forward now (an adapter is active and not disabled). */
+    protected boolean active() {
+        return !disabled && activeAdapter != null;
+    }
+
+    @Override
+    public Object forwardState() {
+        return new ArrayList<>(java.util.Arrays.asList(activeAdapter, disabled));
+    }
+
+    // ------------------------------------------------------------------ the forward
+
+    @Override
+    public CausalLMInput transformInput(Graph g, CausalLMInput input) {
+        if (!active()) {
+            return input;
+        }
+        int n = config(activeAdapter).numVirtualTokens();
+        Value batch = g.dimOf(input.inputIds(), 0);
+        Value prompts;
+        try (Graph.Scope s = g.scope("prompt_encoder")) {
+            prompts = virtualTokens(g, activeAdapter, promptEncoder(activeAdapter), batch);
+        }
+        // the virtual tokens enter with the prompt step only: with a non-empty cache they are already in it
+        Value taken = virtualTokensTaken(g, input, n);
+        if (input.pastKeys() != null) {
+            prompts = g.slice(prompts, g.ints(0), g.unsqueeze(taken, 0), 1,
+                    prompts.shape().with(1, Dim.unknown()));
+        }
+        CausalLMInput out = CausalLMInput.of(input.inputIds()).useCache(input.useCache());
+        if (input.pastKeys() != null) {
+            out.past(input.pastKeys(), input.pastValues());
+        }
+        out.prefixEmbeds(input.prefixEmbeds() == null ? prompts : g.concat(1, prompts, input.prefixEmbeds()));
+        if (input.attentionMask() != null) {
+            Value ones = g.node("ConstantOfShape", "", List.of(g.concat(0, g.unsqueeze(batch, 0), g.ints(n))),
+                    List.of(DType.I64), List.of(Shape.of(input.attentionMask().shape().dim(0), Dim.of(n))),
+                    Map.of("value", org.peft4j.tensor.Tensor.of(new long[] {1}, 1))).output(0);
+            out.attentionMask(g.concat(1, ones, input.attentionMask()));
+        }
+        if (input.positionIds() != null) {
+            Value shifted = g.add(input.positionIds(), g.intScalar(n));
+            Value virtual = g.unsqueeze(g.range(g.intScalar(0), taken, g.intScalar(1)), 0);
+            Value rows = g.dimOf(shifted, 0);
+            Value expanded = g.expand(virtual, g.concat(0, g.unsqueeze(rows, 0), g.unsqueeze(taken, 0)),
+                    Shape.of(shifted.shape().dim(0), Dim.of("virtual")));
+            out.positionIds(g.concat(1, expanded, shifted));
+        }
+        return out;
+    }
+
+    /** {@code n} on the prompt step (empty or absent cache), 0 on incremental steps: a rank-0 int64 value. */
+    private static Value virtualTokensTaken(Graph g, CausalLMInput input, int n) {
+        if (input.pastKeys() == null) {
+            return g.intScalar(n);
+        }
+        Value past = g.dimOf(input.pastKeys().get(0), 2);
+        return g.mul(g.cast(g.equal(past, g.intScalar(0)), DType.I64), g.intScalar(n));
+    }
+
+    @Override
+    public CausalLMOutput transformOutput(Graph g, CausalLMInput input, CausalLMOutput output) {
+        if (!active()) {
+            return output;
+        }
+        int n = config(activeAdapter).numVirtualTokens();
+        Value logits = dropVirtual(g, input, output.logits(), n);
+        Value hidden = output.hiddenStates() == null ? null : dropVirtual(g, input, output.hiddenStates(), n);
+        return new CausalLMOutput(logits, hidden, output.presentKeys(), output.presentValues());
+    }
+
+    /** {@code x[:, taken:]}: a constant slice without a cache (so it has a gradient), a computed one with it. */
+    private static Value dropVirtual(Graph g, CausalLMInput input, Value x, int n) {
+        if (input.pastKeys() == null) {
+            return g.slice(x, new long[] {n}, new long[] {Long.MAX_VALUE}, new long[] {1});
+        }
+        Value taken = virtualTokensTaken(g, input, n);
+        return g.slice(x, g.unsqueeze(taken, 0), g.ints(Long.MAX_VALUE), 1, x.shape().with(1, Dim.unknown()));
+    }
+
+    // ------------------------------------------------------------------ parameters
+
+    /** The prompt encoders' parameters ({@code prompt_encoder.<adapter>...}) and the base model's. */
+    @Override
+    public LinkedHashMap<String, Parameter> namedParameters() {
+        LinkedHashMap<String, Parameter> out = new LinkedHashMap<>(encoders.namedParameters());
+        for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+            out.put(BASE_PREFIX + e.getKey(), e.getValue());
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ merging: not for prompt learning
+
+    private UnsupportedOperationException noMerge(String what) {
+        String type = peftConfig.isEmpty() ? "prompt learning" : peftConfig.values().iterator().next().peftType()
+                .name();
+        return new UnsupportedOperationException(what + " is not supported for prompt learning methods (" + type
+                + "): their virtual tokens are inputs, not weights that can be merged into the base model.");
+    }
+
+    @Override
+    public void mergeAdapter(List<String> adapterNames, boolean safeMerge) {
+        throw noMerge("merge_adapter");
+    }
+
+    @Override
+    public void unmergeAdapter() {
+        throw noMerge("unmerge_adapter");
+    }
+
+    @Override
+    public PreTrainedModel mergeAndUnload(boolean safeMerge, List<String> adapterNames) {
+        throw noMerge("merge_and_unload");
+    }
+
+    /** Drops every adapter and returns the base model (still frozen, as PEFT leaves it). */
+    @Override
+    public PreTrainedModel unload() {
+        for (String name : new ArrayList<>(peftConfig.keySet())) {
+            encoders.promptEncoder.remove(name);
+        }
+        peftConfig.clear();
+        activeAdapter = null;
+        return model;
+    }
+}

@@ -1,0 +1,207 @@
+package org.peft4j.peft.prompt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
+import org.peft4j.generation.GenerationConfig;
+import org.peft4j.generation.Generator;
+import org.peft4j.graph.Parameter;
+import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.nn.Embedding;
+import org.peft4j.peft.Peft;
+import org.peft4j.peft.PeftModel;
+import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.runtime.RuntimeOptions;
+import org.peft4j.tensor.Tensor;
+import org.peft4j.testutil.Fixtures;
+import org.peft4j.train.TrainStep;
+import org.peft4j.train.Trainer;
+import org.peft4j.train.TrainingArguments;
+
+/**
+ * The throwaway proof that the core is open to prompt learning: a test-only tuner of a few virtual-token embeddings
+ * ({@link VirtualTokensTuner}) computes, trains through the unchanged {@link Trainer} and generates through the
+ * unchanged {@link Generator}. The reference is the base model itself: when the virtual embeddings are copies of the
+ * embeddings of tokens {@code V}, the PEFT model on {@code ids} must behave exactly as the base model on
+ * {@code V + ids} with the virtual positions dropped.
+ */
+class PromptLearningCoreTest {
+    static final long[] V = {11, 12, 13};
+    static final int N = V.length;
+
+    static PreTrainedModel base() throws Exception {
+        return AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa"));
+    }
+
+    /** A PEFT model whose virtual embeddings equal the base model's embeddings of the tokens {@link #V}. */
+    static PeftModel withVirtualCopiesOf(PreTrainedModel m) {
+        PeftModel pm = Peft.getPeftModel(m, new VirtualTokensConfig(N));
+        Tensor table = m.inputEmbeddings() instanceof Embedding ? ((Embedding) m.inputEmbeddings()).weight().data()
+                : null;
+        long hidden = m.hiddenSize();
+        float[] all = table.toFloatArray();
+        float[] rows = new float[(int) (N * hidden)];
+        for (int i = 0; i < N; i++) {
+            System.arraycopy(all, (int) (V[i] * hidden), rows, (int) (i * hidden), (int) hidden);
+        }
+        promptWeight(pm).data().writeFloats(rows);
+        return pm;
+    }
+
+    static Parameter promptWeight(PeftModel pm) {
+        return pm.namedParameters().get("prompt_encoder.default.weight");
+    }
+
+    static long[] concat(long[] a, long[] b) {
+        long[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
+    void registersThroughTheRegistryAndCountsParameters() throws Exception {
+        PreTrainedModel m = base();
+        long all = m.numParameters();
+        PeftModel pm = Peft.getPeftModel(m, new VirtualTokensConfig(N));
+        long hidden = m.hiddenSize();
+        assertThat(pm.getNbTrainableParameters()).containsExactly(N * hidden, all + N * hidden);
+        assertThat(m.numTrainableParameters()).as("the backbone is frozen").isZero();
+        assertThat(pm.activePeftConfig().peftType().isPromptLearning()).isTrue();
+        assertThatThrownBy(pm::mergeAndUnload).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("prompt learning");
+    }
+
+    @Test
+    void logitsEqualTheBaseModelOnTheVirtualTokensFollowedByTheInput() throws Exception {
+        PreTrainedModel m = base();
+        long[] ids = {5, 9, 17, 2, 44, 6, 31, 8, 0, 0, 20, 21, 22, 23, 24, 25};   // two rows of 8, second left-padded
+        long[] mask = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+        Tensor want = expectedLogits(m, ids, mask, 2, 8);
+        PeftModel pm = withVirtualCopiesOf(m);
+        Tensor got = pm.logits(Tensor.of(ids, 2, 8), Tensor.of(mask, 2, 8));
+        assertThat(got.shape()).containsExactly(2, 8, m.vocabSize());
+        assertThat(Fixtures.maxAbsDiff(got.toFloatArray(), want.toFloatArray())).isLessThan(1e-5);
+        // disabled, the PEFT model is the base model
+        try (PeftModel.AdapterDisabled d = pm.disableAdapter()) {
+            Tensor plain = m.logits(Tensor.of(ids, 2, 8), Tensor.of(mask, 2, 8));
+            assertThat(Fixtures.maxAbsDiff(pm.logits(Tensor.of(ids, 2, 8), Tensor.of(mask, 2, 8)).toFloatArray(),
+                    plain.toFloatArray())).isZero();
+        }
+    }
+
+    /** The base model's logits on V + row for each row, the virtual positions dropped. */
+    private static Tensor expectedLogits(PreTrainedModel m, long[] ids, long[] mask, int rows, int len) {
+        long vocab = m.vocabSize();
+        float[] out = new float[(int) (rows * len * vocab)];
+        long[] vMask = new long[N];
+        Arrays.fill(vMask, 1);
+        long[] allIds = new long[rows * (N + len)];
+        long[] allMask = new long[allIds.length];
+        for (int r = 0; r < rows; r++) {
+            long[] row = concat(V, Arrays.copyOfRange(ids, r * len, (r + 1) * len));
+            long[] rowMask = concat(vMask, Arrays.copyOfRange(mask, r * len, (r + 1) * len));
+            System.arraycopy(row, 0, allIds, r * (N + len), N + len);
+            System.arraycopy(rowMask, 0, allMask, r * (N + len), N + len);
+        }
+        float[] full = m.logits(Tensor.of(allIds, rows, N + len), Tensor.of(allMask, rows, N + len)).toFloatArray();
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(full, (int) ((r * (N + len) + N) * vocab), out, (int) (r * len * vocab),
+                    (int) (len * vocab));
+        }
+        return Tensor.of(out, rows, len, vocab);
+    }
+
+    @Test
+    void generatesThroughTheUnchangedGeneratorAsTheBaseModelOnTheVirtualTokens() throws Exception {
+        PreTrainedModel m = base();
+        long[][] prompts = {{5, 9, 17, 2, 44}, {0, 0, 20, 21, 22}};
+        long[][] masks = {{1, 1, 1, 1, 1}, {0, 0, 1, 1, 1}};
+        GenerationConfig cfg = GenerationConfig.greedy(8);
+        long[][] fullPrompts = new long[2][];
+        long[][] fullMasks = new long[2][];
+        for (int b = 0; b < 2; b++) {
+            fullPrompts[b] = concat(V, prompts[b]);
+            fullMasks[b] = concat(new long[] {1, 1, 1}, masks[b]);
+        }
+        long[][] want = new Generator(m).generate(fullPrompts, fullMasks, cfg);
+        PeftModel pm = withVirtualCopiesOf(m);
+        long[][] got = new Generator(pm).generate(prompts, masks, cfg);
+        for (int b = 0; b < 2; b++) {
+            assertThat(got[b]).containsExactly(Arrays.copyOfRange(want[b], N, want[b].length));
+            assertThat(got[b].length).isGreaterThan(prompts[b].length);
+        }
+        assertThat(pm.generate(prompts, masks, cfg)).isDeepEqualTo(got);
+    }
+
+    @Test
+    void trainsOnlyTheVirtualTokensThroughTheUnchangedTrainerWithGradientsMatchingFiniteDifferences(
+            @TempDir Path out) throws Exception {
+        PreTrainedModel m = base();
+        PeftModel pm = Peft.getPeftModel(m, new VirtualTokensConfig(N));
+        long[] ids = {5, 9, 17, 2, 44, 6, 31, 8};
+        long[] mask = new long[ids.length];
+        Arrays.fill(mask, 1);
+        Batch batch = new Batch(Tensor.of(ids, 1, ids.length), Tensor.of(mask, 1, ids.length),
+                Tensor.of(ids, 1, ids.length));
+        try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.defaults())) {
+            Tensor grad;
+            try (TrainStep step = new TrainStep(pm, rt)) {
+                assertThat(step.trainable()).containsOnlyKeys("prompt_encoder.default.weight");
+                grad = step.run(batch).gradients().get("prompt_encoder.default.weight");
+                // central differences on the three largest components
+                float[] g = grad.toFloatArray();
+                Integer[] order = new Integer[g.length];
+                for (int i = 0; i < g.length; i++) {
+                    order[i] = i;
+                }
+                Arrays.sort(order, (a, b) -> Float.compare(Math.abs(g[b]), Math.abs(g[a])));
+                Tensor w = promptWeight(pm).data();
+                double eps = 1e-4;  // the embeddings are ~0.02 and RMSNorm amplifies them: keep the step small
+                for (int k = 0; k < 3; k++) {
+                    int i = order[k];
+                    float orig = w.getFloat(i);
+                    w.write(b -> b.putFloat(i * 4, (float) (orig + eps)));
+                    double up = step.evaluate(batch);
+                    w.write(b -> b.putFloat(i * 4, (float) (orig - eps)));
+                    double down = step.evaluate(batch);
+                    w.write(b -> b.putFloat(i * 4, orig));
+                    double fd = (up - down) / (2 * eps);
+                    assertThat(g[i]).as("component %d", i).isCloseTo((float) fd, within((float) (0.02 * Math.abs(fd)
+                            + 1e-4)));
+                }
+                // the trainable set is fixed: disabling the adapter around a built step is refused clearly
+                try (PeftModel.AdapterDisabled d = pm.disableAdapter()) {
+                    assertThatThrownBy(() -> step.run(batch)).isInstanceOf(IllegalStateException.class)
+                            .hasMessageContaining("build a new TrainStep");
+                }
+                assertThat(step.run(batch).loss()).isFinite();
+            }
+            float[] before = promptWeight(pm).data().toFloatArray();
+            float[] baseBefore = m.getParameter("model.layers.0.self_attn.q_proj.weight").data().toFloatArray();
+            TrainingArguments args = TrainingArguments.builder(out).learningRate(5e-2).maxSteps(15).saveSteps(15)
+                    .loggingSteps(5).build();
+            List<Double> losses = new Trainer(pm, args, rt).showProgress(false).train(List.of(batch));
+            assertThat(losses.get(14)).isLessThan(losses.get(0) * 0.8);
+            assertThat(promptWeight(pm).data().toFloatArray()).isNotEqualTo(before);
+            assertThat(m.getParameter("model.layers.0.self_attn.q_proj.weight").data().toFloatArray())
+                    .as("the backbone stays frozen").isEqualTo(baseBefore);
+            // the checkpoint holds the adapter as PEFT saves it, and it loads back to the same logits
+            Path ckpt = out.resolve("checkpoint-15");
+            assertThat(ckpt.resolve("adapter_model.safetensors")).exists();
+            assertThat(ckpt.resolve("adapter_config.json")).exists();
+            PeftModel loaded = PeftModel.fromPretrained(base(), ckpt);
+            Tensor x = Tensor.of(ids, 1, ids.length);
+            assertThat(Fixtures.maxAbsDiff(loaded.logits(rt, x, null).toFloatArray(),
+                    pm.logits(rt, x, null).toFloatArray())).isZero();
+        }
+    }
+}
