@@ -95,6 +95,13 @@ CASES = [
     ("layers-to-transform", "llama-mha", dict(target_modules=["q_proj", "v_proj", "gate_proj"],
                                               layers_to_transform=[1], layers_pattern="layers",
                                               task_type="CAUSAL_LM"), {}),
+    ("layers-pattern-dotted", "llama-mha", dict(target_modules=["q_proj", "v_proj", "gate_proj"],
+                                                layers_to_transform=[1], layers_pattern="model.layers",
+                                                task_type="CAUSAL_LM"),
+     {"notes": "layers_pattern starting the module name: PEFT's regex (?:^|.*?\\.)model.layers\\.(\\d+)\\."}),
+    ("layers-pattern-gpt2", "gpt2", dict(target_modules=["c_attn"], fan_in_fan_out=True, layers_to_transform=0,
+                                         layers_pattern="transformer.h", task_type="CAUSAL_LM"),
+     {"notes": "layers_pattern 'transformer.h' (starts the name), layers_to_transform an int"}),
     ("modules-to-save", "llama-mha", dict(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"],
                                           task_type="CAUSAL_LM"),
      {"notes": "lm_head is wrapped in ModulesToSaveWrapper; the trainable copy (original + noise) is saved as "

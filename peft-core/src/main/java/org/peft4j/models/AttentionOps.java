@@ -31,11 +31,25 @@ public final class AttentionOps {
      * @param attentionMask int64 [batch, past + seq] or null
      */
     public static Value allowedMask(Graph g, Value seqLen, Value pastLen, Value attentionMask) {
+        return allowedMask(g, seqLen, pastLen, attentionMask, 0);
+    }
+
+    /**
+     * As {@link #allowedMask(Graph, Value, Value, Value)}, restricted to a sliding window when
+     * {@code slidingWindow > 0}: key {@code j} is visible to query {@code i} (both absolute cache indices, padding
+     * included) when {@code past + i - slidingWindow < j <= past + i}, i.e. the last {@code slidingWindow} positions
+     * including the query's own, as transformers' {@code sliding_window_causal_mask_function}.
+     */
+    public static Value allowedMask(Graph g, Value seqLen, Value pastLen, Value attentionMask, long slidingWindow) {
         Value one = g.intScalar(1);
         Value total = g.add(pastLen, seqLen);
         Value qPos = g.unsqueeze(g.range(pastLen, total, one), 1);           // [T,1]
         Value kPos = g.unsqueeze(g.range(g.intScalar(0), total, one), 0);    // [1,S]
         Value causal = g.lessOrEqual(kPos, qPos);                              // [T,S]
+        if (slidingWindow > 0) {
+            Value lowest = g.sub(qPos, g.intScalar(slidingWindow));           // [T,1]
+            causal = g.and(causal, g.greater(kPos, lowest));                   // kv > q - window
+        }
         if (attentionMask == null) {
             return g.unsqueeze(causal, 0, 1);                                  // [1,1,T,S]
         }

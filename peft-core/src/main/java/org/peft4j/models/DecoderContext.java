@@ -1,7 +1,9 @@
 package org.peft4j.models;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 
@@ -18,10 +20,15 @@ public final class DecoderContext {
     private final List<Value> presentValues;
     private Value cos;
     private Value sin;
+    private Value seqLen;
+    private Value pastLen;
+    private Value attentionMask;
+    private final Map<Long, Value> slidingAllowed = new HashMap<>();
 
     private DecoderContext(Value positions, Value allowed, CausalLMInput in) {
         this.positions = positions;
         this.allowed = allowed;
+        this.attentionMask = in.attentionMask();
         this.pastKeys = in.pastKeys();
         this.pastValues = in.pastValues();
         this.presentKeys = in.useCache() ? new ArrayList<>() : null;
@@ -38,7 +45,10 @@ public final class DecoderContext {
         Value positions = in.positionIds() != null ? in.positionIds()
                 : AttentionOps.defaultPositions(g, seqLen, pastLen);
         Value allowed = AttentionOps.allowedMask(g, seqLen, pastLen, in.attentionMask());
-        return new DecoderContext(positions, allowed, in);
+        DecoderContext ctx = new DecoderContext(positions, allowed, in);
+        ctx.seqLen = seqLen;
+        ctx.pastLen = pastLen;
+        return ctx;
     }
 
     /** Position ids, int64 [B or 1, T]. */
@@ -49,6 +59,16 @@ public final class DecoderContext {
     /** Bool [B or 1, 1, T, past + T]: which keys each query may attend to. */
     public Value allowed() {
         return allowed;
+    }
+
+    /**
+     * Bool [B or 1, 1, T, past + T]: which keys each query may attend to in a sliding-window layer (the last
+     * {@code slidingWindow} positions, see {@link AttentionOps#allowedMask(Graph, Value, Value, Value, long)}). Built
+     * once per window and shared by the layers that use it.
+     */
+    public Value allowed(Graph g, long slidingWindow) {
+        return slidingAllowed.computeIfAbsent(slidingWindow,
+                w -> AttentionOps.allowedMask(g, seqLen, pastLen, attentionMask, w));
     }
 
     public void setRotary(Value cos, Value sin) {

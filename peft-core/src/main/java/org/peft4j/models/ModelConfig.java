@@ -152,6 +152,30 @@ public final class ModelConfig {
         return e.getAsJsonObject();
     }
 
+    /** Whether the key is present at all, a JSON null included (as Python's {@code key in config_dict}). */
+    public boolean containsKey(String key) {
+        return json.has(key);
+    }
+
+    /** A list of strings, or null if absent or null. */
+    public List<String> getStrings(String key) {
+        if (!has(key)) {
+            return null;
+        }
+        JsonElement e = json.get(key);
+        if (!e.isJsonArray()) {
+            throw bad(key, "a list of strings", e);
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonElement x : (JsonArray) e) {
+            if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isString()) {
+                throw bad(key, "a list of strings", e);
+            }
+            out.add(x.getAsString());
+        }
+        return out;
+    }
+
     /** An integer or a list of integers (e.g. {@code eos_token_id}); empty if absent. */
     public List<Long> getLongs(String key) {
         List<Long> out = new ArrayList<>();

@@ -2,6 +2,9 @@ package org.peft4j.peft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +14,7 @@ import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.tuners.TargetMatcher.Result;
 import org.peft4j.peft.tuners.TargetMatcher;
 import org.peft4j.peft.tuners.TunerConfig;
+import org.peft4j.testutil.Fixtures;
 
 /** PEFT's check_target_module_exists rules (peft.md section 2), one by one. */
 class TargetMatcherTest {
@@ -106,5 +110,62 @@ class TargetMatcherTest {
         p2.put("q_proj", 4);
         assertThat(TargetMatcher.patternKey(p2, Q1)).isEqualTo("layers.1.self_attn.q_proj");
         assertThat(TargetMatcher.patternKey(p2, "model.layers.0.self_attn.xq_proj")).isNull();
+    }
+
+    @Test
+    void layersPatternMayStartTheName() {
+        Cfg c = new Cfg(List.of("q_proj")).layers(List.of(1), List.of("model.layers"));
+        assertThat(TargetMatcher.check(c, Q1)).isEqualTo(Result.MATCHED);
+        assertThat(TargetMatcher.check(c, Q0)).isEqualTo(Result.NOT_MATCHED);
+        Cfg gpt2 = new Cfg(List.of("c_attn")).layers(List.of(3), List.of("transformer.h"));
+        assertThat(TargetMatcher.check(gpt2, "transformer.h.3.attn.c_attn")).isEqualTo(Result.MATCHED);
+        // the pattern must start the name or follow a dot
+        Cfg partial = new Cfg(List.of("q_proj")).layers(List.of(1), List.of("odel.layers"));
+        assertThat(TargetMatcher.check(partial, Q1)).isEqualTo(Result.NOT_MATCHED);
+    }
+
+    /** Every row of interop/fixtures/peft-rules/target_module_exists.json (PEFT's check_target_module_exists). */
+    @Test
+    void decisionsEqualPeftsCheckTargetModuleExists() throws Exception {
+        JsonObject table = Fixtures.json(Fixtures.root().resolve("peft-rules").resolve("target_module_exists.json"));
+        int rows = 0;
+        int matched = 0;
+        for (JsonElement e : table.getAsJsonArray("rows")) {
+            JsonObject r = e.getAsJsonObject();
+            List<String> targets = strings(r.get("target_modules"));
+            List<Integer> layers = null;
+            JsonElement l = r.get("layers_to_transform");
+            if (l.isJsonArray()) {
+                layers = new ArrayList<>();
+                for (JsonElement x : l.getAsJsonArray()) {
+                    layers.add(x.getAsInt());
+                }
+            } else if (!l.isJsonNull()) {
+                layers = List.of(l.getAsInt());
+            }
+            Cfg c = new Cfg(targets).layers(layers, strings(r.get("layers_pattern")));
+            String key = r.get("key").getAsString();
+            boolean want = r.get("matched").getAsBoolean();
+            assertThat(TargetMatcher.check(c, key) == Result.MATCHED).as(r.toString()).isEqualTo(want);
+            rows++;
+            matched += want ? 1 : 0;
+        }
+        assertThat(rows).isGreaterThan(300);
+        assertThat(matched).isBetween(50, rows - 100);
+    }
+
+    private static List<String> strings(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        List<String> out = new ArrayList<>();
+        if (e.isJsonArray()) {
+            for (JsonElement x : e.getAsJsonArray()) {
+                out.add(x.getAsString());
+            }
+        } else {
+            out.add(e.getAsString());
+        }
+        return out;
     }
 }

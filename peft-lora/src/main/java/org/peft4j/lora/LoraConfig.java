@@ -116,6 +116,27 @@ public final class LoraConfig extends TunerConfig {
         this.alphaPattern = new LinkedHashMap<>();
     }
 
+    static final String RSLORA_PATTERN_WARNING = "Using Rank-Stabilized LoRA with rank_pattern/alpha_pattern and "
+            + "post-training conversion of modified base weights PiSSA/CorDA/OLoRA/LoRA-GA means that you won't be able "
+            + "to pass `path_initial_model_for_weight_conversion` to `save_pretrained` to restore the initial values of "
+            + "the base weights; if you intend to do this, please ensure not to use rslora or "
+            + "rank_pattern/alpha_pattern.";
+
+    /**
+     * PEFT's condition for {@link #RSLORA_PATTERN_WARNING}: rslora, a rank or alpha pattern, and an initialisation
+     * that modifies the base weights (pissa*, olora, corda, lora_ga).
+     */
+    static boolean warnsRsloraWithPatterns(boolean useRslora, boolean hasPatterns, Object initLoraWeights) {
+        if (!useRslora || !hasPatterns) {
+            return false;
+        }
+        if (initLoraWeights instanceof String) {
+            String init = (String) initLoraWeights;
+            return init.startsWith("pissa") || init.equals("olora") || init.equals("corda") || init.equals("lora_ga");
+        }
+        return false;
+    }
+
     void validate() {
         validateTargeting();
         if (r <= 0) {
@@ -142,12 +163,8 @@ public final class LoraConfig extends TunerConfig {
         if (loraDropout < 0 || loraDropout >= 1) {
             throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         }
-        if (useRslora && (!rankPattern.isEmpty() || !alphaPattern.isEmpty())) {
-            LOG.warn("Using Rank-Stabilized LoRA with rank_pattern/alpha_pattern and post-training conversion of "
-                    + "modified base weights (PiSSA, OLoRA) means that you won't be able to pass "
-                    + "`path_initial_model_for_weight_conversion` to `save_pretrained` to restore the initial values "
-                    + "of the base weights; if you intend to do this, please ensure not to use rslora or "
-                    + "rank_pattern/alpha_pattern.");
+        if (warnsRsloraWithPatterns(useRslora, !rankPattern.isEmpty() || !alphaPattern.isEmpty(), initLoraWeights)) {
+            LOG.warn(RSLORA_PATTERN_WARNING);
         }
         if (enableLora != null && !enableLora.contains(Boolean.TRUE)) {
             throw new IllegalArgumentException("enable_lora must enable at least one part, got " + enableLora);

@@ -156,4 +156,26 @@ class LoraConfigTest {
     void peftSetStringsInMessages() {
         assertThat(org.peft4j.util.PyRepr.set(List.of("a", "b"))).isEqualTo("{'a', 'b'}");
     }
+
+    /** The rslora + rank/alpha pattern warning fires exactly where PEFT 0.21.2's LoraConfig warns (fixture table). */
+    @Test
+    void rsloraPatternWarningFollowsPeftsCondition() throws Exception {
+        JsonObject table = Fixtures.json(Fixtures.root().resolve("peft-rules").resolve("rslora_warning.json"));
+        assertThat(LoraConfig.RSLORA_PATTERN_WARNING).isEqualTo(table.get("message").getAsString());
+        int rows = 0;
+        int warns = 0;
+        for (com.google.gson.JsonElement e : table.getAsJsonArray("rows")) {
+            JsonObject r = e.getAsJsonObject();
+            com.google.gson.JsonPrimitive init = r.getAsJsonPrimitive("init_lora_weights");
+            Object initValue = init.isBoolean() ? (Object) init.getAsBoolean() : init.getAsString();
+            boolean patterns = r.getAsJsonObject("rank_pattern").size() + r.getAsJsonObject("alpha_pattern").size() > 0;
+            boolean want = r.get("warns").getAsBoolean();
+            assertThat(LoraConfig.warnsRsloraWithPatterns(r.get("use_rslora").getAsBoolean(), patterns, initValue))
+                    .as(r.toString()).isEqualTo(want);
+            rows++;
+            warns += want ? 1 : 0;
+        }
+        assertThat(rows).isGreaterThan(60);
+        assertThat(warns).isBetween(10, rows - 10);
+    }
 }

@@ -122,4 +122,25 @@ class LoraModelTest {
         assertThat(dir.resolve("adapter_config.json")).exists();
         assertThat(dir.resolve("README.md")).content().contains("library_name: peft").contains("- lora");
     }
+
+    /** A layers_pattern that starts the module name ("model.layers", "transformer.h") selects PEFT's modules. */
+    @Test
+    void layersPatternStartingTheNameWrapsPeftsModules() throws Exception {
+        for (String name : List.of("layers-pattern-dotted", "layers-pattern-gpt2")) {
+            Path dir = Fixtures.root().resolve("lora").resolve(name);
+            JsonObject c = Fixtures.json(dir.resolve("case.json"));
+            JsonObject kw = c.getAsJsonObject("lora_config_kwargs").getAsJsonObject("default");
+            List<String> targets = new java.util.ArrayList<>();
+            kw.getAsJsonArray("target_modules").forEach(e -> targets.add(e.getAsString()));
+            var layers = kw.get("layers_to_transform");
+            int layer = layers.isJsonArray() ? layers.getAsJsonArray().get(0).getAsInt() : layers.getAsInt();
+            PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(c.get("model").getAsString()));
+            PeftModel pm = Peft.getPeftModel(m, LoraConfig.builder().targetModules(targets)
+                    .fanInFanOut(kw.has("fan_in_fan_out") && kw.get("fan_in_fan_out").getAsBoolean())
+                    .layersToTransform(layer).layersPattern(kw.get("layers_pattern").getAsString()).build());
+            assertThat(pm.tuner().tunerLayers().keySet()).as(name).containsExactlyInAnyOrderElementsOf(
+                    c.getAsJsonObject("wrapped_modules").getAsJsonObject("default").keySet());
+            assertThat(pm.getNbTrainableParameters()[0]).isEqualTo(c.get("trainable_params").getAsLong());
+        }
+    }
 }

@@ -13,8 +13,10 @@ public class LlamaAttention extends Module {
     private final int numHeads;
     private final int numKvHeads;
     private final long headDim;
+    private final LlamaConfig config;
 
     LlamaAttention(LlamaConfig c, DType dtype) {
+        this.config = c;
         this.numHeads = c.numHeads;
         this.numKvHeads = c.numKvHeads;
         this.headDim = c.headDim;
@@ -35,7 +37,19 @@ public class LlamaAttention extends Module {
         long nRep = numHeads / numKvHeads;
         Value kr = AttentionOps.repeatKv(g, kv[0], numKvHeads, nRep, headDim);
         Value vr = AttentionOps.repeatKv(g, kv[1], numKvHeads, nRep, headDim);
-        Value out = AttentionOps.attend(g, q, kr, vr, ctx.allowed(), 1.0 / Math.sqrt(headDim));
+        Value out = AttentionOps.attend(g, q, kr, vr, allowed(g, ctx, layerIdx), 1.0 / Math.sqrt(headDim));
         return layer("o_proj").forward(g, AttentionOps.mergeHeads(g, out, numHeads, headDim));
+    }
+
+    /** The causal mask, or for a {@code sliding_attention} layer the sliding-window one. */
+    private Value allowed(Graph g, DecoderContext ctx, int layerIdx) {
+        if (!LlamaConfig.SLIDING_ATTENTION.equals(config.layerTypes.get(layerIdx))) {
+            return ctx.allowed();
+        }
+        if (config.slidingWindow == null) {
+            throw new IllegalArgumentException("Could not find a `sliding_window` argument in the config, or it is "
+                    + "not set");
+        }
+        return ctx.allowed(g, config.slidingWindow);
     }
 }

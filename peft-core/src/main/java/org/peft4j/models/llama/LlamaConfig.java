@@ -2,6 +2,9 @@ package org.peft4j.models.llama;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Set;
 import org.peft4j.models.ModelConfig;
 
@@ -30,6 +33,14 @@ public final class LlamaConfig {
     final String hiddenAct;
     final double attentionDropout;
     final RopeSettings rope;
+    /** The attention window of sliding layers, or null (transformers' {@code config.sliding_window}). */
+    final Long slidingWindow;
+    final List<String> layerTypes;
+
+    /** A layer type of {@code layer_types}: attention over every earlier position. */
+    public static final String FULL_ATTENTION = "full_attention";
+    /** A layer type of {@code layer_types}: attention over the last {@code sliding_window} positions. */
+    public static final String SLIDING_ATTENTION = "sliding_attention";
 
     public LlamaConfig(ModelConfig c) {
         this.raw = c;
@@ -58,6 +69,56 @@ public final class LlamaConfig {
                     + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
         }
         this.rope = RopeSettings.from(c, headDim);
+        this.slidingWindow = slidingWindow(c, modelType);
+        this.layerTypes = layerTypes(c, modelType, numLayers, slidingWindow);
+    }
+
+    /**
+     * {@code config.sliding_window} as transformers sets it: Mistral's {@code sliding_window} (4096 when the key is
+     * absent, none when null); Qwen2's {@code sliding_window} (default 4096) only with {@code use_sliding_window};
+     * none for Llama.
+     */
+    static Long slidingWindow(ModelConfig c, String modelType) {
+        switch (modelType) {
+            case "mistral":
+                return !c.containsKey("sliding_window") ? Long.valueOf(4096)
+                        : c.has("sliding_window") ? Long.valueOf(c.getLong("sliding_window")) : null;
+            case "qwen2":
+                if (!c.getBoolean("use_sliding_window", false)) {
+                    return null;
+                }
+                return !c.containsKey("sliding_window") ? Long.valueOf(4096)
+                        : c.has("sliding_window") ? Long.valueOf(c.getLong("sliding_window")) : null;
+            default:
+                return null;
+        }
+    }
+
+    /**
+     * Per-layer attention type. Qwen2: {@code layer_types} from config.json, else sliding for layers
+     * {@code i >= max_window_layers} (default 28) when there is a window. Mistral: every layer slides when there is a
+     * window ({@code layer_types} is ignored, as MistralModel does). Llama: all full.
+     */
+    static List<String> layerTypes(ModelConfig c, String modelType, int numLayers, Long window) {
+        List<String> types = modelType.equals("qwen2") ? c.getStrings("layer_types") : null;
+        if (types == null) {
+            int firstSliding = modelType.equals("qwen2") ? c.getInt("max_window_layers", 28) : 0;
+            types = new ArrayList<>();
+            for (int i = 0; i < numLayers; i++) {
+                types.add(window != null && i >= firstSliding ? SLIDING_ATTENTION : FULL_ATTENTION);
+            }
+        }
+        if (types.size() != numLayers) {
+            throw new IllegalArgumentException(c.source() + ": `num_hidden_layers` (" + numLayers
+                    + ") must be equal to the number of `layer_types` (" + types.size() + ")");
+        }
+        for (String t : types) {
+            if (!t.equals(FULL_ATTENTION) && !t.equals(SLIDING_ATTENTION)) {
+                throw new IllegalArgumentException(c.source() + ": layer type '" + t + "' is not supported, expected "
+                        + FULL_ATTENTION + " or " + SLIDING_ATTENTION);
+            }
+        }
+        return Collections.unmodifiableList(new ArrayList<>(types));
     }
 
     public ModelConfig raw() {
@@ -94,6 +155,16 @@ public final class LlamaConfig {
 
     public boolean tieWordEmbeddings() {
         return tieWordEmbeddings;
+    }
+
+    /** The sliding attention window ({@code config.sliding_window}), or null when no layer slides. */
+    public Long slidingWindow() {
+        return slidingWindow;
+    }
+
+    /** Each layer's attention type, {@link #FULL_ATTENTION} or {@link #SLIDING_ATTENTION}. */
+    public List<String> layerTypes() {
+        return layerTypes;
     }
 
     /** Rotary embedding settings: theta, and the rope scaling type with its parameters. */

@@ -65,16 +65,20 @@ public final class TargetMatcher {
         return found ? Result.MATCHED : Result.NOT_MATCHED;
     }
 
-    /** The layer index in {@code key}: the first numbered segment, or the one after a {@code layers_pattern}. */
+    /**
+     * The layer index in {@code key}: the first numbered segment, or the digits right after the first
+     * {@code layers_pattern} (a regex) that occurs at the start of the name or after a dot, as PEFT's
+     * {@code re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)}.
+     */
     static Integer layerIndex(String key, List<String> layersPattern) {
         if (layersPattern == null || layersPattern.isEmpty()) {
             Matcher m = FIRST_LAYER_INDEX.matcher(key);
             return m.lookingAt() ? Integer.valueOf(m.group(1)) : null;
         }
         for (String p : layersPattern) {
-            Matcher m = Pattern.compile(".*?\\." + p + "\\.(\\d+)\\.").matcher(key);
+            Matcher m = Pattern.compile("(?:^|.*?\\.)" + p + "\\.(?<idx>\\d+)\\.").matcher(key);
             if (m.lookingAt()) {
-                return Integer.valueOf(m.group(1));
+                return Integer.valueOf(m.group("idx"));
             }
         }
         return null;
