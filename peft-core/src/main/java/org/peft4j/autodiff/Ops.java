@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentMap;
  * output types takes them from here.
  *
  * <p>A module adds an op once, before it builds graphs with it, typically from a static initializer of the class
- * that emits the op:
+ * that emits the op (here peft-qlora's 4-bit matmul, whose backward dequantizes the weight with standard ops):
  *
  * <pre>{@code
  * static final OpDef MATMUL_BNB4 = Ops.register(OpDef.builder("com.microsoft", "MatMulBnb4")
@@ -29,9 +29,12 @@ import java.util.concurrent.ConcurrentMap;
  * Value y = g.node("MatMulBnb4", "com.microsoft", List.of(x, packed, absmax), attrs).output(0);
  * }</pre>
  *
- * <p>The gradient rule builds the backward from standard ops with the helpers of {@link GradientContext} ({@code
- * reduceTo}, {@code zerosLike}, {@code shape}, {@code transposeLast2}); returning null for an input (the packed
- * weight above) means no gradient flows to it.
+ * <p>Registration happens when that class initializes, so initialize it before building or differentiating graphs
+ * with the op (reading a compile-time constant of it, such as a domain string, does not). The gradient rule builds
+ * the backward from standard ops with the helpers of {@link GradientContext} ({@code reduceTo}, {@code zerosLike},
+ * {@code shape}, {@code transposeLast2}); returning null for an input (the packed
+ * weight above) means no gradient flows to it. One node that needs another backward than its op's gets it with
+ * {@link Autodiff#customBackward(org.peft4j.graph.Graph, org.peft4j.graph.Node, GradientRule)}.
  *
  * <p>The registry is thread-safe. Registering an op that is already registered is a no-op when the definition is
  * the same (same rule and shape-inference objects, same CUDA flag), so a class may register from a static
