@@ -8,6 +8,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Node;
@@ -55,10 +56,53 @@ public final class Autodiff {
         }
     }
 
+    /** The key of a node's custom backward among the graph's annotations (private to autodiff). */
+    private record CustomBackward(GradientRule rule) {
+    }
+
+    /**
+     * Gives one node of {@code g} its own backward, which {@link #gradients} uses instead of the rule of the node's
+     * op (registered in {@link Ops}). It serves a node whose op has no rule, or one node that needs a different
+     * backward than its op's (a straight-through estimator, a backward that dequantizes a weight with standard ops).
+     *
+     * @throws IllegalArgumentException if {@code node} is not a node of {@code g}
+     * @throws IllegalStateException if the node already has a different custom backward
+     */
+    public static void customBackward(Graph g, Node node, GradientRule rule) {
+        Objects.requireNonNull(rule, "rule");
+        if (node.outputs().isEmpty() || node.output(0).graph() != g) {
+            throw new IllegalArgumentException("node " + node.name() + " is not a node of this graph");
+        }
+        CustomBackward prev = g.annotation(node, CustomBackward.class);
+        if (prev != null && prev.rule() != rule) {
+            throw new IllegalStateException("node " + node.name() + " already has a custom backward");
+        }
+        g.annotate(node, CustomBackward.class, new CustomBackward(rule));
+    }
+
+    /**
+     * The backward of {@code n}: its custom backward if it has one, else its op's registered rule.
+     *
+     * @throws IllegalArgumentException if there is neither
+     */
+    static GradientRule ruleFor(Graph g, Node n) {
+        CustomBackward custom = g.annotation(n, CustomBackward.class);
+        if (custom != null) {
+            return custom.rule();
+        }
+        return Ops.find(n.domain(), n.opType()).flatMap(OpDef::gradient).orElseThrow(() ->
+                new IllegalArgumentException("no gradient rule for op " + Ops.key(n.domain(), n.opType())
+                        + "; supported: " + Ops.all().stream().filter(d -> d.gradient().isPresent())
+                                .map(OpDef::key).toList()
+                        + " (register one with Ops.register, or give the node a backward with"
+                        + " Autodiff.customBackward)"));
+    }
+
     /**
      * Appends the backward pass of {@code loss} (a floating scalar) with respect to {@code wrt}.
      *
-     * @throws IllegalArgumentException if the loss is not a floating scalar or an op on the path has no rule
+     * @throws IllegalArgumentException if the loss is not a floating scalar or a node on the path has no rule (neither
+     *     a custom backward nor a registered gradient rule for its op)
      */
     public static Result gradients(Graph g, Value loss, Collection<Value> wrt) {
         if (!loss.dtype().isFloating() || loss.rank() != 0) {
@@ -127,7 +171,7 @@ public final class Autodiff {
                             || !lossDependsOn.contains(in)) {
                         continue;
                     }
-                    Value d = GradientRules.of(n.opType(), n.domain()).apply(ctx, n, outGrads, k);
+                    Value d = ruleFor(g, n).apply(ctx, n, outGrads, k);
                     if (d != null) {
                         Value prev = grads.get(in);
                         grads.put(in, prev == null ? d : g.add(prev, d));

@@ -35,6 +35,7 @@ public final class Graph {
     private final List<Value> outputs = new ArrayList<>();
     private final List<Node> nodes = new ArrayList<>();
     private final java.util.Set<Node> stopGradient = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final Map<Node, Map<Class<?>, Object>> annotations = new IdentityHashMap<>();
     private final Map<Parameter, Value> parameterValues = new IdentityHashMap<>();
     private final List<Value> parameterOrder = new ArrayList<>();
     private final Map<Parameter, String> parameterNames = new IdentityHashMap<>();
@@ -217,6 +218,33 @@ public final class Graph {
     public Node node(String opType, String domain, List<Value> in, List<DType> outTypes, List<Shape> outShapes,
             Map<String, Object> attrs) {
         return addNode(opType, domain, in, outTypes, outShapes, attrs, null);
+    }
+
+    /**
+     * Appends a node whose output types come from the op's {@link ShapeInference} (its registered definition), for
+     * ops that have no builder method here, such as a module's own contrib op.
+     *
+     * @throws IllegalArgumentException when no shape inference is known for the op
+     */
+    public Node node(String opType, String domain, List<Value> in, Map<String, Object> attrs) {
+        List<ValueType> types = ShapeInference.of(domain, opType).infer(Collections.unmodifiableList(
+                new ArrayList<>(in)), Collections.unmodifiableMap(new LinkedHashMap<>(attrs)));
+        return addNode(opType, domain, in, types.stream().map(ValueType::dtype).toList(),
+                types.stream().map(ValueType::shape).toList(), attrs, null);
+    }
+
+    /**
+     * Attaches {@code value} to node {@code n} under {@code key}, for a later pass that looks it up by the same key
+     * (autodiff's custom backward of one node, for example). Nothing of it is exported.
+     */
+    public <T> void annotate(Node n, Class<T> key, T value) {
+        annotations.computeIfAbsent(n, k -> new HashMap<>()).put(key, key.cast(value));
+    }
+
+    /** The annotation of {@code n} under {@code key}, or null. */
+    public <T> T annotation(Node n, Class<T> key) {
+        Map<Class<?>, Object> m = annotations.get(n);
+        return m == null ? null : key.cast(m.get(key));
     }
 
     private Node addNode(String opType, String domain, List<Value> in, List<DType> outTypes, List<Shape> outShapes,

@@ -1,51 +1,105 @@
 package org.peft4j.autodiff;
 
-import java.util.HashMap;
+import static org.peft4j.autodiff.BuiltinShapes.BROADCAST;
+import static org.peft4j.autodiff.BuiltinShapes.CAST;
+import static org.peft4j.autodiff.BuiltinShapes.COMPARE;
+import static org.peft4j.autodiff.BuiltinShapes.CONCAT;
+import static org.peft4j.autodiff.BuiltinShapes.FUSED_MATMUL;
+import static org.peft4j.autodiff.BuiltinShapes.GATHER;
+import static org.peft4j.autodiff.BuiltinShapes.GATHER_ELEMENTS;
+import static org.peft4j.autodiff.BuiltinShapes.GEMM;
+import static org.peft4j.autodiff.BuiltinShapes.MATMUL;
+import static org.peft4j.autodiff.BuiltinShapes.RANGE;
+import static org.peft4j.autodiff.BuiltinShapes.REDUCE;
+import static org.peft4j.autodiff.BuiltinShapes.SAME;
+import static org.peft4j.autodiff.BuiltinShapes.SHAPE;
+import static org.peft4j.autodiff.BuiltinShapes.SIZE;
+import static org.peft4j.autodiff.BuiltinShapes.SQUEEZE;
+import static org.peft4j.autodiff.BuiltinShapes.TRANSPOSE;
+import static org.peft4j.autodiff.BuiltinShapes.UNSQUEEZE;
+import static org.peft4j.autodiff.BuiltinShapes.WHERE;
+
 import java.util.List;
 import java.util.Map;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Node;
 import org.peft4j.graph.Shape;
+import org.peft4j.graph.ShapeInference;
 import org.peft4j.graph.Value;
 import org.peft4j.tensor.DType;
 
 /**
- * Gradient rules, one per ONNX op, each written with standard ONNX ops (no training-only kernels such as
- * SoftmaxGrad). A rule returns the gradient of the loss with respect to one input of a node, given the gradients of
- * the node's outputs (null entries for outputs that do not reach the loss).
+ * The definitions of the ops peft-core emits, registered in {@link Ops} when it loads. Gradient rules are written
+ * with standard ONNX ops (no training-only kernels such as SoftmaxGrad). A rule returns the gradient of the loss with
+ * respect to one input of a node, given the gradients of the node's outputs (null entries for outputs that do not
+ * reach the loss).
+ *
+ * <p>CUDA flags: every op flagged {@link #CUDA} has a CUDA kernel in ONNX Runtime covering opset 21 for float32. The
+ * set was read from ONNX Runtime's generated kernel table ({@code docs/OperatorKernels.md}, CUDA section, commit
+ * 001d12d) and cross-checked against {@code cuda_execution_provider.cc}; BitShift and BitwiseAnd are deliberately
+ * flagged {@link #CPU_ONLY} (no CUDA kernel). Mod, Size and Pad (int64 and float kernels at opset 13+) were checked
+ * in the same table. ReduceProd (emitted only by the ReduceMean gradient over symbolic axes) was not part of that
+ * check and is flagged {@link #CPU_ONLY} until verified.
  */
-final class GradientRules {
-    /** One op's rule. */
-    interface Rule {
-        Value apply(GradientContext c, Node n, List<Value> dOut, int input);
+final class BuiltinOps {
+    /** Has a float32 CUDA kernel in ONNX Runtime 1.29 (see the class comment for the provenance). */
+    private static final boolean CUDA = true;
+    /** No CUDA kernel (or not verified). */
+    private static final boolean CPU_ONLY = false;
+
+    private BuiltinOps() {
     }
 
-    private static final Map<String, Rule> RULES = new HashMap<>();
-
-    private GradientRules() {
+    /** Registers a standard-domain op. */
+    private static void std(String op, ShapeInference shapes, boolean cuda, GradientRule rule) {
+        Ops.register(OpDef.builder("", op).shapes(shapes).cudaKernel(cuda).gradient(rule).build());
     }
 
-    static Rule of(String opType, String domain) {
-        Rule r = domain.isEmpty() ? RULES.get(opType) : null;
-        if (r == null) {
-            throw new IllegalArgumentException("no gradient rule for op " + (domain.isEmpty() ? "" : domain + ":")
-                    + opType + "; supported: " + new java.util.TreeSet<>(RULES.keySet()));
-        }
-        return r;
+    /** Registers an ONNX Runtime contrib op ({@value Graph#MS_DOMAIN}). */
+    private static void ms(String op, ShapeInference shapes, boolean cuda, GradientRule rule) {
+        Ops.register(OpDef.builder(Graph.MS_DOMAIN, op).shapes(shapes).cudaKernel(cuda).gradient(rule).build());
     }
 
-    /** The op types that have a rule. */
-    static java.util.Set<String> supported() {
-        return java.util.Collections.unmodifiableSet(RULES.keySet());
+    /** Registers every built-in definition (called once, by {@link Ops}). */
+    static void registerAll() {
+        differentiable();
+        // ops without a gradient (integer, boolean and shape ops, or ops the models emit only off the gradient path)
+        std("Abs", SAME, CUDA, null);
+        std("And", COMPARE, CUDA, null);
+        std("Clip", SAME, CUDA, null);
+        std("ConstantOfShape", null, CUDA, null);
+        std("Dropout", null, CUDA, null);
+        std("Equal", COMPARE, CUDA, null);
+        std("Greater", COMPARE, CUDA, null);
+        std("Less", COMPARE, CUDA, null);
+        std("LessOrEqual", COMPARE, CUDA, null);
+        std("Max", BROADCAST, CUDA, null);
+        std("Min", BROADCAST, CUDA, null);
+        std("Mod", BROADCAST, CUDA, null);
+        std("Not", SAME, CUDA, null);
+        std("OneHot", null, CUDA, null);
+        std("Pad", null, CUDA, null);
+        std("Range", RANGE, CUDA, null);
+        std("ReduceLogSumExp", REDUCE, CUDA, null);
+        std("ReduceMax", REDUCE, CUDA, null);
+        std("ScatterElements", SAME, CUDA, null);
+        std("ScatterND", SAME, CUDA, null);
+        std("Shape", SHAPE, CUDA, null);
+        std("Size", SIZE, CUDA, null);
+        std("ReduceProd", REDUCE, CPU_ONLY, null);
+        std("BitShift", BROADCAST, CPU_ONLY, null);
+        std("BitwiseAnd", BROADCAST, CPU_ONLY, null);
+        // ONNX Runtime contrib ops
+        ms("FusedMatMul", FUSED_MATMUL, CUDA, BuiltinOps::fusedMatmul);
     }
 
-    static {
-        RULES.put("Identity", (c, n, d, i) -> d.get(0));
-        RULES.put("Add", (c, n, d, i) -> c.reduceTo(d.get(0), n.input(i)));
-        RULES.put("Sub", (c, n, d, i) -> c.reduceTo(i == 0 ? d.get(0) : c.g.neg(d.get(0)), n.input(i)));
-        RULES.put("Mul", (c, n, d, i) -> c.reduceTo(c.g.mul(d.get(0), n.input(1 - i)), n.input(i)));
-        RULES.put("Div", (c, n, d, i) -> {
+    private static void differentiable() {
+        std("Identity", SAME, CUDA, (c, n, d, i) -> d.get(0));
+        std("Add", BROADCAST, CUDA, (c, n, d, i) -> c.reduceTo(d.get(0), n.input(i)));
+        std("Sub", BROADCAST, CUDA, (c, n, d, i) -> c.reduceTo(i == 0 ? d.get(0) : c.g.neg(d.get(0)), n.input(i)));
+        std("Mul", BROADCAST, CUDA, (c, n, d, i) -> c.reduceTo(c.g.mul(d.get(0), n.input(1 - i)), n.input(i)));
+        std("Div", BROADCAST, CUDA, (c, n, d, i) -> {
             Graph g = c.g;
             if (i == 0) {
                 return c.reduceTo(g.div(d.get(0), n.input(1)), n.input(0));
@@ -53,8 +107,8 @@ final class GradientRules {
             // d(a/b)/db = -a/b^2 = -y/b
             return c.reduceTo(g.neg(g.div(g.mul(d.get(0), n.output(0)), n.input(1))), n.input(1));
         });
-        RULES.put("Neg", (c, n, d, i) -> c.g.neg(d.get(0)));
-        RULES.put("Pow", (c, n, d, i) -> {
+        std("Neg", SAME, CUDA, (c, n, d, i) -> c.g.neg(d.get(0)));
+        std("Pow", BROADCAST, CUDA, (c, n, d, i) -> {
             Graph g = c.g;
             Value a = n.input(0);
             Value b = n.input(1);
@@ -67,31 +121,31 @@ final class GradientRules {
             // y * ln(a)
             return c.reduceTo(g.mul(d.get(0), g.mul(n.output(0), g.log(a))), b);
         });
-        RULES.put("Sqrt", (c, n, d, i) -> c.g.div(c.g.mulScalar(d.get(0), 0.5), n.output(0)));
-        RULES.put("Reciprocal", (c, n, d, i) -> c.g.neg(c.g.mul(d.get(0), c.g.mul(n.output(0), n.output(0)))));
-        RULES.put("Exp", (c, n, d, i) -> c.g.mul(d.get(0), n.output(0)));
-        RULES.put("Log", (c, n, d, i) -> c.g.div(d.get(0), n.input(0)));
-        RULES.put("Sin", (c, n, d, i) -> c.g.mul(d.get(0), c.g.cos(n.input(0))));
-        RULES.put("Cos", (c, n, d, i) -> c.g.neg(c.g.mul(d.get(0), c.g.sin(n.input(0)))));
-        RULES.put("Tanh", (c, n, d, i) -> {
+        std("Sqrt", SAME, CUDA, (c, n, d, i) -> c.g.div(c.g.mulScalar(d.get(0), 0.5), n.output(0)));
+        std("Reciprocal", SAME, CUDA, (c, n, d, i) -> c.g.neg(c.g.mul(d.get(0), c.g.mul(n.output(0), n.output(0)))));
+        std("Exp", SAME, CUDA, (c, n, d, i) -> c.g.mul(d.get(0), n.output(0)));
+        std("Log", SAME, CUDA, (c, n, d, i) -> c.g.div(d.get(0), n.input(0)));
+        std("Sin", SAME, CUDA, (c, n, d, i) -> c.g.mul(d.get(0), c.g.cos(n.input(0))));
+        std("Cos", SAME, CUDA, (c, n, d, i) -> c.g.neg(c.g.mul(d.get(0), c.g.sin(n.input(0)))));
+        std("Tanh", SAME, CUDA, (c, n, d, i) -> {
             Value y = n.output(0);
             return c.g.mul(d.get(0), c.g.sub(c.scalar(1, y), c.g.mul(y, y)));
         });
-        RULES.put("Sigmoid", (c, n, d, i) -> {
+        std("Sigmoid", SAME, CUDA, (c, n, d, i) -> {
             Value y = n.output(0);
             return c.g.mul(d.get(0), c.g.mul(y, c.g.sub(c.scalar(1, y), y)));
         });
-        RULES.put("Erf", (c, n, d, i) -> {
+        std("Erf", SAME, CUDA, (c, n, d, i) -> {
             Value x = n.input(0);
             Value e = c.g.exp(c.g.neg(c.g.mul(x, x)));
             return c.g.mul(d.get(0), c.g.mulScalar(e, 2 / Math.sqrt(Math.PI)));
         });
-        RULES.put("Relu", (c, n, d, i) -> {
+        std("Relu", SAME, CUDA, (c, n, d, i) -> {
             Value x = n.input(0);
             return c.g.where(c.g.greater(x, c.scalar(0, x)), d.get(0), c.zerosLike(d.get(0)));
         });
-        RULES.put("Cast", (c, n, d, i) -> c.g.cast(d.get(0), n.input(0).dtype()));
-        RULES.put("Where", (c, n, d, i) -> {
+        std("Cast", CAST, CUDA, (c, n, d, i) -> c.g.cast(d.get(0), n.input(0).dtype()));
+        std("Where", WHERE, CUDA, (c, n, d, i) -> {
             if (i == 0) {
                 return null;
             }
@@ -99,11 +153,11 @@ final class GradientRules {
             Value sel = i == 1 ? c.g.where(n.input(0), d.get(0), zeros) : c.g.where(n.input(0), zeros, d.get(0));
             return c.reduceTo(sel, n.input(i));
         });
-        RULES.put("Expand", (c, n, d, i) -> i == 0 ? c.reduceTo(d.get(0), n.input(0)) : null);
-        RULES.put("Reshape", (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
-        RULES.put("Unsqueeze", (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
-        RULES.put("Squeeze", (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
-        RULES.put("Transpose", (c, n, d, i) -> {
+        std("Expand", null, CUDA, (c, n, d, i) -> i == 0 ? c.reduceTo(d.get(0), n.input(0)) : null);
+        std("Reshape", null, CUDA, (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
+        std("Unsqueeze", UNSQUEEZE, CUDA, (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
+        std("Squeeze", SQUEEZE, CUDA, (c, n, d, i) -> i == 0 ? reshapeBack(c, d.get(0), n.input(0)) : null);
+        std("Transpose", TRANSPOSE, CUDA, (c, n, d, i) -> {
             long[] perm = n.attrLongs("perm");
             long[] inv = new long[perm.length];
             for (int k = 0; k < perm.length; k++) {
@@ -111,13 +165,13 @@ final class GradientRules {
             }
             return c.g.transpose(d.get(0), inv);
         });
-        RULES.put("MatMul", GradientRules::matmul);
-        RULES.put("Gemm", GradientRules::gemm);
-        RULES.put("Concat", GradientRules::concat);
-        RULES.put("Split", GradientRules::split);
-        RULES.put("Slice", GradientRules::slice);
-        RULES.put("Gather", GradientRules::gather);
-        RULES.put("GatherElements", (c, n, d, i) -> {
+        std("MatMul", MATMUL, CUDA, BuiltinOps::matmul);
+        std("Gemm", GEMM, CUDA, BuiltinOps::gemm);
+        std("Concat", CONCAT, CUDA, BuiltinOps::concat);
+        std("Split", null, CUDA, BuiltinOps::split);
+        std("Slice", null, CUDA, BuiltinOps::slice);
+        std("Gather", GATHER, CUDA, BuiltinOps::gather);
+        std("GatherElements", GATHER_ELEMENTS, CUDA, (c, n, d, i) -> {
             if (i != 0) {
                 return null;
             }
@@ -126,20 +180,20 @@ final class GradientRules {
                     List.of(n.input(0).dtype()), List.of(n.input(0).shape()),
                     Map.of("axis", axis, "reduction", "add")).output(0);
         });
-        RULES.put("Softmax", (c, n, d, i) -> {
+        std("Softmax", SAME, CUDA, (c, n, d, i) -> {
             long axis = n.attrLong("axis", -1);
             Value y = n.output(0);
             Value dot = c.g.reduceSum(c.g.mul(d.get(0), y), true, axis);
             return c.g.mul(y, c.g.sub(d.get(0), dot));
         });
-        RULES.put("LogSoftmax", (c, n, d, i) -> {
+        std("LogSoftmax", SAME, CUDA, (c, n, d, i) -> {
             long axis = n.attrLong("axis", -1);
             Value sum = c.g.reduceSum(d.get(0), true, axis);
             return c.g.sub(d.get(0), c.g.mul(c.g.exp(n.output(0)), sum));
         });
-        RULES.put("ReduceSum", (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), false) : null);
-        RULES.put("ReduceMean", (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), true) : null);
-        RULES.put("LayerNormalization", GradientRules::layerNorm);
+        std("ReduceSum", REDUCE, CUDA, (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), false) : null);
+        std("ReduceMean", REDUCE, CUDA, (c, n, d, i) -> i == 0 ? reduceBack(c, n, d.get(0), true) : null);
+        std("LayerNormalization", SAME, CUDA, BuiltinOps::layerNorm);
     }
 
     private static Value reshapeBack(GradientContext c, Value grad, Value x) {
@@ -154,6 +208,39 @@ final class GradientRules {
             return c.reduceTo(c.g.matmul(dy, c.transposeLast2(b)), a);
         }
         return c.reduceTo(c.g.matmul(c.transposeLast2(a), dy), b);
+    }
+
+    /**
+     * {@code com.microsoft:FusedMatMul}: Y = alpha op(A) op(B), op = transpose of the last two axes when transA /
+     * transB is set (transBatchA / transBatchB are refused by its shape inference and here). With A' = op(A) and
+     * B' = op(B): dA' = alpha dY B'^T and dB' = alpha A'^T dY; a transposed input takes the transpose of its
+     * gradient, and batch axes that were broadcast are summed away.
+     */
+    private static Value fusedMatmul(GradientContext c, Node n, List<Value> d, int i) {
+        if (n.attrLong("transBatchA", 0) != 0 || n.attrLong("transBatchB", 0) != 0) {
+            throw new IllegalArgumentException("FusedMatMul gradient needs transBatchA = transBatchB = 0: " + n);
+        }
+        boolean ta = n.attrLong("transA", 0) != 0;
+        boolean tb = n.attrLong("transB", 0) != 0;
+        double alpha = n.attrDouble("alpha", 1.0);
+        Value a = n.input(0);
+        Value b = n.input(1);
+        Value dy = d.get(0);
+        Graph g = c.g;
+        Value grad;
+        if (i == 0) {
+            // dA = dA' = dY B'^T, or (dA')^T = B' dY^T when A was transposed
+            grad = ta ? g.matmul(tb ? c.transposeLast2(b) : b, c.transposeLast2(dy))
+                    : g.matmul(dy, tb ? b : c.transposeLast2(b));
+        } else {
+            // dB = dB' = A'^T dY, or (dB')^T = dY^T A' when B was transposed
+            grad = tb ? g.matmul(c.transposeLast2(dy), ta ? c.transposeLast2(a) : a)
+                    : g.matmul(ta ? a : c.transposeLast2(a), dy);
+        }
+        if (alpha != 1.0) {
+            grad = g.mulScalar(grad, alpha);
+        }
+        return c.reduceTo(grad, i == 0 ? a : b);
     }
 
     /** Y = op(A) op(B) + C with op = transpose when the flag is set (alpha = beta = 1). */
