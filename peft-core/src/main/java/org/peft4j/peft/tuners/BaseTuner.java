@@ -13,8 +13,8 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Module;
 import org.peft4j.peft.config.PeftConfig;
-import org.peft4j.util.PyRepr;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.util.PyRepr;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
