@@ -251,6 +251,35 @@ class TrainerReferenceTest {
     }
 
     /**
+     * A micro-batch without a counted token adds {@code sum(nll) = 0} over the step's token count in transformers
+     * (its own mean loss would be 0 / 0): a step with one trains exactly as the step without it.
+     */
+    @Test
+    void aMicroBatchWithoutCountedTokensAddsNothing(@TempDir Path out) throws Exception {
+        Case c = new Case("accum-clip");
+        Batch b = c.batches.get(2);
+        long[] ignored = new long[(int) b.labels().numel()];
+        java.util.Arrays.fill(ignored, CausalLMLoss.IGNORE_INDEX);
+        Batch empty = new Batch(b.inputIds(), b.attentionMask(), Tensor.of(ignored, b.labels().shape()));
+        List<float[]> with = trainOneStep(List.of(c.batches.get(0), empty, c.batches.get(1)), 3, out.resolve("a"));
+        List<float[]> without = trainOneStep(List.of(c.batches.get(0), c.batches.get(1)), 2, out.resolve("b"));
+        for (int i = 0; i < with.size(); i++) {
+            assertThat(with.get(i)).containsExactly(without.get(i));
+        }
+    }
+
+    private static List<float[]> trainOneStep(List<Batch> batches, int accum, Path out) throws Exception {
+        PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model("qwen2"));
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e-2).maxSteps(1)
+                .gradientAccumulationSteps(accum).build();
+        List<Double> losses = new Trainer(m, args, OrtRuntime.shared()).showProgress(false).train(batches);
+        assertThat(losses.get(0)).isFinite();
+        List<float[]> w = new ArrayList<>();
+        m.namedParameters().values().forEach(p -> w.add(p.data().toFloatArray()));
+        return w;
+    }
+
+    /**
      * The pre-clip gradient norm of every step, from {@link TrainStep} on transformers' own weights before that step,
      * with the micro-batch gradients weighted by their share of the step's counted tokens, equals the
      * {@code grad_norm} transformers logged (and exceeds {@code max_grad_norm}, so clipping did happen).
