@@ -98,8 +98,9 @@ public final class Trainer {
     }
 
     /**
-     * Trains on the batches (cycled in order) and returns the loss of every optimizer step (the mean over its
-     * accumulated micro-batches).
+     * Trains on the batches (cycled in order) and returns the loss of every optimizer step: as transformers'
+     * {@code num_items_in_batch}, the summed loss of its accumulated micro-batches over their total counted tokens
+     * (the token-weighted mean of their losses).
      *
      * @throws IllegalStateException naming the step when the loss is NaN or infinite
      */
@@ -231,18 +232,30 @@ public final class Trainer {
             Map<String, float[]> acc = new LinkedHashMap<>();
             double loss = 0;
             int accum = args.gradientAccumulationSteps();
+            // as transformers (num_items_in_batch): the step's loss is sum(nll) over all its micro-batches divided by
+            // their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accum
+            Batch[] micro = new Batch[accum];
+            long tokens = 0;
             for (int k = 0; k < accum; k++) {
-                Batch batch = batches.batch(cursor++);
-                TrainStep.Output out = step.run(batch, TrainStep.dropoutSeed(args.seed(), s, k));
+                micro[k] = batches.batch(cursor++);
+                tokens += micro[k].countedTokens();
+            }
+            for (int k = 0; k < accum; k++) {
+                long counted = micro[k].countedTokens();
                 if (progress != null) {
-                    progress.addTokens(batch.countedTokens());
+                    progress.addTokens(counted);
                 }
-                loss += out.loss() / accum;
+                if (counted == 0 && tokens > 0) {
+                    continue; // adds sum(nll) = 0 and no gradient; its own mean loss would be 0 / 0
+                }
+                double share = (double) counted / tokens; // NaN when no token counts: the loss is NaN, as in torch
+                TrainStep.Output out = step.run(micro[k], TrainStep.dropoutSeed(args.seed(), s, k));
+                loss += out.loss() * share;
                 for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
                     float[] g = e.getValue().toFloatArray();
                     float[] a = acc.computeIfAbsent(e.getKey(), n -> new float[g.length]);
                     for (int i = 0; i < g.length; i++) {
-                        a[i] += g[i] / accum;
+                        a[i] += g[i] * share;
                     }
                 }
             }
