@@ -37,7 +37,7 @@ import org.peft4j.train.TrainStep;
  */
 class LoraExtensionTest {
     /** {@code y = x (scale * raw)^T + b}: the stored {@code weight} is {@code W / scale}. */
-    static final class ScaledLinear extends Layer implements LinearLike {
+    static class ScaledLinear extends Layer implements LinearLike {
         final double scale;
         private final long in;
         private final long out;
@@ -116,6 +116,13 @@ class LoraExtensionTest {
         }
     }
 
+    /** A ScaledLinear that {@link TestServiceDispatcher}, found by the ServiceLoader, handles. */
+    static final class ServiceScaledLinear extends ScaledLinear {
+        ServiceScaledLinear(Linear src, double scale) {
+            super(src, scale);
+        }
+    }
+
     /** LoRA on every ScaledLinear. */
     static final LoraDispatcher SCALED = (target, name, cfg, spec) -> target instanceof ScaledLinear
             ? new LoraLinear((ScaledLinear) target) : null;
@@ -162,10 +169,15 @@ class LoraExtensionTest {
 
     /** The llama fixture with q_proj and v_proj as ScaledLinear (same W). */
     static PreTrainedModel scaledModel(double scale) throws Exception {
+        return scaledModel(scale, false);
+    }
+
+    static PreTrainedModel scaledModel(double scale, boolean service) throws Exception {
         PreTrainedModel m = Battery.model("llama-mha");
         for (Map.Entry<String, Module> e : new ArrayList<>(m.namedModules().entrySet())) {
             if (e.getKey().endsWith("q_proj") || e.getKey().endsWith("v_proj")) {
-                m.setSubmodule(e.getKey(), new ScaledLinear((Linear) e.getValue(), scale));
+                Linear l = (Linear) e.getValue();
+                m.setSubmodule(e.getKey(), service ? new ServiceScaledLinear(l, scale) : new ScaledLinear(l, scale));
             }
         }
         return m;
@@ -308,5 +320,21 @@ class LoraExtensionTest {
         assertThatThrownBy(() -> LoraModel.createNewModule(config().build(), "default", new LayerNorm(4, 1e-5,
                 true, DType.F32), LoraAdapterSpec.fromConfig(config().build(), "default", "x", new java.util.Random(0))))
                 .hasMessageContaining("is not supported");
+    }
+
+    /** A dispatcher listed in META-INF/services is asked after registered ones and before the default. */
+    @Test
+    void serviceLoadedDispatchersComeBetweenRegisteredOnesAndTheDefault() throws Exception {
+        List<LoraDispatcher> ds = LoraModel.dispatchers();
+        assertThat(ds).hasSize(2);
+        assertThat(ds.get(0)).isInstanceOf(TestServiceDispatcher.class);
+        register(SCALED);
+        assertThat(LoraModel.dispatchers()).hasSize(3).element(1).isInstanceOf(TestServiceDispatcher.class);
+        LoraModel.unregisterDispatcher(SCALED);
+        PeftModel ref = Peft.getPeftModel(Battery.model("llama-mha"), config().build());
+        PeftModel pm = Peft.getPeftModel(scaledModel(0.37, true), config().build());
+        assertThat(((LoraLinear) pm.getBaseModel().getSubmodule(Q)).baseLayer())
+                .isInstanceOf(ServiceScaledLinear.class);
+        assertThat(diff(logits(pm), logits(ref))).isLessThan(2e-5);
     }
 }
