@@ -1,7 +1,6 @@
 package org.peft4j.lora;
 
 import java.util.List;
-import java.util.Random;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
@@ -18,7 +17,8 @@ public class LoraEmbedding extends LoraLayer {
     private final long numEmbeddings;
     private final long embeddingDim;
 
-    LoraEmbedding(Embedding base) {
+    /** LoRA on {@code base}. */
+    public LoraEmbedding(Embedding base) {
         super(base);
         this.numEmbeddings = base.numEmbeddings();
         this.embeddingDim = base.embeddingDim();
@@ -41,19 +41,29 @@ public class LoraEmbedding extends LoraLayer {
         return baseLayer().parameter("weight");
     }
 
-    void updateLayer(String name, int rank, double alpha, double dropout, Object init, boolean rslora, boolean dora,
-            boolean bias, Random rng) {
-        if (bias) {
+    /**
+     * Adds adapter {@code spec.name()}: A [r, num_embeddings] and B [embedding_dim, r].
+     *
+     * @throws IllegalArgumentException for {@code lora_bias} or a variant (DoRA)
+     */
+    @Override
+    public void updateLayer(LoraAdapterSpec spec) {
+        if (spec.loraBias()) {
             throw new IllegalArgumentException("lora_bias=True is not supported for Embedding.");
         }
-        if (dora) {
+        if (spec.useDora()) {
             throw new IllegalArgumentException("DoRA on an Embedding layer is not supported by peft4j; target "
                     + "Linear layers with use_dora=True");
         }
-        putCommon(name, rank, alpha, rslora, dropout, false, false);
+        if (spec.variant() != null) {
+            throw new IllegalArgumentException("LoRA variant " + spec.variant() + " is not supported for Embedding.");
+        }
+        String name = spec.name();
+        int rank = spec.r();
+        putCommon(spec);
         loraEmbeddingA().put(name, new Parameter(DType.F32, rank, numEmbeddings));
         loraEmbeddingB().put(name, new Parameter(DType.F32, embeddingDim, rank));
-        LoraInit.embedding(this, name, init, rng);
+        LoraInit.embedding(this, name, spec.init(), spec.rng());
         setAdapter(active, false);
     }
 
@@ -86,25 +96,14 @@ public class LoraEmbedding extends LoraLayer {
     @Override
     public void merge(boolean safeMerge, List<String> names) {
         for (String a : toMerge(names)) {
-            Tensor w = baseWeight().data();
-            // W [num, dim] + (B A)^T s: with "A" = lora_embedding_A [r, num] and "B" = lora_embedding_B [dim, r],
-            // the fan-in-fan-out form of the linear merge
-            LoraMath.Merged m = LoraMath.addDelta(w, loraEmbeddingA().get(a).data(), loraEmbeddingB().get(a).data(),
-                    scaling.get(a), true, +1, safeMerge, LoraMath.canMergeInPlace(w, safeMerge));
-            if (safeMerge && !m.finite) {
-                throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
-                        + " seems to be broken");
-            }
-            baseWeight().setData(m.weight);
+            LoraMath.merge(this, a, safeMerge);
             merged.add(a);
         }
     }
 
     @Override
-    void unmergeOne(String a) {
-        Tensor w = baseWeight().data();
-        baseWeight().setData(LoraMath.addDelta(w, loraEmbeddingA().get(a).data(), loraEmbeddingB().get(a).data(),
-                scaling.get(a), true, -1, false, LoraMath.canMergeInPlace(w, false)).weight);
+    protected void unmergeOne(String a) {
+        LoraMath.unmerge(this, a);
     }
 
     @Override

@@ -7,6 +7,7 @@ import org.apache.commons.math3.linear.RealMatrix;
 import org.apache.commons.math3.linear.SingularValueDecomposition;
 import org.peft4j.graph.Parameter;
 import org.peft4j.nn.Linear;
+import org.peft4j.nn.LinearLike;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -22,7 +23,8 @@ import org.peft4j.tensor.Tensor;
  *   <li>{@code "olora"}: B, A = the first r columns of Q and rows of R of W's QR decomposition, W replaced by
  *       {@code W - s B A}.
  * </ul>
- * The SVD and QR run in Apache Commons Math in double precision: fine for the layer sizes of small models, slow
+ * PiSSA and OLoRA read the base layer's dense weight and write the residual back through its {@link LinearLike}
+ * contract. The SVD and QR run in Apache Commons Math in double precision: fine for the layer sizes of small models, slow
  * (cubic) for 4096-wide layers.
  */
 final class LoraInit {
@@ -59,8 +61,8 @@ final class LoraInit {
     }
 
     private static void decompose(LoraLinear layer, String name, Linear a, Linear b, boolean pissa) {
-        Parameter wp = layer.baseWeight();
-        if (!wp.hasData()) {
+        LinearLike base = layer.linearBase();
+        if (!base.hasWeightData()) {
             throw new IllegalStateException("init_lora_weights=" + (pissa ? "pissa" : "olora")
                     + " needs the base weights; the model was built shape-only");
         }
@@ -68,7 +70,7 @@ final class LoraInit {
         double s = layer.scaling.get(name);
         int out = (int) layer.outFeatures();
         int in = (int) layer.inFeatures();
-        RealMatrix w = toMatrix(wp.data(), out, in, layer.fanInFanOut());
+        RealMatrix w = toMatrix(base.denseWeight(), out, in, false);
         if (r > Math.min(out, in)) {
             throw new IllegalArgumentException("r=" + r + " exceeds the rank bound " + Math.min(out, in)
                     + " of the weight for " + (pissa ? "pissa" : "olora"));
@@ -104,7 +106,7 @@ final class LoraInit {
         if (b.bias() != null) {
             b.bias().setData(Tensor.zeros(DType.F32, layer.outFeatures()));
         }
-        wp.setData(fromMatrix(residual, layer.fanInFanOut()).to(wp.dtype()));
+        base.setDenseWeight(fromMatrix(residual, false));
     }
 
     private static RealMatrix toMatrix(Tensor t, int out, int in, boolean transposed) {

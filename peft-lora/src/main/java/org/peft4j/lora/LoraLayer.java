@@ -1,6 +1,7 @@
 package org.peft4j.lora;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -21,23 +22,36 @@ import org.slf4j.LoggerFactory;
 /**
  * State shared by LoRA wrapper layers ({@code LoraLayer}): the wrapped {@code base_layer} and per-adapter
  * {@code lora_dropout}, {@code lora_A}, {@code lora_B}, {@code lora_embedding_A}, {@code lora_embedding_B} and
- * {@code lora_magnitude_vector} containers, with the names PEFT gives them, plus ranks, alphas, scalings and the
- * merge stack.
+ * {@code lora_magnitude_vector} containers, with the names PEFT gives them, plus ranks, alphas, scalings, variants
+ * and the merge stack.
+ *
+ * <p>Other modules extend LoRA by subclassing the layers ({@link LoraLinear} works on any
+ * {@link org.peft4j.nn.LinearLike} base) and creating them from a {@link LoraDispatcher}.
  */
 public abstract class LoraLayer extends Layer implements BaseTunerLayer {
     private static final Logger LOG = LoggerFactory.getLogger(LoraLayer.class);
 
-    final Map<String, Integer> r = new LinkedHashMap<>();
-    final Map<String, Double> loraAlpha = new LinkedHashMap<>();
-    final Map<String, Double> scaling = new LinkedHashMap<>();
-    final Map<String, Boolean> useDora = new LinkedHashMap<>();
-    final Map<String, Boolean> useRslora = new LinkedHashMap<>();
-    final Map<String, Boolean> loraBias = new LinkedHashMap<>();
-    List<String> active = new ArrayList<>();
-    final List<String> merged = new ArrayList<>();
+    /** Rank per adapter. */
+    protected final Map<String, Integer> r = new LinkedHashMap<>();
+    /** Alpha per adapter. */
+    protected final Map<String, Double> loraAlpha = new LinkedHashMap<>();
+    /** Scaling per adapter. */
+    protected final Map<String, Double> scaling = new LinkedHashMap<>();
+    /** The variant of each adapter that has one ({@code lora_variant}). */
+    protected final Map<String, LoraVariant> loraVariant = new LinkedHashMap<>();
+    /** Whether each adapter uses rslora. */
+    protected final Map<String, Boolean> useRslora = new LinkedHashMap<>();
+    /** Whether each adapter has a {@code lora_B} bias. */
+    protected final Map<String, Boolean> loraBias = new LinkedHashMap<>();
+    /** The active adapters (set by the tuner before an adapter is added). */
+    protected List<String> active = new ArrayList<>();
+    /** The merged adapters, in merge order. */
+    protected final List<String> merged = new ArrayList<>();
+    private final Map<String, Object> cache = new HashMap<>();
     private boolean disabled;
     private Map<Parameter, Boolean> trainableBeforeDisable;
 
+    /** Wraps {@code base} as {@code base_layer}, with empty adapter containers. */
     protected LoraLayer(Layer base) {
         registerModule("base_layer", base);
         registerModule("lora_dropout", new ModuleDict());
@@ -57,6 +71,14 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
     public Layer baseLayer() {
         return (Layer) child("base_layer");
     }
+
+    /**
+     * Adds (or replaces) adapter {@code spec.name()} ({@code update_layer}): records rank, alpha, scaling and
+     * variant, creates and initialises the adapter weights, and sets their trainable flags from the active adapters.
+     *
+     * @throws IllegalArgumentException for a rank below 1, or an option or variant this layer does not support
+     */
+    public abstract void updateLayer(LoraAdapterSpec spec);
 
     ModuleDict loraDropout() {
         return (ModuleDict) child("lora_dropout");
@@ -97,6 +119,34 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
         return scaling;
     }
 
+    /** The variant of each adapter that has one (PEFT's {@code lora_variant}); plain LoRA adapters have none. */
+    public Map<String, LoraVariant> loraVariant() {
+        return loraVariant;
+    }
+
+    /** Whether adapter {@code name} has a {@code lora_B} bias ({@code lora_bias}). */
+    public boolean loraBias(String name) {
+        return Boolean.TRUE.equals(loraBias.get(name));
+    }
+
+    /** Remembers {@code value} under {@code key} (PEFT's {@code _cache_store}), e.g. what an unmerge needs. */
+    public void cacheStore(String key, Object value) {
+        cache.put(key, value);
+    }
+
+    /**
+     * Removes and returns what {@link #cacheStore} kept under {@code key} (PEFT's {@code _cache_pop}).
+     *
+     * @throws IllegalStateException if nothing is stored under {@code key}
+     */
+    @SuppressWarnings("unchecked")
+    public <T> T cachePop(String key) {
+        if (!cache.containsKey(key)) {
+            throw new IllegalStateException("no cached value '" + key + "'");
+        }
+        return (T) cache.remove(key);
+    }
+
     /** Sets scaling to {@code scale * alpha / r} (rslora-aware), as {@code set_scale}. */
     public void setScale(String adapter, double scale) {
         if (scaling.containsKey(adapter)) {
@@ -109,18 +159,31 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
         return useRslora.get(adapter) ? loraAlpha.get(adapter) / Math.sqrt(rank) : loraAlpha.get(adapter) / rank;
     }
 
-    void putCommon(String adapter, int rank, double alpha, boolean rslora, double dropout, boolean dora,
-            boolean bias) {
+    /**
+     * Records the adapter's rank, alpha, rslora, scaling, variant and {@code lora_bias} and creates its dropout
+     * (the part of {@code update_layer} common to all layers).
+     *
+     * @throws IllegalArgumentException with PEFT's message for a rank below 1
+     */
+    protected void putCommon(LoraAdapterSpec spec) {
+        String adapter = spec.name();
+        int rank = spec.r();
+        double alpha = spec.alpha();
+        double dropout = spec.dropout();
         if (rank <= 0) {
             throw new IllegalArgumentException("`r` should be a positive integer value but the value passed is "
                     + rank);
         }
         r.put(adapter, rank);
         loraAlpha.put(adapter, alpha);
-        useRslora.put(adapter, rslora);
+        useRslora.put(adapter, spec.rslora());
         scaling.put(adapter, defaultScaling(adapter));
-        useDora.put(adapter, dora);
-        loraBias.put(adapter, bias);
+        if (spec.variant() == null) {
+            loraVariant.remove(adapter);
+        } else {
+            loraVariant.put(adapter, spec.variant());
+        }
+        loraBias.put(adapter, spec.loraBias());
         loraDropout().put(adapter, dropout > 0 ? new Dropout(dropout) : new Identity());
     }
 
@@ -202,7 +265,7 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
     }
 
     /** The adapters to merge: {@code names}, or the active ones present in this layer. */
-    List<String> toMerge(List<String> names) {
+    protected List<String> toMerge(List<String> names) {
         List<String> want = names == null ? active : names;
         List<String> out = new ArrayList<>();
         List<String> already = new ArrayList<>();
@@ -238,7 +301,8 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
         }
     }
 
-    abstract void unmergeOne(String adapter);
+    /** Removes merged adapter {@code adapter} from the base layer's weights. */
+    protected abstract void unmergeOne(String adapter);
 
     @Override
     public void deleteAdapter(String name) {
@@ -250,7 +314,7 @@ public abstract class LoraLayer extends Layer implements BaseTunerLayer {
         r.remove(name);
         loraAlpha.remove(name);
         scaling.remove(name);
-        useDora.remove(name);
+        loraVariant.remove(name);
         useRslora.remove(name);
         loraBias.remove(name);
         active.remove(name);

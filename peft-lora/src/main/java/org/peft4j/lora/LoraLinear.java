@@ -6,37 +6,47 @@ import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
 import org.peft4j.nn.Conv1D;
-import org.peft4j.nn.Functional;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Linear;
+import org.peft4j.nn.LinearLike;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
- * LoRA on a {@link Linear} or on GPT-2's {@link Conv1D} ({@code lora.Linear}): {@code y = base(x) + B(A(dropout(x)))
- * * scaling} for each active adapter, with {@code lora_A} [r, in] and {@code lora_B} [out, r] as float32 linear
- * layers. With DoRA the adapter output is rescaled per output row by {@code m / ||W + s B A||} (the norm a constant
- * for differentiation). Merged or disabled adapters emit the base path only.
+ * LoRA on a linear-like layer ({@code lora.Linear}): a {@link Linear}, GPT-2's {@link Conv1D}, or any other
+ * {@link LinearLike} base (e.g. a quantized linear layer). {@code y = base(x) + B(A(dropout(x))) * scaling} for each
+ * active adapter, with {@code lora_A} [r, in] and {@code lora_B} [out, r] as float32 linear layers. An adapter with a
+ * {@link LoraVariant} (e.g. {@link DoraVariant}) computes, merges and unmerges through its variant. Merged or disabled
+ * adapters emit the base path only. Merges and weight-based inits use the base's dense weight
+ * ({@link LinearLike#denseWeight()}), and update plainly stored weights in their own layout.
  */
 public class LoraLinear extends LoraLayer {
     private final boolean fanInFanOut;
     private final long inFeatures;
     private final long outFeatures;
-    /** DoRA: the per-row factors used at merge time, for an exact unmerge. */
-    private final java.util.Map<String, Tensor> doraFactors = new java.util.HashMap<>();
 
-    LoraLinear(Layer base, boolean fanInFanOut) {
+    /** LoRA on {@code base}, with {@code fan_in_fan_out} as the base stores its weight. */
+    public <L extends Layer & LinearLike> LoraLinear(L base) {
         super(base);
-        this.fanInFanOut = fanInFanOut;
-        if (base instanceof Linear) {
-            inFeatures = ((Linear) base).inFeatures();
-            outFeatures = ((Linear) base).outFeatures();
-        } else if (base instanceof Conv1D) {
-            inFeatures = ((Conv1D) base).inFeatures();
-            outFeatures = ((Conv1D) base).outFeatures();
-        } else {
-            throw new IllegalArgumentException("LoRA Linear wraps Linear or Conv1D, got " + base.typeName());
+        this.fanInFanOut = base.fanInFanOut();
+        this.inFeatures = base.inFeatures();
+        this.outFeatures = base.outFeatures();
+    }
+
+    /** As {@link #LoraLinear(Layer)}, checking that {@code fanInFanOut} matches the base (tests). */
+    LoraLinear(Layer base, boolean fanInFanOut) {
+        this(asLinearLike(base));
+        if (fanInFanOut != this.fanInFanOut) {
+            throw new IllegalArgumentException("fan_in_fan_out=" + fanInFanOut + " does not match " + base.typeName());
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <L extends Layer & LinearLike> L asLinearLike(Layer base) {
+        if (!(base instanceof LinearLike)) {
+            throw new IllegalArgumentException("LoRA Linear wraps a linear-like layer, got " + base.typeName());
+        }
+        return (L) base;
     }
 
     @Override
@@ -56,29 +66,34 @@ public class LoraLinear extends LoraLayer {
         return fanInFanOut;
     }
 
+    /** The base layer as a linear-like layer. */
+    public LinearLike linearBase() {
+        return (LinearLike) baseLayer();
+    }
+
+    /** The base layer's weight parameter (its raw storage). */
     Parameter baseWeight() {
         return baseLayer().parameter("weight");
     }
 
-    Parameter baseBias() {
-        return baseLayer().parameter("bias");
-    }
-
-    /** Adds (or replaces) adapter {@code name} ({@code update_layer}). */
-    void updateLayer(String name, int rank, double alpha, double dropout, Object init, boolean rslora, boolean dora,
-            boolean bias, Random rng) {
-        putCommon(name, rank, alpha, rslora, dropout, dora, bias);
-        Linear a = loraA().put(name, new Linear(inFeatures, rank, false, DType.F32));
-        Linear b = loraB().put(name, new Linear(rank, outFeatures, bias, DType.F32));
-        LoraInit.linear(this, name, a, b, init, rng);
-        if (dora) {
-            DoraMagnitude m = magnitude().put(name, new DoraMagnitude(outFeatures));
-            if (baseWeight().hasData()) {
-                m.weight().setData(LoraMath.weightNorm(baseWeight().data(), a.weight().data(), b.weight().data(),
-                        scaling.get(name), fanInFanOut));
-            }
+    @Override
+    public void updateLayer(LoraAdapterSpec spec) {
+        String name = spec.name();
+        putCommon(spec);
+        Linear a = loraA().put(name, new Linear(inFeatures, spec.r(), false, DType.F32));
+        Linear b = loraB().put(name, new Linear(spec.r(), outFeatures, spec.loraBias(), DType.F32));
+        LoraInit.linear(this, name, a, b, spec.init(), spec.rng());
+        if (spec.variant() != null) {
+            spec.variant().init(this, name);
         }
         setAdapter(active, false);
+    }
+
+    /** {@link #updateLayer(LoraAdapterSpec)} with positional arguments ({@code dora} selects {@link DoraVariant}). */
+    void updateLayer(String name, int rank, double alpha, double dropout, Object init, boolean rslora, boolean dora,
+            boolean bias, Random rng) {
+        updateLayer(new LoraAdapterSpec(name, rank, alpha, dropout, init, rslora, dora ? DoraVariant.INSTANCE : null,
+                bias, rng));
     }
 
     /** The adapter's weight delta {@code s B A} in float32, [out, in] ([in, out] for fan-in-fan-out). */
@@ -87,11 +102,13 @@ public class LoraLinear extends LoraLayer {
                 scaling.get(adapter), fanInFanOut);
     }
 
-    Linear loraA(String adapter) {
+    /** The {@code lora_A} layer of {@code adapter}. */
+    public Linear loraA(String adapter) {
         return (Linear) loraA().get(adapter);
     }
 
-    Linear loraB(String adapter) {
+    /** The {@code lora_B} layer of {@code adapter}. */
+    public Linear loraB(String adapter) {
         return (Linear) loraB().get(adapter);
     }
 
@@ -110,126 +127,38 @@ public class LoraLinear extends LoraLayer {
             }
             try (Graph.Scope s = g.scope("lora_" + a)) {
                 Value dx = ((Layer) loraDropout().get(a)).forward(g, xf);
-                Value lora = loraOutput(g, a, dx);
-                if (!useDora.get(a)) {
-                    acc = g.add(acc, g.mulScalar(lora, scaling.get(a)));
+                LoraVariant variant = loraVariant.get(a);
+                if (variant == null) {
+                    acc = g.add(acc, g.mulScalar(loraOutput(g, a, dx), scaling.get(a)));
                 } else {
-                    acc = g.add(acc, dora(g, a, dx, lora));
+                    acc = variant.forward(g, this, a, dx, acc);
                 }
             }
         }
         return outType == DType.F32 ? acc : g.cast(acc, outType);
     }
 
-    /** {@code B(A(dx))} for adapter {@code a}, before scaling. */
-    Value loraOutput(Graph g, String a, Value dx) {
+    /** {@code B(A(dx))} for adapter {@code a}, before scaling, float32 [..., out]. */
+    public Value loraOutput(Graph g, String a, Value dx) {
         return loraB(a).forward(g, loraA(a).forward(g, dx));
     }
 
-    /** The [out, r] matrix B of {@code s B A} for merging. */
-    Tensor mergeB(String a) {
+    /** The [out, r] matrix B of {@code s B A} for merging (assembled in full for fused layers). */
+    public Tensor mergeB(String a) {
         return loraB(a).weight().data();
-    }
-
-    /** DoRA's addition: {@code (f - 1) * (x W^T) + f * lora * s}, with {@code f = m / stop_grad(||W + s B A||)}. */
-    private Value dora(Graph g, String a, Value dx, Value lora) {
-        double s = scaling.get(a);
-        Value w = g.cast(g.param(baseWeight()), DType.F32);
-        Value wOI = fanInFanOut ? g.transpose(w, 1, 0) : w;
-        Value ba = g.matmul(g.param(loraB(a).weight()), g.param(loraA(a).weight()));
-        Value sum = g.add(wOI, g.mulScalar(ba, s));
-        Value norm = g.stopGradient(g.sqrt(g.reduceSum(g.mul(sum, sum), false, 1)));
-        Value f = g.div(g.param(((DoraMagnitude) magnitude().get(a)).weight()), norm);
-        // PEFT uses base_layer(x) - bias without dropout and dropout(x) W^T with it; both are dropout(x) W^T
-        Value base = Functional.linear(g, dx, wOI, null, true);
-        return g.add(g.mul(g.addScalar(f, -1.0), base), g.mul(f, g.mulScalar(lora, s)));
     }
 
     @Override
     public void merge(boolean safeMerge, List<String> names) {
         for (String a : toMerge(names)) {
-            Tensor w = baseWeight().data();
-            Tensor aw = loraA(a).weight().data();
-            Tensor bw = mergeB(a);
-            if (loraBias.get(a) && baseBias() == null) {
-                throw new IllegalStateException("Impossible to merge LoRA with `lora_bias=True` because the base "
-                        + "layer has no bias.");
-            }
-            LoraMath.Merged m;
-            boolean inPlace = LoraMath.canMergeInPlace(w, safeMerge);
-            Tensor factor = null;
-            if (useDora.get(a)) {
-                Tensor norm = LoraMath.weightNorm(w, aw, bw, scaling.get(a), fanInFanOut);
-                factor = ratio(((DoraMagnitude) magnitude().get(a)).weight().data(), norm);
-                m = LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, factor, true, safeMerge, inPlace);
-            } else {
-                m = LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, +1, safeMerge, inPlace);
-            }
-            if (safeMerge && !m.finite) {
-                throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
-                        + " seems to be broken");
-            }
-            Tensor newBias = null;
-            if (loraBias.get(a)) {
-                newBias = addScaled(baseBias().data(), loraB(a).bias().data(), scaling.get(a));
-                if (safeMerge && !allFinite(newBias)) {
-                    throw new IllegalArgumentException("NaNs detected in the merged weights. The adapter " + a
-                            + " seems to be broken");
-                }
-            }
-            baseWeight().setData(m.weight);
-            if (newBias != null) {
-                baseBias().setData(newBias);
-            }
-            if (factor != null) {
-                doraFactors.put(a, factor);
-            }
+            LoraMath.merge(this, a, safeMerge);
             merged.add(a);
         }
     }
 
     @Override
-    void unmergeOne(String a) {
-        Tensor w = baseWeight().data();
-        Tensor aw = loraA(a).weight().data();
-        Tensor bw = mergeB(a);
-        boolean inPlace = LoraMath.canMergeInPlace(w, false);
-        LoraMath.Merged m = useDora.get(a)
-                ? LoraMath.doraApply(w, aw, bw, scaling.get(a), fanInFanOut, doraFactors.remove(a), false, false,
-                        inPlace)
-                : LoraMath.addDelta(w, aw, bw, scaling.get(a), fanInFanOut, -1, false, inPlace);
-        baseWeight().setData(m.weight);
-        if (loraBias.get(a)) {
-            baseBias().setData(addScaled(baseBias().data(), loraB(a).bias().data(), -scaling.get(a)));
-        }
-    }
-
-    /** {@code b + s * v} (a bias-sized vector; small). */
-    private static Tensor addScaled(Tensor b, Tensor v, double s) {
-        double[] x = b.toDoubleArray();
-        double[] y = v.toDoubleArray();
-        for (int i = 0; i < x.length; i++) {
-            x[i] += s * y[i];
-        }
-        return Tensor.of(x, b.shape()).to(b.dtype());
-    }
-
-    private static Tensor ratio(Tensor m, Tensor norm) {
-        float[] x = m.to(DType.F32).toFloatArray();
-        float[] n = norm.toFloatArray();
-        for (int i = 0; i < x.length; i++) {
-            x[i] /= n[i];
-        }
-        return Tensor.of(x, m.shape());
-    }
-
-    private static boolean allFinite(Tensor t) {
-        for (double d : t.toDoubleArray()) {
-            if (!Double.isFinite(d)) {
-                return false;
-            }
-        }
-        return true;
+    protected void unmergeOne(String a) {
+        LoraMath.unmerge(this, a);
     }
 
     @Override

@@ -7,6 +7,7 @@ import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Linear;
+import org.peft4j.nn.LinearLike;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -25,8 +26,9 @@ public class LoraMergedLinear extends LoraLinear {
     private final int enabledParts;
     private final long partSize;
 
-    LoraMergedLinear(Layer base, boolean fanInFanOut, List<Boolean> enableLora) {
-        super(base, fanInFanOut);
+    /** LoRA on the enabled parts of the fused projection {@code base}. */
+    public <L extends Layer & LinearLike> LoraMergedLinear(L base, List<Boolean> enableLora) {
+        super(base);
         this.enableLora = new ArrayList<>(enableLora);
         int k = 0;
         for (Boolean b : enableLora) {
@@ -49,13 +51,22 @@ public class LoraMergedLinear extends LoraLinear {
         return new ArrayList<>(enableLora);
     }
 
+    /**
+     * Adds adapter {@code spec.name()}: A [r k, in] and B [out / len(enable_lora) k, r].
+     *
+     * @throws IllegalArgumentException for a variant (DoRA), {@code lora_bias}, or an initialisation other than
+     *     true, false and gaussian
+     */
     @Override
-    void updateLayer(String name, int rank, double alpha, double dropout, Object init, boolean rslora, boolean dora,
-            boolean bias, Random rng) {
-        if (dora || bias) {
+    public void updateLayer(LoraAdapterSpec spec) {
+        if (spec.variant() != null || spec.loraBias()) {
             throw new IllegalArgumentException("enable_lora (MergedLinear) does not support use_dora or lora_bias");
         }
-        putCommon(name, rank, alpha, rslora, dropout, false, false);
+        String name = spec.name();
+        int rank = spec.r();
+        Object init = spec.init();
+        Random rng = spec.rng();
+        putCommon(spec);
         Linear a = loraA().put(name, new Linear(inFeatures(), (long) rank * enabledParts, false, DType.F32));
         Linear b = loraB().put(name, new Linear(rank, partSize * enabledParts, false, DType.F32));
         a.weight().setData(LoraInit.uniform(rng, 1 / Math.sqrt(inFeatures()), (long) rank * enabledParts,
@@ -76,7 +87,7 @@ public class LoraMergedLinear extends LoraLinear {
 
     /** {@code (dx A^T) B_full^T}, with {@code B_full} [out, r k] assembled from the blocks of B and zeros. */
     @Override
-    Value loraOutput(Graph g, String a, Value dx) {
+    public Value loraOutput(Graph g, String a, Value dx) {
         int rank = r.get(a);
         Value afterA = loraA(a).forward(g, dx);
         Value bw = g.param(loraB(a).weight());
@@ -102,7 +113,7 @@ public class LoraMergedLinear extends LoraLinear {
     }
 
     @Override
-    Tensor mergeB(String a) {
+    public Tensor mergeB(String a) {
         int rank = r.get(a);
         float[] b = loraB(a).weight().data().toFloatArray();
         int cols = rank * enabledParts;

@@ -1,23 +1,27 @@
 package org.peft4j.lora;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
+import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.peft4j.graph.Parameter;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Conv1D;
 import org.peft4j.nn.Embedding;
+import org.peft4j.nn.LinearLike;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Linear;
 import org.peft4j.nn.Module;
 import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.tuners.BaseTuner;
 import org.peft4j.peft.tuners.BaseTunerLayer;
-import org.peft4j.peft.tuners.TargetMatcher;
 import org.peft4j.peft.tuners.TunerConfig;
 import org.peft4j.tensor.Tensor;
 import org.slf4j.Logger;
@@ -25,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * LoRA's tuner ({@code LoraModel}): wraps matched {@link Linear}, GPT-2 {@link Conv1D} and {@link Embedding} layers
- * with LoRA layers, applies the bias modes, names saved weights as PEFT does, and combines adapters
+ * (and, through {@linkplain #registerDispatcher dispatchers}, other layer types) with LoRA layers, applies the bias modes, names saved weights as PEFT does, and combines adapters
  * ({@link #addWeightedAdapter}).
  */
 public class LoraModel extends BaseTuner {
@@ -115,7 +119,7 @@ public class LoraModel extends BaseTuner {
             String out = model.outputEmbeddingsName();
             for (Map.Entry<String, Module> e : model.namedModules().entrySet()) {
                 Module m = e.getValue();
-                boolean linear = m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear;
+                boolean linear = m instanceof LinearLike || m instanceof LoraLinear;
                 if (linear && !e.getKey().equals(out) && !insideTunerLayer(e.getKey())) {
                     names.add(e.getKey());
                 }
@@ -143,49 +147,64 @@ public class LoraModel extends BaseTuner {
     protected void createAndReplace(TunerConfig config, String adapterName, Layer target, String key, Module parent,
             String childName) {
         LoraConfig cfg = (LoraConfig) config;
-        String rk = TargetMatcher.patternKey(cfg.rankPattern(), key);
-        String ak = TargetMatcher.patternKey(cfg.alphaPattern(), key);
-        int r = rk == null ? cfg.r() : cfg.rankPattern().get(rk);
-        double alpha = ak == null ? cfg.loraAlpha() : cfg.alphaPattern().get(ak);
-        LoraLayer layer;
-        if (target instanceof LoraLayer) {
-            layer = (LoraLayer) target;
-        } else if (cfg.enableLora() != null && (target instanceof Linear || target instanceof Conv1D)) {
-            boolean fifo = target instanceof Conv1D;
-            layer = new LoraMergedLinear(target, fifo, cfg.enableLora());
-        } else if (target instanceof Linear) {
-            if (cfg.fanInFanOut()) {
-                LOG.warn("fan_in_fan_out is set to True but the target module is `torch.nn.Linear`. Setting "
-                        + "fan_in_fan_out to False.");
-                cfg.setFanInFanOut(false);
-            }
-            layer = new LoraLinear(target, false);
-        } else if (target instanceof Conv1D) {
-            if (!cfg.fanInFanOut()) {
-                LOG.warn("fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out "
-                        + "to True.");
-                cfg.setFanInFanOut(true);
-            }
-            layer = new LoraLinear(target, true);
-        } else if (target instanceof Embedding) {
-            layer = new LoraEmbedding((Embedding) target);
-        } else {
-            throw new IllegalArgumentException("Target module " + target + " is not supported. Currently, only the "
-                    + "following modules are supported: `Linear`, `Embedding`, `Conv1D` (GPT-2).");
-        }
+        LoraAdapterSpec spec = LoraAdapterSpec.fromConfig(cfg, adapterName, key, rng);
+        LoraLayer layer = target instanceof LoraLayer ? (LoraLayer) target : createNewModule(cfg, adapterName, target,
+                spec);
         layer.active = new ArrayList<>(activeAdapters);
-        if (layer instanceof LoraMergedLinear) {
-            ((LoraMergedLinear) layer).updateLayer(adapterName, r, alpha, cfg.loraDropout(), cfg.initLoraWeights(),
-                    cfg.useRslora(), cfg.useDora(), cfg.loraBias(), rng);
-        } else if (layer instanceof LoraLinear) {
-            ((LoraLinear) layer).updateLayer(adapterName, r, alpha, cfg.loraDropout(), cfg.initLoraWeights(),
-                    cfg.useRslora(), cfg.useDora(), cfg.loraBias(), rng);
-        } else {
-            ((LoraEmbedding) layer).updateLayer(adapterName, r, alpha, cfg.loraDropout(), cfg.initLoraWeights(),
-                    cfg.useRslora(), cfg.useDora(), cfg.loraBias(), rng);
-        }
+        layer.updateLayer(spec);
         if (layer != target) {
             model.setSubmodule(key, layer);
+        }
+    }
+
+    /** The first dispatcher's layer for {@code target} ({@code _create_new_module}). */
+    static LoraLayer createNewModule(LoraConfig cfg, String adapterName, Layer target, LoraAdapterSpec spec) {
+        for (LoraDispatcher d : dispatchers()) {
+            LoraLayer layer = d.dispatch(target, adapterName, cfg, spec);
+            if (layer != null) {
+                return layer;
+            }
+        }
+        throw new IllegalArgumentException("Target module " + target + " is not supported. Currently, only the "
+                + "following modules are supported: `Linear`, `Embedding`, `Conv1D` (GPT-2).");
+    }
+
+    // ------------------------------------------------------------------ dispatchers
+
+    /**
+     * Adds a dispatcher that creates LoRA layers for module types LoRA does not know (e.g. quantized linear layers).
+     * Registered dispatchers are asked first, in registration order, then those found by {@link ServiceLoader}, then
+     * {@link DefaultLoraDispatcher}; the first that returns a layer wins.
+     */
+    public static void registerDispatcher(LoraDispatcher dispatcher) {
+        REGISTERED.add(Objects.requireNonNull(dispatcher, "dispatcher"));
+    }
+
+    /** Removes a dispatcher added by {@link #registerDispatcher}; returns whether it was registered. */
+    public static boolean unregisterDispatcher(LoraDispatcher dispatcher) {
+        return REGISTERED.remove(dispatcher);
+    }
+
+    /** The dispatchers in the order they are asked: registered, then service-loaded, then the default. */
+    public static List<LoraDispatcher> dispatchers() {
+        List<LoraDispatcher> out = new ArrayList<>(REGISTERED);
+        out.addAll(ServiceDispatchers.LOADED);
+        out.add(DefaultLoraDispatcher.INSTANCE);
+        return Collections.unmodifiableList(out);
+    }
+
+    private static final List<LoraDispatcher> REGISTERED = new CopyOnWriteArrayList<>();
+
+    /** The {@code META-INF/services/org.peft4j.lora.LoraDispatcher} entries, loaded once. */
+    private static final class ServiceDispatchers {
+        static final List<LoraDispatcher> LOADED;
+
+        static {
+            List<LoraDispatcher> found = new ArrayList<>();
+            for (LoraDispatcher d : ServiceLoader.load(LoraDispatcher.class, LoraDispatcher.class.getClassLoader())) {
+                found.add(d);
+            }
+            LOADED = Collections.unmodifiableList(found);
         }
     }
 
