@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.data.Batch;
 import org.peft4j.graph.Parameter;
 import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
@@ -259,7 +260,7 @@ class TrainerReferenceTest {
         Case c = new Case("accum-clip");
         Batch b = c.batches.get(2);
         long[] ignored = new long[(int) b.labels().numel()];
-        java.util.Arrays.fill(ignored, CausalLMLoss.IGNORE_INDEX);
+        java.util.Arrays.fill(ignored, Batch.IGNORE_INDEX);
         Batch empty = new Batch(b.inputIds(), b.attentionMask(), Tensor.of(ignored, b.labels().shape()));
         List<float[]> with = trainOneStep(List.of(c.batches.get(0), empty, c.batches.get(1)), 3, out.resolve("a"));
         List<float[]> without = trainOneStep(List.of(c.batches.get(0), c.batches.get(1)), 2, out.resolve("b"));

@@ -137,10 +137,8 @@ public final class LoraMath {
             finite = Tensor.zeros(DType.F32);
             outs.put("check", finite);
         }
+        // runInto marks every tensor it wrote modified (the in-place weight included)
         cg.runInto(in, outs);
-        if (inPlace) {
-            w.markModified();
-        }
         return new Merged(out, finite == null || Float.isFinite(finite.getFloat(0)));
     }
 
