@@ -6,9 +6,9 @@ import java.util.Locale;
 import org.peft4j.bench.Paired.Clock;
 import org.peft4j.bench.Paired.Timing;
 import org.peft4j.lora.LoraConfig;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 

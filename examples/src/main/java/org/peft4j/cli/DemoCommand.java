@@ -8,11 +8,11 @@ import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
-import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.PeftModel;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * The main job: LoRA fine-tuning of the embedded default model on the bundled identity and finance data, then the

@@ -14,7 +14,7 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.tensor.Tensor;
 

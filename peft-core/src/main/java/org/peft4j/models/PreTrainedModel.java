@@ -13,6 +13,7 @@ import java.util.Set;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.LayerNorm;

@@ -6,8 +6,8 @@ import com.google.gson.JsonObject;
 import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.testutil.Fixtures;
 

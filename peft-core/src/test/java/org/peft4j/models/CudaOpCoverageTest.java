@@ -14,6 +14,7 @@ import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Node;
 import org.peft4j.graph.Value;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.DType;
 import org.peft4j.testutil.Fixtures;

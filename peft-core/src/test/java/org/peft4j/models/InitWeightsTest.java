@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.peft4j.graph.Parameter;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.testutil.Fixtures;
 
 /** {@link PreTrainedModel#initWeights}: transformers' initialisation scheme, reproducible per seed. */

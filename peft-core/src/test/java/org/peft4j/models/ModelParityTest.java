@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.graph.Parameter;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;

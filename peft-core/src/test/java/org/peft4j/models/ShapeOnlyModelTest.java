@@ -10,10 +10,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 import org.peft4j.graph.Parameter;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.testutil.Fixtures;
 
 /** Real configurations built shape-only: parameter counts and names against torch's meta-device counts. */

@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.models.llama.LlamaConfig;
 import org.peft4j.models.llama.LlamaForCausalLM;
 import org.peft4j.safetensors.SafeTensors;

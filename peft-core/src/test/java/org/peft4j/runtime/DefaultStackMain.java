@@ -3,10 +3,10 @@ package org.peft4j.runtime;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.peft4j.models.AutoModelForCausalLM;
-import org.peft4j.models.PreTrainedModel;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.data.Batch;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
+import org.peft4j.tensor.Tensor;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

@@ -14,9 +14,9 @@ import org.peft4j.data.InstructionRecord;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.testutil.Fixtures;
 

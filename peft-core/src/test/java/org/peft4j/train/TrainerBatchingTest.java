@@ -11,8 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.data.Batch;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.TokenizedExample;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.testutil.Fixtures;
 

@@ -19,16 +19,16 @@ import java.util.Random;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
+import org.peft4j.data.Batch;
 import org.peft4j.graph.Parameter;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
-import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

@@ -6,15 +6,15 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.models.AutoModelForCausalLM;
+import org.peft4j.data.Batch;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
-import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
 

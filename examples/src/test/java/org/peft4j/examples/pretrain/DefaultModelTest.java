@@ -11,8 +11,8 @@ import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.Message;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
-import org.peft4j.models.AutoModelForCausalLM;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
 
 /**
  * The committed default model ({@code examples/default/model}): its size, its shape, and its greedy answers, which

@@ -1,4 +1,4 @@
-package org.peft4j.models;
+package org.peft4j.models.auto;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.BiFunction;
+import org.peft4j.models.ModelConfig;
+import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
 import org.peft4j.nn.Module;
