@@ -13,7 +13,6 @@ import java.util.Set;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
-import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.LayerNorm;
@@ -46,7 +45,7 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         return nameOrPath;
     }
 
-    /** Sets {@link #nameOrPath()} (set by {@link AutoModelForCausalLM#fromPretrained}). */
+    /** Sets {@link #nameOrPath()} (set by {@code AutoModelForCausalLM.fromPretrained}). */
     public void setNameOrPath(String nameOrPath) {
         this.nameOrPath = nameOrPath == null ? "" : nameOrPath;
     }
