@@ -119,13 +119,16 @@ public final class AttentionOps {
      * As {@link #attend(Graph, Value, Value, Value, Value, double)}, with dropout on the attention weights and a
      * choice of where the softmax runs: {@code softmaxInFloat32} as Llama / Mistral / Qwen2
      * ({@code softmax(dtype=torch.float32).to(query.dtype)}), otherwise in the scores' dtype as GPT-2's
-     * {@code eager_attention_forward} ({@code softmax(attn_weights, dim=-1).type(value.dtype)}).
+     * {@code eager_attention_forward} ({@code softmax(attn_weights, dim=-1).type(value.dtype)}). One deliberate
+     * difference: a float64 graph keeps its softmax in float64 (torch would round it to float32), so that float64
+     * graphs stay exact enough for finite-difference gradient checks.
      */
     public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale, Layer dropout,
             boolean softmaxInFloat32) {
         Value scores = g.mulScalar(g.matmul(q, g.transpose(k, 0, 1, 3, 2)), scale);
         Value masked = g.add(scores, additiveMask(g, allowed, scores.dtype()));
-        Value probs = softmaxInFloat32
+        boolean half = masked.dtype() == DType.F16 || masked.dtype() == DType.BF16;
+        Value probs = softmaxInFloat32 && half
                 ? g.cast(g.softmax(g.cast(masked, DType.F32), -1), q.dtype())
                 : g.cast(g.softmax(masked, -1), v.dtype());
         if (dropout != null) {
