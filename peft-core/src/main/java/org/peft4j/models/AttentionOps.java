@@ -87,18 +87,50 @@ public final class AttentionOps {
     }
 
     /**
-     * {@code softmax(q k^T * scale, masked) v}: q [B,H,T,D], k and v [B,H,S,D], allowed bool broadcastable to
-     * [B,H,T,S]. Masked positions get the dtype's minimum before the softmax, as transformers' eager attention.
+     * The additive eager mask of transformers' {@code masking_utils.eager_mask}: 0 where {@code allowed}, else
+     * {@code torch.finfo(dtype).min} ({@link #minValue(DType)}), in {@code dtype} (the model's, i.e. the scores').
+     */
+    public static Value additiveMask(Graph g, Value allowed, DType dtype) {
+        return g.where(allowed, g.scalar(0.0, dtype), g.scalar(minValue(dtype), dtype));
+    }
+
+    /**
+     * {@code softmax(q k^T * scale + mask) v} as Llama's {@code eager_attention_forward} (also Mistral's and
+     * Qwen2's): q [B,H,T,D], k and v [B,H,S,D], allowed bool broadcastable to [B,H,T,S]. The mask is
+     * {@link #additiveMask added} to the scores in their dtype, and the softmax runs in float32 and is cast back to
+     * q's dtype ({@code softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)}).
+     *
+     * <p>Adding (rather than selecting) matters for a query whose keys are all masked, e.g. the pad positions of a
+     * left-padded row: in float32 every score becomes {@code min}, the row is uniform over all keys, and the
+     * gradient still reaches q and k through it, as in torch. In float16 {@code score + min} is rounded (to a
+     * multiple of 32, or to -inf for scores at or below -16), so such a row is not uniform; it is computed the same
+     * way here.
      */
     public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale) {
-        return attend(g, q, k, v, allowed, scale, null);
+        return attend(g, q, k, v, allowed, scale, null, true);
     }
 
     /** As {@link #attend(Graph, Value, Value, Value, Value, double)}, with dropout on the attention weights. */
     public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale, Layer dropout) {
+        return attend(g, q, k, v, allowed, scale, dropout, true);
+    }
+
+    /**
+     * As {@link #attend(Graph, Value, Value, Value, Value, double)}, with dropout on the attention weights and a
+     * choice of where the softmax runs: {@code softmaxInFloat32} as Llama / Mistral / Qwen2
+     * ({@code softmax(dtype=torch.float32).to(query.dtype)}), otherwise in the scores' dtype as GPT-2's
+     * {@code eager_attention_forward} ({@code softmax(attn_weights, dim=-1).type(value.dtype)}). One deliberate
+     * difference: a float64 graph keeps its softmax in float64 (torch would round it to float32), so that float64
+     * graphs stay exact enough for finite-difference gradient checks.
+     */
+    public static Value attend(Graph g, Value q, Value k, Value v, Value allowed, double scale, Layer dropout,
+            boolean softmaxInFloat32) {
         Value scores = g.mulScalar(g.matmul(q, g.transpose(k, 0, 1, 3, 2)), scale);
-        Value masked = g.where(allowed, scores, g.scalar(minValue(scores.dtype()), scores.dtype()));
-        Value probs = g.softmax(masked, -1);
+        Value masked = g.add(scores, additiveMask(g, allowed, scores.dtype()));
+        boolean half = masked.dtype() == DType.F16 || masked.dtype() == DType.BF16;
+        Value probs = softmaxInFloat32 && half
+                ? g.cast(g.softmax(g.cast(masked, DType.F32), -1), q.dtype())
+                : g.cast(g.softmax(masked, -1), v.dtype());
         if (dropout != null) {
             probs = dropout.forward(g, probs);
         }

@@ -35,7 +35,8 @@ public class GPT2Attention extends Module {
         if (c.scaleByInverseLayerIdx) {
             scale /= layerIdx + 1;
         }
-        Value out = AttentionOps.attend(g, q, kv[0], kv[1], ctx.allowed(), scale, layer("attn_dropout"));
+        Value out = AttentionOps.attend(g, q, kv[0], kv[1], ctx.allowed(), scale, layer("attn_dropout"),
+                false);
         Value merged = AttentionOps.mergeHeads(g, out, c.nHead, hd);
         return layer("resid_dropout").forward(g, layer("c_proj").forward(g, merged));
     }

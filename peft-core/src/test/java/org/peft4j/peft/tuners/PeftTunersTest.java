@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.config.ConfigJson;
 import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.config.PeftType;
-import org.junit.jupiter.api.Test;
 
 class PeftTunersTest {
     /** A tuner that claims {@code type} and does nothing else. */
