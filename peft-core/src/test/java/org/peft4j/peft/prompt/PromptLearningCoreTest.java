@@ -81,6 +81,20 @@ class PromptLearningCoreTest {
     }
 
     @Test
+    void everyOpOfThePromptLearningGraphsHasACudaKernel() throws Exception {
+        PeftModel pm = Peft.getPeftModel(base(), new VirtualTokensConfig(N));
+        java.util.Set<String> ops = new java.util.TreeSet<>();
+        try (TrainStep step = new TrainStep(pm, OrtRuntime.shared())) {
+            step.graph().nodes().forEach(n -> ops.add(org.peft4j.autodiff.Ops.key(n.domain(), n.opType())));
+        }
+        new Generator(pm).decodingGraph().nodes().forEach(n -> ops.add(org.peft4j.autodiff.Ops.key(n.domain(),
+                n.opType())));
+        assertThat(ops).contains("Slice", "ConstantOfShape", "Expand").allSatisfy(op -> assertThat(
+                org.peft4j.autodiff.Ops.all().stream().anyMatch(d -> org.peft4j.autodiff.Ops.key(d.domain(),
+                        d.opType()).equals(op) && d.hasCudaKernel())).as("%s has a CUDA kernel", op).isTrue());
+    }
+
+    @Test
     void logitsEqualTheBaseModelOnTheVirtualTokensFollowedByTheInput() throws Exception {
         PreTrainedModel m = base();
         long[] ids = {5, 9, 17, 2, 44, 6, 31, 8, 0, 0, 20, 21, 22, 23, 24, 25};   // two rows of 8, second left-padded
