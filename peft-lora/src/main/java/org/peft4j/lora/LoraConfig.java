@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.peft4j.peft.config.ConfigJson;
-import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.config.TaskType;
 import org.peft4j.peft.tuners.TunerConfig;

@@ -19,7 +19,6 @@ import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftConfigs;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.peft.config.ConfigJson;
-import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.config.TaskType;
 import org.peft4j.testutil.Fixtures;
 
