@@ -9,10 +9,11 @@ import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
- * One optimizer step over a fixed set of trainable parameters, separate from the training loop: gradient reduction
- * across workers ({@link GradientReducer}), global-norm clipping ({@code max_grad_norm}), the learning-rate schedule
- * and AdamW with decoupled weight decay (none for the parameters outside {@code decayNames}), as transformers'
- * {@code Trainer} runs {@code clip_grad_norm_}, {@code optimizer.step()} and {@code lr_scheduler.step()}.
+ * One optimizer step over a fixed set of trainable parameters, separate from the training loop (which accumulates
+ * micro-batches and combines workers, see {@link GradientReducer}): global-norm clipping ({@code max_grad_norm}),
+ * the learning-rate schedule and AdamW with decoupled weight decay (none for the parameters outside
+ * {@code decayNames}), as transformers' {@code Trainer} runs {@code clip_grad_norm_}, {@code optimizer.step()} and
+ * {@code lr_scheduler.step()}.
  *
  * <p>Parameters are updated in place through {@link Tensor#writeFloats}, which marks them modified, so no cached
  * session keeps running on the old values. Read-only (memory-mapped) trainable weights get an owned copy first. Not
@@ -24,7 +25,6 @@ public final class OptimizerStep {
     private final TrainingArguments args;
     private final LrScheduler schedule;
     private final AdamW adam;
-    private GradientReducer reducer = GradientReducer.LOCAL;
     private double lastGradNorm = Double.NaN;
 
     /**
@@ -46,12 +46,6 @@ public final class OptimizerStep {
         this.adam = new AdamW(args.adamBeta1(), args.adamBeta2(), args.adamEpsilon());
     }
 
-    /** Sets how gradients are combined across workers (default {@link GradientReducer#LOCAL}). */
-    public OptimizerStep gradientReducer(GradientReducer reducer) {
-        this.reducer = reducer;
-        return this;
-    }
-
     /** The parameters updated, by name. */
     public Map<String, Parameter> parameters() {
         return params;
@@ -68,8 +62,8 @@ public final class OptimizerStep {
     }
 
     /**
-     * Applies optimizer step {@code step} (0-based): reduces {@code gradients} across workers, clips them to
-     * {@code max_grad_norm} (both in place, so callers see what the update used) and updates every parameter.
+     * Applies optimizer step {@code step} (0-based): clips {@code gradients} to {@code max_grad_norm} (in place, so
+     * callers see what the update used) and updates every parameter.
      *
      * @param gradients the accumulated gradient of every parameter, by name
      * @return the learning rate used
@@ -81,7 +75,6 @@ public final class OptimizerStep {
                 throw new IllegalArgumentException("no gradient for trainable parameter '" + name + "'");
             }
         }
-        reducer.reduce(gradients);
         lastGradNorm = args.maxGradNorm() > 0 ? AdamW.clipGradNorm(gradients.values(), args.maxGradNorm())
                 : AdamW.clipGradNorm(gradients.values(), Double.POSITIVE_INFINITY);
         double lr = learningRate(step);

@@ -64,7 +64,10 @@ public final class Trainer {
         return this;
     }
 
-    /** Sets how gradients are combined across workers before each update (default: one machine). */
+    /**
+     * Sets how a step is combined across data-parallel workers (default: one machine); see {@link GradientReducer}
+     * for the contract. The optimizer step gets the summed gradients.
+     */
     public Trainer gradientReducer(GradientReducer reducer) {
         this.gradientReducer = reducer;
         return this;
@@ -199,8 +202,7 @@ public final class Trainer {
     private List<Double> run(TrainStep step, Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
         Map<String, Parameter> params = step.trainable();
         long total = totalSteps(batches.batchesPerEpoch());
-        OptimizerStep optimizer = new OptimizerStep(params, model.decayParameterNames(), args, total)
-                .gradientReducer(gradientReducer);
+        OptimizerStep optimizer = new OptimizerStep(params, model.decayParameterNames(), args, total);
         List<Double> losses = new ArrayList<>();
         JsonArray history = new JsonArray();
         long cursor = 0;
@@ -229,17 +231,18 @@ public final class Trainer {
         double lossSinceLog = 0;
         long lastLogged = start;
         for (long s = start; s < total; s++) {
-            Map<String, float[]> acc = new LinkedHashMap<>();
+            Map<String, float[]> acc = zeroGradients(params);
             double loss = 0;
             int accum = args.gradientAccumulationSteps();
-            // as transformers (num_items_in_batch): the step's loss is sum(nll) over all its micro-batches divided by
-            // their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accum
+            // as transformers (num_items_in_batch): the step's loss is sum(nll) over all its micro-batches (on every
+            // worker) divided by their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accum
             Batch[] micro = new Batch[accum];
-            long tokens = 0;
+            long localTokens = 0;
             for (int k = 0; k < accum; k++) {
                 micro[k] = batches.batch(cursor++);
-                tokens += micro[k].countedTokens();
+                localTokens += micro[k].countedTokens();
             }
+            long tokens = gradientReducer.sum(localTokens);
             for (int k = 0; k < accum; k++) {
                 long counted = micro[k].countedTokens();
                 if (progress != null) {
@@ -253,15 +256,17 @@ public final class Trainer {
                 loss += out.loss() * share;
                 for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
                     float[] g = e.getValue().toFloatArray();
-                    float[] a = acc.computeIfAbsent(e.getKey(), n -> new float[g.length]);
+                    float[] a = acc.get(e.getKey());
                     for (int i = 0; i < g.length; i++) {
                         a[i] += g[i] * share;
                     }
                 }
             }
+            loss = gradientReducer.sum(loss);
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("loss is " + loss + " at step " + (s + 1) + "; training stopped");
             }
+            gradientReducer.reduce(acc);
             double lr = optimizer.apply(s, acc);
             for (TrainerCallback cb : callbacks) {
                 cb.onOptimizerStep(s + 1, params, acc);
@@ -325,6 +330,13 @@ public final class Trainer {
         for (TrainerCallback cb : callbacks) {
             cb.onLog(entry);
         }
+    }
+
+    /** A zero gradient for every parameter (a worker whose micro-batches count no token still takes part). */
+    private static Map<String, float[]> zeroGradients(Map<String, Parameter> params) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        params.forEach((k, p) -> out.put(k, new float[Math.toIntExact(p.numel())]));
+        return out;
     }
 
     private static Map<String, Tensor> trainableData(Map<String, Parameter> params) {
