@@ -22,6 +22,10 @@ import org.peft4j.testutil.Fixtures;
  * torch's own float16-vs-float32 gap (0.018 to 0.030 on these models). TOL = 0.125 = 16 float16 ulps at the logits'
  * scale (|logit| up to 11); the bugs this guards against (a zeroed weight, a norm in half precision) move logits by
  * whole units.
+ *
+ * <p>gpt2 is not compared yet: its float16 logits match transformers (0.0625) when the session runs at ORT's
+ * EXTENDED optimisation level but are wrong (off by up to 10.4) at the ALL level that OrtRuntime uses; the cause is
+ * in one of ORT's level-3 CPU transformers and not located yet (not LayerNorm, not the Conv1D Gemms).
  */
 class HalfPrecisionParityTest {
     static final double TOL = 0.125;
