@@ -3,6 +3,7 @@ package org.peft4j.nn;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.tensor.DType;
 
 /** Stateless building blocks shared by layers. */
 public final class Functional {
@@ -46,5 +47,38 @@ public final class Functional {
         Value erf = g.node("Erf", "", java.util.List.of(g.mulScalar(x, 1 / Math.sqrt(2.0))), java.util.List.of(
                 x.dtype()), java.util.List.of(x.shape()), java.util.Map.of()).output(0);
         return g.mul(g.mulScalar(x, 0.5), g.addScalar(erf, 1.0));
+    }
+
+    /** Whether {@code t} is float16 or bfloat16. */
+    public static boolean isHalf(DType t) {
+        return t == DType.F16 || t == DType.BF16;
+    }
+
+    /**
+     * {@code a * b} for two values of one half-precision dtype, as torch computes it on CPU: each product in float32,
+     * rounded to the dtype. Emitted as explicit casts around a float32 {@code Mul} (see {@link #toFloat32}): ONNX
+     * Runtime's CPU build has no float16 {@code Mul} kernel, and where it upcasts a {@code Mul} that reads a frozen
+     * (bound) parameter directly it converts the parameter's placeholder in the model, not the bound weight, so the
+     * product comes out zero.
+     */
+    public static Value halfMul(Graph g, Value a, Value b) {
+        DType t = a.dtype();
+        return g.cast(g.mul(toFloat32(g, a), toFloat32(g, b)), t);
+    }
+
+    /**
+     * {@code x} cast to float32. A parameter is first passed through a shape-preserving {@code Reshape}: ONNX Runtime
+     * 1.29's CPU session aborts the process (a failed assertion in its graph transformers) on a {@code Cast} that
+     * reads a bound float16 initializer directly.
+     */
+    public static Value toFloat32(Graph g, Value x) {
+        if (x.dtype() == DType.F32) {
+            return x;
+        }
+        if (x.kind() == Value.Kind.PARAMETER) {
+            long[] same = new long[x.rank()];
+            x = g.reshape(x, same);
+        }
+        return g.cast(x, DType.F32);
     }
 }

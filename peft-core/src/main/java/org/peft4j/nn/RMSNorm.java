@@ -5,7 +5,12 @@ import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
 import org.peft4j.tensor.DType;
 
-/** Llama's RMSNorm: {@code weight * x / sqrt(mean(x^2) + eps)} over the last axis. */
+/**
+ * Llama's RMSNorm: {@code weight * x / sqrt(mean(x^2) + eps)} over the last axis. In float16 and bfloat16 the
+ * normalisation runs in float32 and its result is rounded to the input dtype before the weight multiplies it, as
+ * transformers' {@code LlamaRMSNorm} ({@code hidden_states.to(torch.float32)} ...
+ * {@code self.weight * hidden_states.to(input_dtype)}); float32 and float64 compute in their own dtype.
+ */
 public class RMSNorm extends Layer {
     private final long dim;
     private final double eps;
@@ -26,9 +31,17 @@ public class RMSNorm extends Layer {
 
     @Override
     public Value forward(Graph g, Value x) {
-        Value variance = g.reduceMean(g.mul(x, x), true, -1);
+        DType in = x.dtype();
+        if (!Functional.isHalf(in)) {
+            Value variance = g.reduceMean(g.mul(x, x), true, -1);
+            Value inv = g.reciprocal(g.sqrt(g.addScalar(variance, eps)));
+            return g.mul(g.param(weight()), g.mul(x, inv));
+        }
+        Value x32 = g.cast(x, DType.F32);
+        Value variance = g.reduceMean(g.mul(x32, x32), true, -1);
         Value inv = g.reciprocal(g.sqrt(g.addScalar(variance, eps)));
-        return g.mul(g.param(weight()), g.mul(x, inv));
+        Value normed = g.cast(g.mul(x32, inv), in);
+        return Functional.halfMul(g, g.param(weight()), normed);
     }
 
     @Override
