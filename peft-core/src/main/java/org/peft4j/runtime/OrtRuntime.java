@@ -20,6 +20,7 @@ import org.peft4j.graph.Graph;
 import org.peft4j.graph.OnnxExporter;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
+import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -124,7 +125,7 @@ public final class OrtRuntime implements AutoCloseable {
         Key key = new Key(digest(bytes), bound);
         NativeSession s = cache.get(key);
         if (s == null) {
-            s = create(bytes, names, bound);
+            s = create(bytes, names, bound, hasHalfPrecision(g));
             cache.put(key, s);
             live.removeIf(NativeSession::isClosed);
             live.add(s);
@@ -168,11 +169,26 @@ public final class OrtRuntime implements AutoCloseable {
         }
     }
 
-    private NativeSession create(byte[] model, List<String> names, List<Tensor> bound) {
+    /** Whether any parameter of {@code g} is float16 or bfloat16. */
+    private static boolean hasHalfPrecision(Graph g) {
+        for (Value p : g.parameters()) {
+            if (p.dtype() == DType.F16 || p.dtype() == DType.BF16) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private NativeSession create(byte[] model, List<String> names, List<Tensor> bound, boolean half) {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            // ORT 1.29's CPU build computes GPT-2 wrongly in float16 at the ALL level (its layout-level transformers
+            // meet the casts it inserts around ops without float16 CPU kernels) and rightly at EXTENDED; float16 on
+            // the CPU is a correctness path, not a speed one, so half-precision CPU graphs stop at EXTENDED
+            boolean extendedOnly = half && device.kind() == Device.Kind.CPU;
+            so.setOptimizationLevel(extendedOnly ? OrtSession.SessionOptions.OptLevel.EXTENDED_OPT
+                    : OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (options.intraOpThreads() > 0) {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
