@@ -37,7 +37,8 @@ import org.peft4j.tensor.Tensor;
  *
  * <p>Validation is strict and happens at open; every problem is a {@link SafeTensorsException} naming the file, the
  * tensor and the field: a file shorter than 8 bytes, a header length beyond the file or over
- * {@value #MAX_HEADER_LENGTH} bytes, header bytes that are not UTF-8, malformed JSON, duplicate JSON keys, a header
+ * {@value #MAX_HEADER_LENGTH} bytes (the length is unsigned), more than {@value #MAX_TENSORS} tensors, keys longer than
+ * {@value #MAX_KEY_LENGTH} characters, more than {@value #MAX_HEADER_VALUES} JSON values, header bytes that are not UTF-8, malformed JSON, duplicate JSON keys, a header
  * that is not an object, non-string {@code __metadata__} values, unknown dtypes, shapes that are not arrays of
  * non-negative integers, {@code data_offsets} that are not two non-negative integers with {@code begin <= end}, a byte
  * length other than {@code numel * dtype size}, offsets beyond the data section, overlapping tensors and bytes of the
