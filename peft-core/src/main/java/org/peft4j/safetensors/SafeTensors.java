@@ -37,7 +37,8 @@ import org.peft4j.tensor.Tensor;
  *
  * <p>Validation is strict and happens at open; every problem is a {@link SafeTensorsException} naming the file, the
  * tensor and the field: a file shorter than 8 bytes, a header length beyond the file or over
- * {@value #MAX_HEADER_LENGTH} bytes, header bytes that are not UTF-8, malformed JSON, duplicate JSON keys, a header
+ * {@value #MAX_HEADER_LENGTH} bytes (the length is unsigned), more than {@value #MAX_TENSORS} tensors, keys longer than
+ * {@value #MAX_KEY_LENGTH} characters, more than {@value #MAX_HEADER_VALUES} JSON values, header bytes that are not UTF-8, malformed JSON, duplicate JSON keys, a header
  * that is not an object, non-string {@code __metadata__} values, unknown dtypes, shapes that are not arrays of
  * non-negative integers, {@code data_offsets} that are not two non-negative integers with {@code begin <= end}, a byte
  * length other than {@code numel * dtype size}, offsets beyond the data section, overlapping tensors and bytes of the
@@ -47,8 +48,35 @@ import org.peft4j.tensor.Tensor;
  * <p>Instances are thread-safe.
  */
 public final class SafeTensors implements TensorSource {
-    /** The largest header accepted, in bytes (the Python library's limit). */
+    /**
+     * The largest header accepted, in bytes: {@code MAX_HEADER_SIZE} of the Rust {@code safetensors} crate that the
+     * Python library wraps, so every file Python can read is accepted. The length prefix is read as an unsigned
+     * 64-bit integer and compared with this limit before anything is allocated.
+     */
     public static final long MAX_HEADER_LENGTH = 100_000_000L;
+
+    /**
+     * The most tensors one file may declare. The Rust crate has no such limit (its header limit alone lets through
+     * a million empty tensors, which builds about a gigabyte of objects here); real checkpoints hold hundreds to a few
+     * tens of thousands of tensors per file, since even the largest models are split into shards of a few GB. The
+     * count is enforced while the header is parsed, so a file over it is rejected before its tensors are built.
+     */
+    public static final int MAX_TENSORS = 100_000;
+
+    /**
+     * The longest key (tensor name, metadata key, field name) accepted, in characters. The Rust crate has no such
+     * limit. Real names are module paths of at most a few hundred characters; this leaves a wide margin while keeping
+     * megabyte-long names out of hash maps and error messages.
+     */
+    public static final int MAX_KEY_LENGTH = 65_536;
+
+    /**
+     * The most JSON values (objects, arrays, strings, numbers) one header may hold. The Rust crate has no such limit;
+     * without it a 100 MB header of one huge array builds some 50 million objects. A tensor entry takes 6 values plus
+     * one per dimension, so this leaves room for {@link #MAX_TENSORS} tensors of rank 14 (weights have rank 4 or
+     * less).
+     */
+    public static final long MAX_HEADER_VALUES = 20L * MAX_TENSORS;
 
     /** The header key holding string metadata. */
     public static final String METADATA_KEY = "__metadata__";
@@ -144,6 +172,7 @@ public final class SafeTensors implements TensorSource {
             throw new SafeTensorsException(file, null, "header length " + Long.toUnsignedString(n)
                     + " exceeds the limit of " + MAX_HEADER_LENGTH + " bytes");
         }
+        // n is now in [0, MAX_HEADER_LENGTH], so neither side can overflow
         if (n > size - 8) {
             throw new SafeTensorsException(file, null, "header length " + n + " extends beyond the end of the file ("
                     + (size - 8) + " bytes follow the length prefix)");
@@ -154,7 +183,10 @@ public final class SafeTensors implements TensorSource {
         String json = decodeUtf8(file, headerBytes);
         Object root;
         try {
-            root = StrictJson.parse(json);
+            // MAX_TENSORS + 1 members: the tensors and __metadata__; the tensor count alone is checked below
+            root = StrictJson.parse(json, new StrictJson.Limits(MAX_KEY_LENGTH, MAX_TENSORS + 1, MAX_HEADER_VALUES));
+        } catch (StrictJson.LimitException e) {
+            throw new SafeTensorsException(file, null, limitMessage(e), e);
         } catch (StrictJson.JsonException e) {
             String tensor = e.duplicateKey != null && "$".equals(e.objectPath) && !METADATA_KEY.equals(e.duplicateKey)
                     ? e.duplicateKey : null;
@@ -164,6 +196,21 @@ public final class SafeTensors implements TensorSource {
         long dataLength = size - dataStart;
         Header header = parseHeader(file, root, dataStart, dataLength);
         return new SafeTensors(file, channel, n, header.tensors, header.metadata);
+    }
+
+    private static String limitMessage(StrictJson.LimitException e) {
+        switch (e.limit) {
+            case MEMBERS:
+                if ("$".equals(e.path)) {
+                    return "header declares more than " + MAX_TENSORS + " tensors, the limit"
+                            + " (SafeTensors.MAX_TENSORS)";
+                }
+                return "header exceeds a limit: " + e.getMessage() + " (SafeTensors.MAX_TENSORS + 1)";
+            case KEY_LENGTH:
+                return "header exceeds a limit: " + e.getMessage() + " (SafeTensors.MAX_KEY_LENGTH)";
+            default:
+                return "header exceeds a limit: " + e.getMessage() + " (SafeTensors.MAX_HEADER_VALUES)";
+        }
     }
 
     private static void readFully(FileChannel channel, ByteBuffer dst, long position) throws IOException {
@@ -210,9 +257,15 @@ public final class SafeTensors implements TensorSource {
             throw new SafeTensorsException(file, null, "header must be a JSON object, got "
                     + StrictJson.describe(root));
         }
+        Map<?, ?> rootMap = (Map<?, ?>) root;
+        int tensorCount = rootMap.size() - (rootMap.containsKey(METADATA_KEY) ? 1 : 0);
+        if (tensorCount > MAX_TENSORS) {
+            throw new SafeTensorsException(file, null, "header declares " + tensorCount + " tensors, more than the"
+                    + " limit of " + MAX_TENSORS + " (SafeTensors.MAX_TENSORS)");
+        }
         Map<String, String> metadata = Collections.emptyMap();
-        List<TensorInfo> infos = new ArrayList<>();
-        for (Map.Entry<?, ?> e : ((Map<?, ?>) root).entrySet()) {
+        List<TensorInfo> infos = new ArrayList<>(tensorCount);
+        for (Map.Entry<?, ?> e : rootMap.entrySet()) {
             String name = (String) e.getKey();
             if (METADATA_KEY.equals(name)) {
                 metadata = parseMetadata(file, e.getValue());

@@ -37,6 +37,33 @@ import org.peft4j.tensor.Tensor;
  * <p>Instances are thread-safe.
  */
 public final class ShardedSafeTensors implements TensorSource {
+    /**
+     * The largest index file accepted, in bytes: the same as {@link SafeTensors#MAX_HEADER_LENGTH}. An index of
+     * {@link #MAX_INDEX_TENSORS} typical entries is a few tens of MB; the size is checked before the file is read.
+     */
+    public static final long MAX_INDEX_LENGTH = SafeTensors.MAX_HEADER_LENGTH;
+
+    /**
+     * The most entries the {@code weight_map} may have. The largest published checkpoints list tens of thousands of
+     * tensors; this leaves a wide margin while bounding the objects built (the count is enforced during parsing).
+     */
+    public static final int MAX_INDEX_TENSORS = 200_000;
+
+    /**
+     * The most distinct shard files the {@code weight_map} may name. Every shard stays open (one file descriptor and
+     * its parsed header) while the checkpoint is open; the largest checkpoints have a few hundred shards.
+     */
+    public static final int MAX_SHARDS = 10_000;
+
+    /**
+     * The longest key (tensor name) and shard file name accepted, in characters: {@link SafeTensors#MAX_KEY_LENGTH},
+     * since each name must also be a key of its shard's header.
+     */
+    public static final int MAX_NAME_LENGTH = SafeTensors.MAX_KEY_LENGTH;
+
+    /** The most JSON values the index may hold: two per weight_map entry, plus room for metadata. */
+    static final long MAX_INDEX_VALUES = 2L * MAX_INDEX_TENSORS + 10_000;
+
     private final Path indexFile;
     private final Map<String, SafeTensors> shardOf;
     private final List<SafeTensors> shards;
@@ -61,6 +88,11 @@ public final class ShardedSafeTensors implements TensorSource {
      */
     public static ShardedSafeTensors open(Path indexFile) throws IOException {
         Objects.requireNonNull(indexFile, "indexFile");
+        long size = Files.size(indexFile);
+        if (size > MAX_INDEX_LENGTH) {
+            throw new SafeTensorsException(indexFile, null, "index is " + size + " bytes, more than the limit of "
+                    + MAX_INDEX_LENGTH + " bytes (ShardedSafeTensors.MAX_INDEX_LENGTH)");
+        }
         byte[] bytes = Files.readAllBytes(indexFile);
         String json;
         try {
@@ -73,7 +105,14 @@ public final class ShardedSafeTensors implements TensorSource {
         }
         Object root;
         try {
-            root = StrictJson.parse(json);
+            root = StrictJson.parse(json, new StrictJson.Limits(MAX_NAME_LENGTH, MAX_INDEX_TENSORS, MAX_INDEX_VALUES));
+        } catch (StrictJson.LimitException e) {
+            String which = e.limit == StrictJson.Limit.KEY_LENGTH ? "MAX_NAME_LENGTH"
+                    : e.limit == StrictJson.Limit.MEMBERS ? "MAX_INDEX_TENSORS" : "MAX_INDEX_VALUES";
+            String detail = e.limit == StrictJson.Limit.MEMBERS && "$.weight_map".equals(e.path)
+                    ? "field 'weight_map' has more than " + MAX_INDEX_TENSORS + " entries, the limit"
+                    : "index exceeds a limit: " + e.getMessage();
+            throw new SafeTensorsException(indexFile, null, detail + " (ShardedSafeTensors." + which + ")", e);
         } catch (StrictJson.JsonException e) {
             throw new SafeTensorsException(indexFile, null, "invalid index JSON: " + e.getMessage(), e);
         }
@@ -122,7 +161,22 @@ public final class ShardedSafeTensors implements TensorSource {
                 throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': expected a shard file name,"
                         + " got " + StrictJson.describe(e.getValue()));
             }
-            byShard.computeIfAbsent((String) e.getValue(), k -> new ArrayList<>()).add(tensor);
+            String shardName = (String) e.getValue();
+            if (shardName.length() > MAX_NAME_LENGTH) {
+                throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': shard file name of "
+                        + shardName.length() + " characters exceeds the limit of " + MAX_NAME_LENGTH
+                        + " (ShardedSafeTensors.MAX_NAME_LENGTH)");
+            }
+            List<String> assigned = byShard.get(shardName);
+            if (assigned == null) {
+                if (byShard.size() >= MAX_SHARDS) {
+                    throw new SafeTensorsException(indexFile, tensor, "field 'weight_map' names more than "
+                            + MAX_SHARDS + " shard files, the limit (ShardedSafeTensors.MAX_SHARDS)");
+                }
+                assigned = new ArrayList<>();
+                byShard.put(shardName, assigned);
+            }
+            assigned.add(tensor);
         }
 
         List<SafeTensors> shards = new ArrayList<>();

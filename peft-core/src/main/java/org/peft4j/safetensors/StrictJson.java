@@ -42,8 +42,27 @@ final class StrictJson {
         }
     }
 
+    /**
+     * Bounds on what one parse may build, so that a hostile document costs memory and time linear in its size and
+     * never more than the caller allows. Each violation is a {@link LimitException}, raised as soon as it is seen.
+     */
+    static final class Limits {
+        /** Longest object key, in characters. */
+        final int maxKeyLength;
+        /** Most members of any one object or elements of any one array. */
+        final int maxMembers;
+        /** Most values in the whole document (objects, arrays and scalars, the root included). */
+        final long maxValues;
+
+        Limits(int maxKeyLength, int maxMembers, long maxValues) {
+            this.maxKeyLength = maxKeyLength;
+            this.maxMembers = maxMembers;
+            this.maxValues = maxValues;
+        }
+    }
+
     /** A syntax error, a duplicate key or excessive nesting; the message says which and where. */
-    static final class JsonException extends Exception {
+    static class JsonException extends Exception {
         private static final long serialVersionUID = 1L;
         /** For a duplicate key: the key and the path of the object holding it; otherwise null. */
         final String duplicateKey;
@@ -60,18 +79,37 @@ final class StrictJson {
         }
     }
 
+    /** Which bound of {@link Limits} a document exceeded. */
+    enum Limit {
+        KEY_LENGTH, MEMBERS, VALUES
+    }
+
+    /** The document exceeds one of the {@link Limits}; parsing stopped there. */
+    static final class LimitException extends JsonException {
+        private static final long serialVersionUID = 1L;
+        final Limit limit;
+        /** The path of the key, object, array or value where the limit was exceeded ({@code $} is the root). */
+        final String path;
+
+        LimitException(Limit limit, String path, String message) {
+            super(message, null);
+            this.limit = limit;
+            this.path = path;
+        }
+    }
+
     private StrictJson() {
     }
 
     /** Parses exactly one JSON value; only whitespace may follow it. */
-    static Object parse(String json) throws JsonException {
+    static Object parse(String json, Limits limits) throws JsonException {
         if (json.startsWith("\uFEFF")) {
             throw new JsonException("starts with a byte order mark (U+FEFF)", null);
         }
         JsonReader reader = new JsonReader(new StringReader(json));
         reader.setStrictness(Strictness.STRICT);
         try {
-            Object value = read(reader, "$", 0);
+            Object value = new Parser(reader, limits).read(0);
             if (reader.peek() != JsonToken.END_DOCUMENT) {
                 throw new JsonException("unexpected content after the JSON value at " + reader.getPath(), null);
             }
@@ -84,45 +122,109 @@ final class StrictJson {
         }
     }
 
-    private static Object read(JsonReader reader, String path, int depth) throws IOException, JsonException {
-        JsonToken token = reader.peek();
-        switch (token) {
-            case BEGIN_OBJECT: {
-                checkDepth(depth, path);
-                reader.beginObject();
-                Map<String, Object> map = new LinkedHashMap<>();
-                while (reader.hasNext()) {
-                    String key = reader.nextName();
-                    if (map.containsKey(key)) {
-                        throw new JsonException("duplicate key '" + key + "' in the JSON object at " + path, null, key, path);
-                    }
-                    map.put(key, read(reader, path + "." + key, depth + 1));
-                }
-                reader.endObject();
-                return Collections.unmodifiableMap(map);
-            }
-            case BEGIN_ARRAY: {
-                checkDepth(depth, path);
-                reader.beginArray();
-                List<Object> list = new ArrayList<>();
-                while (reader.hasNext()) {
-                    list.add(read(reader, path + "[" + list.size() + "]", depth + 1));
-                }
-                reader.endArray();
-                return Collections.unmodifiableList(list);
-            }
-            case STRING:
-                return reader.nextString();
-            case NUMBER:
-                return new Num(reader.nextString());
-            case BOOLEAN:
-                return reader.nextBoolean();
-            case NULL:
-                reader.nextNull();
-                return NULL;
-            default:
-                throw new JsonException("unexpected " + token + " at " + reader.getPath(), null);
+    /**
+     * One parse. The path to the current value is kept as a stack of segments and rendered only for an error message:
+     * building it eagerly for every value costs (key length x number of values), quadratic in the document size.
+     */
+    private static final class Parser {
+        private final JsonReader reader;
+        private final Limits limits;
+        /** Path segments below the root: a String key or an Integer array index. */
+        private final List<Object> path = new ArrayList<>();
+        private long values;
+
+        Parser(JsonReader reader, Limits limits) {
+            this.reader = reader;
+            this.limits = limits;
         }
+
+        Object read(int depth) throws IOException, JsonException {
+            if (++values > limits.maxValues) {
+                throw new LimitException(Limit.VALUES, path(), "more than " + limits.maxValues
+                        + " JSON values (exceeded at " + path() + ")");
+            }
+            JsonToken token = reader.peek();
+            switch (token) {
+                case BEGIN_OBJECT: {
+                    checkDepth(depth);
+                    reader.beginObject();
+                    Map<String, Object> map = new LinkedHashMap<>();
+                    while (reader.hasNext()) {
+                        String key = reader.nextName();
+                        if (key.length() > limits.maxKeyLength) {
+                            throw new LimitException(Limit.KEY_LENGTH, path(), "a key of " + key.length()
+                                    + " characters in the object at " + path() + " exceeds the limit of "
+                                    + limits.maxKeyLength + " characters (key starts \"" + abbreviate(key) + "\")");
+                        }
+                        if (map.containsKey(key)) {
+                            String where = path();
+                            throw new JsonException("duplicate key '" + key + "' in the JSON object at " + where,
+                                    null, key, where);
+                        }
+                        if (map.size() >= limits.maxMembers) {
+                            throw new LimitException(Limit.MEMBERS, path(), "the object at " + path()
+                                    + " has more than " + limits.maxMembers + " members");
+                        }
+                        path.add(key);
+                        map.put(key, read(depth + 1));
+                        path.remove(path.size() - 1);
+                    }
+                    reader.endObject();
+                    return Collections.unmodifiableMap(map);
+                }
+                case BEGIN_ARRAY: {
+                    checkDepth(depth);
+                    reader.beginArray();
+                    List<Object> list = new ArrayList<>();
+                    while (reader.hasNext()) {
+                        if (list.size() >= limits.maxMembers) {
+                            throw new LimitException(Limit.MEMBERS, path(), "the array at " + path()
+                                    + " has more than " + limits.maxMembers + " elements");
+                        }
+                        path.add(list.size());
+                        list.add(read(depth + 1));
+                        path.remove(path.size() - 1);
+                    }
+                    reader.endArray();
+                    return Collections.unmodifiableList(list);
+                }
+                case STRING:
+                    return reader.nextString();
+                case NUMBER:
+                    return new Num(reader.nextString());
+                case BOOLEAN:
+                    return reader.nextBoolean();
+                case NULL:
+                    reader.nextNull();
+                    return NULL;
+                default:
+                    throw new JsonException("unexpected " + token + " at " + reader.getPath(), null);
+            }
+        }
+
+        private void checkDepth(int depth) throws JsonException {
+            if (depth >= MAX_DEPTH) {
+                throw new JsonException("nesting deeper than " + MAX_DEPTH + " levels", null);
+            }
+        }
+
+        /** The current path, {@code $} for the root, e.g. {@code $.w.shape[1]}; long keys abbreviated. */
+        private String path() {
+            StringBuilder sb = new StringBuilder("$");
+            for (Object segment : path) {
+                if (segment instanceof Integer) {
+                    sb.append('[').append(segment).append(']');
+                } else {
+                    sb.append('.').append(abbreviate((String) segment));
+                }
+            }
+            return sb.toString();
+        }
+    }
+
+    /** At most the first 40 characters of {@code s}, with "..." when cut. */
+    static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
     }
 
     /** Gson's messages carry advice for Gson users (leniency, a troubleshooting link); keep only the facts. */
@@ -137,12 +239,6 @@ final class StrictJson {
         }
         return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "syntax error")
                 .replace(" in strict mode", "");
-    }
-
-    private static void checkDepth(int depth, String path) throws JsonException {
-        if (depth >= MAX_DEPTH) {
-            throw new JsonException("nesting deeper than " + MAX_DEPTH + " levels", null);
-        }
     }
 
     /** A short rendering of a parsed value for error messages. */
