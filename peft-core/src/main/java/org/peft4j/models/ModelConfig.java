@@ -5,18 +5,25 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.peft4j.util.StrictJson;
 
 /**
  * A Hugging Face {@code config.json}, kept as JSON (so unknown fields survive a save) with typed getters whose
  * errors name the file, the field and what was expected.
+ *
+ * <p>Error contract: {@link #load} throws {@link IOException} naming the file when it cannot be read or is not
+ * exactly one strict JSON object (comments, NaN, trailing text and duplicate keys are refused); the getters, and the
+ * model configs built on them, throw {@link IllegalArgumentException} naming the file and the field when a value has
+ * the wrong JSON type or is out of range. Numbers are never wrapped or saturated: {@code 4294967296} or {@code 1e400}
+ * for an int field is refused by name.
  */
 public final class ModelConfig {
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
@@ -42,20 +49,20 @@ public final class ModelConfig {
             throw new java.nio.file.NoSuchFileException(file.toString(), null,
                     "no config.json: expected a Hugging Face model folder");
         }
-        try {
-            JsonElement e = JsonParser.parseString(text);
-            if (!e.isJsonObject()) {
-                throw new IOException(file + ": expected a JSON object");
-            }
-            return new ModelConfig(e.getAsJsonObject(), file.toString());
-        } catch (JsonParseException e) {
-            throw new IOException(file + ": malformed JSON: " + e.getMessage(), e);
-        }
+        return new ModelConfig(StrictJson.parseObject(text, file.toString()), file.toString());
     }
 
-    /** Parses a config from a JSON string. */
+    /**
+     * Parses a config from a JSON string (source {@code <string>}).
+     *
+     * @throws IllegalArgumentException if the text is not one strict JSON object
+     */
     public static ModelConfig parse(String json) {
-        return new ModelConfig(JsonParser.parseString(json).getAsJsonObject(), "<string>");
+        try {
+            return new ModelConfig(StrictJson.parseObject(json, "<string>"), "<string>");
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
     }
 
     /** A copy of the JSON. */
@@ -93,40 +100,120 @@ public final class ModelConfig {
         return has(key) ? getString(key) : dflt;
     }
 
+    /**
+     * An integer field.
+     *
+     * @throws IllegalArgumentException naming the field if it is missing, not an integer, or outside the long range
+     */
     public long getLong(String key) {
-        JsonElement e = require(key);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw bad(key, "an integer", e);
-        }
-        double d = e.getAsDouble();
-        if (d != Math.rint(d)) {
-            throw bad(key, "an integer", e);
-        }
-        return e.getAsLong();
+        return getLong(key, Long.MIN_VALUE, Long.MAX_VALUE);
     }
 
     public long getLong(String key, long dflt) {
         return has(key) ? getLong(key) : dflt;
     }
 
+    /**
+     * An integer field in {@code [min, max]}.
+     *
+     * @throws IllegalArgumentException naming the field if it is missing, not an integer, or out of range
+     */
+    public long getLong(String key, long min, long max) {
+        return exactLong(key, require(key), min, max);
+    }
+
+    /** An integer field in {@code [min, max]}, or {@code dflt} when absent or null. */
+    public long getLong(String key, long dflt, long min, long max) {
+        return has(key) ? getLong(key, min, max) : dflt;
+    }
+
+    /**
+     * An integer field that fits an int.
+     *
+     * @throws IllegalArgumentException naming the field if it is missing, not an integer, or outside the int range
+     */
     public int getInt(String key) {
-        return Math.toIntExact(getLong(key));
+        return getInt(key, Integer.MIN_VALUE, Integer.MAX_VALUE);
     }
 
     public int getInt(String key, int dflt) {
         return has(key) ? getInt(key) : dflt;
     }
 
+    /**
+     * An integer field in {@code [min, max]}.
+     *
+     * @throws IllegalArgumentException naming the field if it is missing, not an integer, or out of range
+     */
+    public int getInt(String key, int min, int max) {
+        return (int) getLong(key, (long) min, (long) max);
+    }
+
+    /** An integer field in {@code [min, max]}, or {@code dflt} when absent or null. */
+    public int getInt(String key, int dflt, int min, int max) {
+        return has(key) ? getInt(key, min, max) : dflt;
+    }
+
+    /**
+     * A finite number.
+     *
+     * @throws IllegalArgumentException naming the field if it is missing, not a number, or not finite (1e400)
+     */
     public double getDouble(String key) {
-        JsonElement e = require(key);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw bad(key, "a number", e);
-        }
-        return e.getAsDouble();
+        return finite(key, require(key));
     }
 
     public double getDouble(String key, double dflt) {
         return has(key) ? getDouble(key) : dflt;
+    }
+
+    /** A finite number in {@code [min, max]}, or {@code dflt} when absent or null. */
+    public double getDouble(String key, double dflt, double min, double max) {
+        double d = getDouble(key, dflt);
+        if (!(d >= min && d <= max)) {
+            throw bad(key, "a number in [" + min + ", " + max + "]", json.get(key));
+        }
+        return d;
+    }
+
+    private long exactLong(String key, JsonElement e, long min, long max) {
+        String expected = min == Long.MIN_VALUE && max == Long.MAX_VALUE ? "an integer"
+                : "an integer in [" + min + ", " + max + "]";
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw bad(key, expected, e);
+        }
+        BigDecimal d = decimal(key, e.getAsJsonPrimitive(), expected);
+        if (d.signum() != 0 && d.stripTrailingZeros().scale() > 0) {
+            throw bad(key, expected, e);
+        }
+        if (d.compareTo(BigDecimal.valueOf(min)) < 0 || d.compareTo(BigDecimal.valueOf(max)) > 0) {
+            throw bad(key, expected, e);
+        }
+        return d.longValueExact();
+    }
+
+    private double finite(String key, JsonElement e) {
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw bad(key, "a number", e);
+        }
+        double d = e.getAsDouble();
+        if (!Double.isFinite(d)) {
+            throw bad(key, "a finite number", e);
+        }
+        return d;
+    }
+
+    private BigDecimal decimal(String key, JsonPrimitive p, String expected) {
+        String text = p.getAsString();
+        // exponents beyond any long are refused before BigDecimal would have to expand them
+        if (text.length() > 40 || text.matches(".*[eE][+]?\\d{3,}.*")) {
+            throw bad(key, expected, p);
+        }
+        try {
+            return new BigDecimal(text);
+        } catch (NumberFormatException | ArithmeticException ex) {
+            throw bad(key, expected, p);
+        }
     }
 
     public boolean getBoolean(String key, boolean dflt) {
@@ -185,7 +272,7 @@ public final class ModelConfig {
         JsonElement e = json.get(key);
         if (e.isJsonArray()) {
             for (JsonElement x : (JsonArray) e) {
-                out.add(x.getAsLong());
+                out.add(exactLong(key, x, Long.MIN_VALUE, Long.MAX_VALUE));
             }
         } else {
             out.add(getLong(key));
@@ -198,6 +285,13 @@ public final class ModelConfig {
             throw new IllegalArgumentException(source + ": missing field '" + key + "'");
         }
         return json.get(key);
+    }
+
+    /**
+     * An error naming this config's file and {@code key} (which may be dotted, {@code rope_parameters.factor}).
+     */
+    public IllegalArgumentException error(String key, String expected, Object got) {
+        return new IllegalArgumentException(source + ": field '" + key + "' should be " + expected + ", got " + got);
     }
 
     private IllegalArgumentException bad(String key, String expected, JsonElement got) {

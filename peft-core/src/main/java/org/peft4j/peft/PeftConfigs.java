@@ -20,7 +20,13 @@ public final class PeftConfigs {
      * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
      * {@code peft_type} through the tuner registry.
      *
-     * @throws IOException if the file is missing or malformed, or names a method no tuner on the class path handles
+     * <p>Error contract: every bad file gives an {@link IOException} whose message names the file: a missing file,
+     * text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate keys), and, caused
+     * by the {@link IllegalArgumentException} of {@link #fromJson}, a field of the wrong JSON type, a number out of
+     * range (never wrapped or saturated), a regular expression that does not compile, or a value PEFT's validation
+     * refuses (with PEFT's message); field errors also name the field and what was expected.
+     *
+     * @throws IOException as above, or if the file names a method no tuner on the class path handles
      */
     public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
         ConfigJson json = PeftConfig.readJson(dirOrFile);
@@ -34,9 +40,17 @@ public final class PeftConfigs {
     /**
      * Builds a config from its JSON object.
      *
-     * @throws IllegalArgumentException if {@code peft_type} is missing or unknown, or a field has the wrong type
+     * @throws IllegalArgumentException naming {@code source} if {@code peft_type} is missing or unknown, or a field
+     *     has the wrong type or is out of range (naming the field)
      */
     public static PeftConfig fromJson(JsonObject o, String source) {
-        return PeftTuners.forType(PeftConfig.peftTypeOf(o, source)).parseConfig(new ConfigJson(o, source));
+        try {
+            return PeftTuners.forType(PeftConfig.peftTypeOf(o, source)).parseConfig(new ConfigJson(o, source));
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith(source)) {
+                throw e;
+            }
+            throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+        }
     }
 }

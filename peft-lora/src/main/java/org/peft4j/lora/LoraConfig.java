@@ -237,7 +237,13 @@ public final class LoraConfig extends TunerConfig {
         return v == Math.rint(v) && Math.abs(v) < 1e15 ? (Number) Long.valueOf((long) v) : (Number) Double.valueOf(v);
     }
 
-    /** Parses {@code adapter_config.json}'s object (unknown keys are ignored with PEFT's warning). */
+    /**
+     * Parses {@code adapter_config.json}'s object (unknown keys are ignored with PEFT's warning).
+     *
+     * @throws IllegalArgumentException naming the source and the field for a value of the wrong JSON type, an
+     *     integer out of range ({@code r} beyond the int range, a {@code rank_pattern} rank below 1), a non-finite
+     *     number, a regular expression that does not compile, or a value PEFT's validation refuses (PEFT's message)
+     */
     static LoraConfig fromJson(ConfigJson j) {
         LoraConfig c = new LoraConfig();
         c.readCommon(j);
@@ -258,19 +264,17 @@ public final class LoraConfig extends TunerConfig {
                 throw j.error("init_lora_weights", "true, false or a method name");
             }
         }
-        for (Map.Entry<String, Double> e : j.numberMap("rank_pattern").entrySet()) {
-            c.rankPattern.put(e.getKey(), (int) Math.round(e.getValue()));
-        }
+        c.rankPattern.putAll(j.integerMap("rank_pattern", 1, Integer.MAX_VALUE));
         c.alphaPattern.putAll(j.numberMap("alpha_pattern"));
+        for (String k : c.rankPattern.keySet()) {
+            j.checkRegex("rank_pattern", k, "(.*\\.)?(%s)$");
+        }
+        for (String k : c.alphaPattern.keySet()) {
+            j.checkRegex("alpha_pattern", k, "(.*\\.)?(%s)$");
+        }
         c.loraBias = j.bool("lora_bias", false);
         c.useDora = j.bool("use_dora", false);
-        if (j.has("enable_lora")) {
-            List<Boolean> en = new ArrayList<>();
-            for (JsonElement e : j.raw("enable_lora").getAsJsonArray()) {
-                en.add(e.getAsBoolean());
-            }
-            c.enableLora = en;
-        }
+        c.enableLora = j.booleans("enable_lora");
         // PEFT fields without an effect here: read so they are not reported as unknown; refuse the ones that
         // would change the model
         for (String k : List.of("megatron_config", "megatron_core", "loftq_config", "eva_config", "corda_config",

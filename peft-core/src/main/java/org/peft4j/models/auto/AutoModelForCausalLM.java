@@ -52,7 +52,8 @@ public final class AutoModelForCausalLM {
     /**
      * A shape-only model (parameters carry shapes, no storage) for the config.
      *
-     * @throws IllegalArgumentException for an unknown {@code model_type}, listing the supported ones
+     * @throws IllegalArgumentException naming the config's file for an unknown {@code model_type} (listing the
+     *     supported ones), and naming the file and the field for a value of the wrong type or out of range
      */
     public static PreTrainedModel fromConfig(ModelConfig config, DType dtype) {
         String type = config.modelType();
@@ -73,14 +74,21 @@ public final class AutoModelForCausalLM {
      * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
      * of another floating dtype are converted.
      *
-     * @throws IOException if config.json or the weights cannot be read, or a weight is missing
+     * @throws IOException if config.json or the weights cannot be read, or a weight is missing; a config.json that is
+     *     not strict JSON, or whose field has the wrong type or is out of range, gives an IOException naming the
+     *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
     public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
         }
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
-        PreTrainedModel model = fromConfig(config, dtype);
+        PreTrainedModel model;
+        try {
+            model = fromConfig(config, dtype);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
         model.setNameOrPath(dir.toString());
         try (TensorSource src = SafeTensors.openModel(dir)) {
             Map<String, Tensor> sd = new LinkedHashMap<>();

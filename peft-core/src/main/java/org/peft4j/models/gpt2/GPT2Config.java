@@ -1,6 +1,7 @@
 package org.peft4j.models.gpt2;
 
 import org.peft4j.models.ModelConfig;
+import org.peft4j.models.llama.LlamaConfig;
 
 /** Typed view of a GPT-2 config.json. */
 public final class GPT2Config {
@@ -22,23 +23,25 @@ public final class GPT2Config {
 
     public GPT2Config(ModelConfig c) {
         this.raw = c;
-        this.vocabSize = c.getLong("vocab_size", 50257);
-        this.nEmbd = c.getLong("n_embd", 768);
-        this.nHead = c.getInt("n_head", 12);
-        this.nLayer = c.getInt("n_layer", 12);
-        this.nPositions = c.getLong("n_positions", 1024);
-        this.nInner = c.getLong("n_inner", 4 * nEmbd);
-        this.layerNormEpsilon = c.getDouble("layer_norm_epsilon", 1e-5);
-        this.activation = c.getString("activation_function", "gelu_new");
+        int max = Integer.MAX_VALUE;
+        this.vocabSize = c.getInt("vocab_size", 50257, 1, max);
+        this.nEmbd = c.getInt("n_embd", 768, 1, max);
+        this.nHead = c.getInt("n_head", 12, 1, max);
+        this.nLayer = c.getInt("n_layer", 12, 0, max);
+        this.nPositions = c.getInt("n_positions", 1024, 1, max);
+        this.nInner = c.getLong("n_inner", 4 * nEmbd, 1, max);
+        this.layerNormEpsilon = c.getDouble("layer_norm_epsilon", 1e-5, 0, Double.MAX_VALUE);
+        this.activation = LlamaConfig.activation(c, "activation_function", "gelu_new");
         this.tieWordEmbeddings = c.getBoolean("tie_word_embeddings", true);
         this.scaleAttnWeights = c.getBoolean("scale_attn_weights", true);
         this.scaleByInverseLayerIdx = c.getBoolean("scale_attn_by_inverse_layer_idx", false);
-        this.residPdrop = c.getDouble("resid_pdrop", 0.1);
-        this.embdPdrop = c.getDouble("embd_pdrop", 0.1);
-        this.attnPdrop = c.getDouble("attn_pdrop", 0.1);
+        double belowOne = Math.nextDown(1.0);
+        this.residPdrop = c.getDouble("resid_pdrop", 0.1, 0.0, belowOne);
+        this.embdPdrop = c.getDouble("embd_pdrop", 0.1, 0.0, belowOne);
+        this.attnPdrop = c.getDouble("attn_pdrop", 0.1, 0.0, belowOne);
         if (nEmbd % nHead != 0) {
-            throw new IllegalArgumentException(c.source() + ": n_embd (" + nEmbd + ") must be divisible by n_head ("
-                    + nHead + ")");
+            throw new IllegalArgumentException(c.source() + ": field 'n_embd' (" + nEmbd + ") must be divisible by "
+                    + "field 'n_head' (" + nHead + ")");
         }
     }
 

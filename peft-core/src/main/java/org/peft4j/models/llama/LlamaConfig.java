@@ -49,21 +49,21 @@ public final class LlamaConfig {
             throw new IllegalArgumentException(c.source() + ": model_type '" + modelType + "' is not a Llama-family type "
                     + MODEL_TYPES);
         }
-        this.vocabSize = c.getLong("vocab_size");
-        this.hiddenSize = c.getLong("hidden_size");
-        this.intermediateSize = c.getLong("intermediate_size");
-        this.numLayers = c.getInt("num_hidden_layers");
-        this.numHeads = c.getInt("num_attention_heads");
-        this.numKvHeads = c.getInt("num_key_value_heads", numHeads);
-        this.headDim = c.getLong("head_dim", hiddenSize / numHeads);
-        this.rmsNormEps = c.getDouble("rms_norm_eps", 1e-6);
+        this.vocabSize = c.getInt("vocab_size", 1, Integer.MAX_VALUE);
+        this.hiddenSize = c.getInt("hidden_size", 1, Integer.MAX_VALUE);
+        this.intermediateSize = c.getInt("intermediate_size", 1, Integer.MAX_VALUE);
+        this.numLayers = c.getInt("num_hidden_layers", 0, Integer.MAX_VALUE);
+        this.numHeads = c.getInt("num_attention_heads", 1, Integer.MAX_VALUE);
+        this.numKvHeads = c.getInt("num_key_value_heads", numHeads, 1, Integer.MAX_VALUE);
+        this.headDim = c.getInt("head_dim", (int) (hiddenSize / numHeads), 1, Integer.MAX_VALUE);
+        this.rmsNormEps = c.getDouble("rms_norm_eps", 1e-6, 0, Double.MAX_VALUE);
         boolean qwen = modelType.equals("qwen2");
         this.attentionBias = !qwen && c.getBoolean("attention_bias", false);
         this.qkvBias = qwen || attentionBias;
         this.mlpBias = c.getBoolean("mlp_bias", false);
         this.tieWordEmbeddings = c.getBoolean("tie_word_embeddings", false);
-        this.hiddenAct = c.getString("hidden_act", "silu");
-        this.attentionDropout = c.getDouble("attention_dropout", 0.0);
+        this.hiddenAct = activation(c, "hidden_act", "silu");
+        this.attentionDropout = c.getDouble("attention_dropout", 0.0, 0.0, Math.nextDown(1.0));
         if (numHeads % numKvHeads != 0) {
             throw new IllegalArgumentException(c.source() + ": num_attention_heads (" + numHeads
                     + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
@@ -71,6 +71,21 @@ public final class LlamaConfig {
         this.rope = RopeSettings.from(c, headDim);
         this.slidingWindow = slidingWindow(c, modelType);
         this.layerTypes = layerTypes(c, modelType, numLayers, slidingWindow);
+    }
+
+    /**
+     * The activation named by {@code key}, checked against the ones peft4j implements.
+     *
+     * @throws IllegalArgumentException naming the file and the field for an unsupported activation
+     */
+    public static String activation(ModelConfig c, String key, String dflt) {
+        String name = c.getString(key, dflt);
+        try {
+            new org.peft4j.nn.Activation(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(c.source() + ": field '" + key + "': " + e.getMessage(), e);
+        }
+        return name;
     }
 
     /**
@@ -82,13 +97,13 @@ public final class LlamaConfig {
         switch (modelType) {
             case "mistral":
                 return !c.containsKey("sliding_window") ? Long.valueOf(4096)
-                        : c.has("sliding_window") ? Long.valueOf(c.getLong("sliding_window")) : null;
+                        : c.has("sliding_window") ? Long.valueOf(c.getInt("sliding_window", 1, Integer.MAX_VALUE)) : null;
             case "qwen2":
                 if (!c.getBoolean("use_sliding_window", false)) {
                     return null;
                 }
                 return !c.containsKey("sliding_window") ? Long.valueOf(4096)
-                        : c.has("sliding_window") ? Long.valueOf(c.getLong("sliding_window")) : null;
+                        : c.has("sliding_window") ? Long.valueOf(c.getInt("sliding_window", 1, Integer.MAX_VALUE)) : null;
             default:
                 return null;
         }
@@ -102,19 +117,20 @@ public final class LlamaConfig {
     static List<String> layerTypes(ModelConfig c, String modelType, int numLayers, Long window) {
         List<String> types = modelType.equals("qwen2") ? c.getStrings("layer_types") : null;
         if (types == null) {
-            int firstSliding = modelType.equals("qwen2") ? c.getInt("max_window_layers", 28) : 0;
+            int firstSliding = modelType.equals("qwen2") ? c.getInt("max_window_layers", 28, 0, Integer.MAX_VALUE) : 0;
             types = new ArrayList<>();
             for (int i = 0; i < numLayers; i++) {
                 types.add(window != null && i >= firstSliding ? SLIDING_ATTENTION : FULL_ATTENTION);
             }
         }
         if (types.size() != numLayers) {
-            throw new IllegalArgumentException(c.source() + ": `num_hidden_layers` (" + numLayers
+            throw new IllegalArgumentException(c.source() + ": field 'layer_types': `num_hidden_layers` (" + numLayers
                     + ") must be equal to the number of `layer_types` (" + types.size() + ")");
         }
         for (String t : types) {
             if (!t.equals(FULL_ATTENTION) && !t.equals(SLIDING_ATTENTION)) {
-                throw new IllegalArgumentException(c.source() + ": layer type '" + t + "' is not supported, expected "
+                throw new IllegalArgumentException(c.source() + ": field 'layer_types': layer type '" + t
+                        + "' is not supported, expected "
                         + FULL_ATTENTION + " or " + SLIDING_ATTENTION);
             }
         }
@@ -172,46 +188,78 @@ public final class LlamaConfig {
         final double theta;
         final String type;
         final JsonObject params;
+        final String source;
+        final String field;
 
-        RopeSettings(double theta, String type, JsonObject params) {
+        RopeSettings(double theta, String type, JsonObject params, String source, String field) {
             this.theta = theta;
             this.type = type;
             this.params = params;
+            this.source = source;
+            this.field = field;
         }
 
         static RopeSettings from(ModelConfig c, long headDim) {
             JsonObject rp = c.getObject("rope_parameters");
             JsonObject scaling = c.getObject("rope_scaling");
-            double theta = c.getDouble("rope_theta", 10000.0);
+            double theta = c.getDouble("rope_theta", 10000.0, Double.MIN_VALUE, Double.MAX_VALUE);
             JsonObject params = scaling;
+            String field = "rope_scaling";
             if (rp != null) {
                 params = rp;
-                if (rp.has("rope_theta")) {
-                    theta = rp.get("rope_theta").getAsDouble();
+                field = "rope_parameters";
+                if (rp.has("rope_theta") && !rp.get("rope_theta").isJsonNull()) {
+                    theta = positive(c, field, rp, "rope_theta");
                 }
             }
             String type = "default";
             if (params != null) {
-                JsonElement t = params.has("rope_type") ? params.get("rope_type") : params.get("type");
+                String tk = params.has("rope_type") ? "rope_type" : "type";
+                JsonElement t = params.get(tk);
                 if (t != null && !t.isJsonNull()) {
+                    if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isString()) {
+                        throw c.error(field + "." + tk, "a string", t);
+                    }
                     type = t.getAsString();
                 }
+                switch (type) {
+                    case "default": case "linear": case "llama3":
+                        break;
+                    default:
+                        throw new IllegalArgumentException(c.source() + ": field '" + field + "." + tk + "': rope type '"
+                                + type + "' is not supported, expected default, linear or llama3");
+                }
+                List<String> needed = type.equals("linear") ? List.of("factor") : type.equals("llama3")
+                        ? List.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+                        : List.of();
+                for (String k : needed) {
+                    positive(c, field, params, k);
+                }
             }
-            switch (type) {
-                case "default": case "linear": case "llama3":
-                    break;
-                default:
-                    throw new IllegalArgumentException(c.source() + ": rope type '" + type
-                            + "' is not supported, expected default, linear or llama3");
+            return new RopeSettings(theta, type, params, c.source(), field);
+        }
+
+        /** A positive finite number of the rope object, or an error naming {@code field.key}. */
+        private static double positive(ModelConfig c, String field, JsonObject o, String key) {
+            JsonElement e = o.get(key);
+            if (e == null || e.isJsonNull()) {
+                throw new IllegalArgumentException(c.source() + ": rope scaling needs field '" + field + "." + key
+                        + "'");
             }
-            return new RopeSettings(theta, type, params);
+            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber() || !Double.isFinite(e.getAsDouble())
+                    || e.getAsDouble() <= 0) {
+                throw c.error(field + "." + key, "a positive finite number", e);
+            }
+            return e.getAsDouble();
         }
 
         double param(String key) {
-            if (params == null || !params.has(key)) {
-                throw new IllegalArgumentException("rope scaling '" + type + "' needs field '" + key + "'");
+            JsonElement e = params == null ? null : params.get(key);
+            if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+                throw new IllegalArgumentException(source + ": rope scaling '" + type + "' needs field '" + field + "."
+                        + key + "' (a number)");
             }
-            return params.get(key).getAsDouble();
+            return e.getAsDouble();
         }
     }
 }

@@ -5,6 +5,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -13,10 +14,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * Typed reads of a config's JSON object that remember which keys were read, so that the keys a newer PEFT wrote
- * can be reported and ignored. Type errors name the source, the field and what was expected.
+ * can be reported and ignored. Type errors name the source, the field and what was expected: every read throws
+ * {@link IllegalArgumentException} for a value of the wrong JSON type, and numbers are converted exactly (an integer
+ * outside the int range, a fraction for an integer, or a non-finite number such as {@code 1e400} is refused, never
+ * wrapped or saturated).
  */
 public final class ConfigJson {
     private final JsonObject json;
@@ -49,9 +55,11 @@ public final class ConfigJson {
         return json.has(key) && !json.get(key).isJsonNull();
     }
 
+    /** An error naming the source and {@code key}: the value must be {@code expected}. */
     public IllegalArgumentException error(String key, String expected) {
+        String got = String.valueOf(json.get(key));
         return new IllegalArgumentException(source + ": field '" + key + "' must be " + expected + ", got "
-                + json.get(key));
+                + (got.length() > 200 ? got.substring(0, 200) + "..." : got));
     }
 
     public String string(String key, String dflt) {
@@ -76,30 +84,66 @@ public final class ConfigJson {
         return e.getAsBoolean();
     }
 
+    /** An integer that fits an int, or {@code dflt} when absent or null. */
     public int integer(String key, int dflt) {
+        return integer(key, dflt, Integer.MIN_VALUE, Integer.MAX_VALUE);
+    }
+
+    /** An integer in {@code [min, max]}, or {@code dflt} when absent or null. */
+    public int integer(String key, int dflt, int min, int max) {
         JsonElement e = raw(key);
         if (e == null) {
             return dflt;
         }
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw error(key, "an integer");
-        }
-        double d = e.getAsDouble();
-        if (d != Math.rint(d)) {
-            throw error(key, "an integer");
-        }
-        return (int) d;
+        return exactInt(key, e, min, max, range("an integer", min, max));
     }
 
+    /** A finite number, or {@code dflt} when absent or null. */
     public double number(String key, double dflt) {
         JsonElement e = raw(key);
         if (e == null) {
             return dflt;
         }
+        return finite(key, e, "a number");
+    }
+
+    private static String range(String what, int min, int max) {
+        return what + " in [" + min + ", " + max + "]";
+    }
+
+    private int exactInt(String key, JsonElement e, int min, int max, String expected) {
         if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw error(key, "a number");
+            throw error(key, expected);
         }
-        return e.getAsDouble();
+        String text = e.getAsString();
+        BigDecimal d;
+        try {
+            // a long exponent is refused before BigDecimal would have to expand it
+            if (text.length() > 40 || text.matches(".*[eE][+]?\\d{3,}.*")) {
+                throw error(key, expected);
+            }
+            d = new BigDecimal(text);
+        } catch (NumberFormatException ex) {
+            throw error(key, expected);
+        }
+        if (d.signum() != 0 && d.stripTrailingZeros().scale() > 0) {
+            throw error(key, expected);
+        }
+        if (d.compareTo(BigDecimal.valueOf(min)) < 0 || d.compareTo(BigDecimal.valueOf(max)) > 0) {
+            throw error(key, expected);
+        }
+        return d.intValueExact();
+    }
+
+    private double finite(String key, JsonElement e, String expected) {
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw error(key, expected);
+        }
+        double d = e.getAsDouble();
+        if (!Double.isFinite(d)) {
+            throw error(key, "a finite number");
+        }
+        return d;
     }
 
     /** A list of strings; a bare string is an error unless {@code allowString} (then null is returned). */
@@ -123,28 +167,50 @@ public final class ConfigJson {
 
     /** A list of integers, or a single integer as a one-element list. */
     public List<Integer> integers(String key) {
+        return integers(key, Integer.MIN_VALUE, Integer.MAX_VALUE);
+    }
+
+    /** A list of integers in {@code [min, max]}, or a single one as a one-element list; null when absent. */
+    public List<Integer> integers(String key, int min, int max) {
         JsonElement e = raw(key);
         if (e == null) {
             return null;
         }
+        String expected = range("an integer or a list of integers", min, max);
         List<Integer> out = new ArrayList<>();
-        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
-            out.add(e.getAsInt());
+        if (e.isJsonPrimitive()) {
+            out.add(exactInt(key, e, min, max, expected));
             return out;
         }
         if (!e.isJsonArray()) {
-            throw error(key, "an integer or a list of integers");
+            throw error(key, expected);
         }
         for (JsonElement x : e.getAsJsonArray()) {
-            if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isNumber()) {
-                throw error(key, "an integer or a list of integers");
-            }
-            out.add(x.getAsInt());
+            out.add(exactInt(key, x, min, max, expected));
         }
         return out;
     }
 
-    /** An object whose values are numbers, in file order. */
+    /** A list of booleans, or null when absent. */
+    public List<Boolean> booleans(String key) {
+        JsonElement e = raw(key);
+        if (e == null) {
+            return null;
+        }
+        if (!e.isJsonArray()) {
+            throw error(key, "a list of true or false");
+        }
+        List<Boolean> out = new ArrayList<>();
+        for (JsonElement x : e.getAsJsonArray()) {
+            if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isBoolean()) {
+                throw error(key, "a list of true or false");
+            }
+            out.add(x.getAsBoolean());
+        }
+        return out;
+    }
+
+    /** An object whose values are finite numbers, in file order. */
     public Map<String, Double> numberMap(String key) {
         JsonElement e = raw(key);
         Map<String, Double> out = new LinkedHashMap<>();
@@ -155,12 +221,45 @@ public final class ConfigJson {
             throw error(key, "an object of numbers");
         }
         for (Map.Entry<String, JsonElement> x : e.getAsJsonObject().entrySet()) {
-            if (!x.getValue().isJsonPrimitive() || !x.getValue().getAsJsonPrimitive().isNumber()) {
-                throw error(key, "an object of numbers");
-            }
-            out.put(x.getKey(), x.getValue().getAsDouble());
+            out.put(x.getKey(), finite(key, x.getValue(), "an object of numbers"));
         }
         return out;
+    }
+
+    /** An object whose values are integers in {@code [min, max]}, in file order. */
+    public Map<String, Integer> integerMap(String key, int min, int max) {
+        JsonElement e = raw(key);
+        Map<String, Integer> out = new LinkedHashMap<>();
+        if (e == null) {
+            return out;
+        }
+        String expected = range("an object of integers", min, max);
+        if (!e.isJsonObject()) {
+            throw error(key, expected);
+        }
+        for (Map.Entry<String, JsonElement> x : e.getAsJsonObject().entrySet()) {
+            out.put(x.getKey(), exactInt(key, x.getValue(), min, max, expected));
+        }
+        return out;
+    }
+
+    /**
+     * Checks that {@code template} with {@code %s} replaced by {@code pattern} (a value of {@code key}) compiles as
+     * a regular expression, the way the value will be used.
+     *
+     * @throws IllegalArgumentException naming the source and the field if it does not
+     */
+    public void checkRegex(String key, String pattern, String template) {
+        try {
+            Pattern.compile(template.replace("%s", pattern));
+        } catch (PatternSyntaxException ex) {
+            throw new IllegalArgumentException(source + ": field '" + key + "' must hold valid regular expressions, got "
+                    + quote(pattern) + ": " + ex.getDescription(), ex);
+        }
+    }
+
+    private static String quote(String s) {
+        return new JsonPrimitive(s).toString();
     }
 
     /** The keys present in the file that were never read, sorted. */

@@ -3,8 +3,6 @@ package org.peft4j.peft.config;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.peft4j.util.AtomicFiles;
+import org.peft4j.util.StrictJson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,13 +138,20 @@ public abstract class PeftConfig {
     protected void readCommon(ConfigJson j) {
         j.raw("peft_type");
         String t = j.string("task_type", null);
-        this.taskType = t == null ? null : TaskType.of(t);
+        try {
+            this.taskType = t == null ? null : TaskType.of(t);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(j.source() + ": field 'task_type': " + e.getMessage(), e);
+        }
         this.baseModelNameOrPath = j.string("base_model_name_or_path", null);
         this.revision = j.string("revision", null);
         this.inferenceMode = j.bool("inference_mode", false);
         this.peftVersion = j.string("peft_version", null);
         JsonElement am = j.raw("auto_mapping");
-        this.autoMapping = am != null && am.isJsonObject() ? am.getAsJsonObject() : null;
+        if (am != null && !am.isJsonObject()) {
+            throw j.error("auto_mapping", "an object or null");
+        }
+        this.autoMapping = am == null ? null : am.getAsJsonObject().deepCopy();
         if (j.has("runtime_config")) {
             j.raw("runtime_config");
             LOG.warn("{}: the 'runtime_config' key is ignored (runtime settings are never loaded from a file)",
@@ -176,7 +182,8 @@ public abstract class PeftConfig {
      * config: {@code PeftConfigs.fromPretrained} builds the config of its {@code peft_type}.
      *
      * @return the object, and the file it came from as {@link ConfigJson#source()}
-     * @throws IOException if the file is missing or is not a JSON object
+     * @throws IOException naming the file if it is missing or is not exactly one strict JSON object (comments, NaN,
+     *     trailing text and duplicate keys are refused)
      */
     public static ConfigJson readJson(Path dirOrFile) throws IOException {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
@@ -187,28 +194,29 @@ public abstract class PeftConfig {
             throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
                     + ": expected a folder written by save_pretrained");
         }
-        try {
-            JsonElement e = JsonParser.parseString(text);
-            if (!e.isJsonObject()) {
-                throw new IOException(file + ": expected a JSON object");
-            }
-            return new ConfigJson(e.getAsJsonObject(), file.toString());
-        } catch (JsonParseException e) {
-            throw new IOException(file + ": malformed JSON: " + e.getMessage(), e);
-        }
+        return new ConfigJson(StrictJson.parseObject(text, file.toString()), file.toString());
     }
 
     /**
      * The method named by a config object's {@code peft_type}.
      *
-     * @throws IllegalArgumentException with PEFT's message if it is missing, or if it is unknown
+     * @throws IllegalArgumentException naming {@code source}, with PEFT's message if it is missing, or naming the
+     *     field if it is not a string or is unknown
      */
     public static PeftType peftTypeOf(JsonObject o, String source) {
         if (!o.has("peft_type") || o.get("peft_type").isJsonNull()) {
             throw new IllegalArgumentException(source + ": The config that is trying to be loaded is missing "
                     + "required keys: {'peft_type'}.");
         }
-        return PeftType.of(o.get("peft_type").getAsString());
+        JsonElement t = o.get("peft_type");
+        if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isString()) {
+            throw new ConfigJson(o, source).error("peft_type", "a string");
+        }
+        try {
+            return PeftType.of(t.getAsString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(source + ": field 'peft_type': " + e.getMessage(), e);
+        }
     }
 
     /** Shallow map helper for subclasses. */

@@ -96,19 +96,36 @@ public abstract class TunerConfig extends PeftConfig {
         }
     }
 
+    /**
+     * Reads the targeting fields. Every regular expression is compiled here, the way {@link TargetMatcher} will use
+     * it, so that a bad one is refused by name when the file is loaded rather than when the adapter is injected.
+     *
+     * @throws IllegalArgumentException naming the source and the field for a wrong type, a negative layer index or
+     *     a regular expression that does not compile
+     */
     protected void readTargeting(ConfigJson j) {
         targetModules = readStringOrSet(j, "target_modules");
         excludeModules = readStringOrSet(j, "exclude_modules");
         modulesToSave = j.strings("modules_to_save");
+        if (modulesToSave != null) {
+            for (String m : modulesToSave) {
+                j.checkRegex("modules_to_save", m, "(^|.*\\.)%s($|\\..*)");
+            }
+        }
         if (j.has("layers_to_transform")) {
             layersToTransformScalar = j.raw("layers_to_transform").isJsonPrimitive();
         }
-        layersToTransform = j.integers("layers_to_transform");
+        layersToTransform = j.integers("layers_to_transform", 0, Integer.MAX_VALUE);
         if (j.has("layers_pattern") && j.raw("layers_pattern").isJsonPrimitive()) {
             layersPatternScalar = true;
             layersPattern = new ArrayList<>(List.of(j.string("layers_pattern", null)));
         } else {
             layersPattern = j.strings("layers_pattern");
+        }
+        if (layersPattern != null) {
+            for (String p : layersPattern) {
+                j.checkRegex("layers_pattern", p, "(?:^|.*?\\.)%s\\.(?<idx>\\d+)\\.");
+            }
         }
     }
 
@@ -118,7 +135,9 @@ public abstract class TunerConfig extends PeftConfig {
             return null;
         }
         if (j.raw(key).isJsonPrimitive()) {
-            return j.string(key, null);
+            String regex = j.string(key, null);
+            j.checkRegex(key, regex, "%s");
+            return regex;
         }
         return new LinkedHashSet<>(j.strings(key));
     }
