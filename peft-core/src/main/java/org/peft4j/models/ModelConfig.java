@@ -13,7 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.peft4j.util.StrictJson;
+import org.peft4j.util.StrictGson;
 
 /**
  * A Hugging Face {@code config.json}, kept as JSON (so unknown fields survive a save) with typed getters whose
@@ -49,7 +49,7 @@ public final class ModelConfig {
             throw new java.nio.file.NoSuchFileException(file.toString(), null,
                     "no config.json: expected a Hugging Face model folder");
         }
-        return new ModelConfig(StrictJson.parseObject(text, file.toString()), file.toString());
+        return new ModelConfig(StrictGson.parseObject(text, file.toString()), file.toString());
     }
 
     /**
@@ -59,7 +59,7 @@ public final class ModelConfig {
      */
     public static ModelConfig parse(String json) {
         try {
-            return new ModelConfig(StrictJson.parseObject(json, "<string>"), "<string>");
+            return new ModelConfig(StrictGson.parseObject(json, "<string>"), "<string>");
         } catch (IOException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }

@@ -13,8 +13,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.models.auto.AutoModelForCausalLM;
-import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.ConfigMutator.Mutation;
+import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.Fixtures;
 
 /**

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.peft.PeftConfigs;
 import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.tuners.TargetMatcher;
-import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.ConfigMutator.Mutation;
+import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.Fixtures;
 
 /**

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.peft4j.util.AtomicFiles;
-import org.peft4j.util.StrictJson;
+import org.peft4j.util.StrictGson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -194,7 +194,7 @@ public abstract class PeftConfig {
             throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
                     + ": expected a folder written by save_pretrained");
         }
-        return new ConfigJson(StrictJson.parseObject(text, file.toString()), file.toString());
+        return new ConfigJson(StrictGson.parseObject(text, file.toString()), file.toString());
     }
 
     /**

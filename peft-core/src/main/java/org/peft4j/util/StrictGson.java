@@ -13,15 +13,16 @@ import java.io.IOException;
 import java.io.StringReader;
 
 /**
- * Strict JSON parsing of config files (RFC 8259): no comments, single quotes, unquoted names, NaN/Infinity or
+ * Strict JSON parsing of config files with Gson (RFC 8259; the safetensors header has its own bounded parser,
+ * {@code safetensors.StrictJson}): no comments, single quotes, unquoted names, NaN/Infinity or
  * trailing text, and no duplicate keys (a file saying two things for one field is refused rather than read as the
  * last one). Numbers keep their literal text, so range checks see {@code 1e400} or {@code 4294967296} as written.
  */
-public final class StrictJson {
+public final class StrictGson {
     /** The deepest nesting accepted (configs are a few levels deep). */
     public static final int MAX_DEPTH = 64;
 
-    private StrictJson() {
+    private StrictGson() {
     }
 
     /**
