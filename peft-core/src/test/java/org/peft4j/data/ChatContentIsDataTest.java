@@ -176,7 +176,7 @@ class ChatContentIsDataTest {
 
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-    void runawayLoopWithoutOutputIsStoppedByTheNodeBound() {
+    void runawayLoopWithoutOutputIsStoppedByTheIterationBound() {
         ChatTemplate template = ChatTemplate.jinja(
                 "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", null, null);
         assertThatThrownBy(() -> template.render(List.of(Message.user("q")), false))
