@@ -80,7 +80,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     /** The chat template of this tokenizer's files, or null when it has none. */
     public ChatTemplate chatTemplate() {
         String template = TokenizerFiles.chatTemplate(folder);
-        return template == null ? null : ChatTemplate.jinja(template, bosToken(), eosToken());
+        return template == null ? null
+                : new JinjaChatTemplate(template, bosToken(), eosToken(),
+                        "the chat template of " + TokenizerFiles.chatTemplateFile(folder));
     }
 
     @Override

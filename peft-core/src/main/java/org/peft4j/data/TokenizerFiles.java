@@ -123,6 +123,13 @@ final class TokenizerFiles {
         return ids;
     }
 
+    /** The file {@link #chatTemplate(Path)} reads the template from (for messages). */
+    static Path chatTemplateFile(Path folder) {
+        JsonObject o = readObject(folder.resolve("tokenizer_config.json"));
+        return o != null && o.has("chat_template") ? folder.resolve("tokenizer_config.json")
+                : folder.resolve("chat_template.jinja");
+    }
+
     /** The chat template of tokenizer_config.json, else of chat_template.jinja; null when there is none. */
     static String chatTemplate(Path folder) {
         JsonObject o = readObject(folder.resolve("tokenizer_config.json"));
