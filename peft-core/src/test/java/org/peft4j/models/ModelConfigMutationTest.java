@@ -3,17 +3,14 @@ package org.peft4j.models;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.models.auto.AutoModelForCausalLM;
-import org.peft4j.testutil.ConfigMutator.Mutation;
 import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.Fixtures;
 
@@ -34,45 +31,12 @@ class ModelConfigMutationTest {
             s.map(p -> p.resolve("config.json")).filter(Files::isRegularFile).sorted().forEach(bases::add);
         }
         assertThat(bases).hasSizeGreaterThanOrEqualTo(5);
-        Path file = tmp.resolve("config.json");
-        List<String> bad = new ArrayList<>();
-        TreeMap<String, Integer> kinds = new TreeMap<>();
-        int ok = 0;
-        int declared = 0;
-        for (int b = 0; b < bases.size(); b++) {
-            String base = Files.readString(bases.get(b), StandardCharsets.UTF_8);
-            for (Mutation m : ConfigMutator.mutations(base, SEED + b, PER_FILE)) {
-                Files.writeString(file, m.text, StandardCharsets.UTF_8);
-                String where = bases.get(b).getParent().getFileName() + ": " + m;
-                try {
-                    AutoModelForCausalLM.fromConfig(ModelConfig.load(file));
-                    if (m.mustFail) {
-                        bad.add(where + ": accepted");
-                        kinds.merge("accepted", 1, Integer::sum);
-                    } else {
-                        ok++;
-                    }
-                } catch (IOException | IllegalArgumentException e) {
-                    String msg = String.valueOf(e.getMessage());
-                    if (!msg.contains(file.toString())) {
-                        bad.add(where + ": message does not name the file: " + msg);
-                        kinds.merge("no file in message", 1, Integer::sum);
-                    } else if (m.field != null && !m.mustFail && !msg.contains(m.leaf())) {
-                        bad.add(where + ": message does not name the field: " + msg);
-                        kinds.merge("no field in message", 1, Integer::sum);
-                    } else {
-                        declared++;
-                    }
-                } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
-                    bad.add(where + ": undeclared " + e);
-                    kinds.merge(e.getClass().getName(), 1, Integer::sum);
-                }
-            }
-        }
-        System.out.println("model config mutations: " + ok + " loaded, " + declared + " declared errors, "
-                + bad.size() + " bad; undeclared kinds " + kinds);
-        bad.stream().limit(40).forEach(System.out::println);
-        assertThat(bad).isEmpty();
-        assertThat(declared).isGreaterThan(100);
+        ConfigMutator.Tally t = ConfigMutator.run(bases, tmp.resolve("config.json"), SEED, PER_FILE,
+                f -> AutoModelForCausalLM.fromConfig(ModelConfig.load(f)),
+                e -> e instanceof IOException || e instanceof IllegalArgumentException,
+                p -> p.getParent().getFileName().toString());
+        t.print("model config", 40);
+        assertThat(t.bad).isEmpty();
+        assertThat(t.declared).isGreaterThan(100);
     }
 }

@@ -3,10 +3,16 @@ package org.peft4j.testutil;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Deterministic single-point mutations of a JSON config, for tests that feed bad files to a loader: one field (top
@@ -90,6 +96,73 @@ public final class ConfigMutator {
             }
         }
         return out;
+    }
+
+    /** Loads the file a mutation was written to (and uses the result the way the library would). */
+    @FunctionalInterface
+    public interface Loader {
+        void load(Path file) throws Exception;
+    }
+
+    /** What the mutations of a run gave: loaded, declared errors, and the bad outcomes with their kinds. */
+    public static final class Tally {
+        public int loaded;
+        public int declared;
+        public final List<String> bad = new ArrayList<>();
+        public final TreeMap<String, Integer> kinds = new TreeMap<>();
+
+        private void bad(String where, String kind, String what) {
+            bad.add(where + ": " + what);
+            kinds.merge(kind, 1, Integer::sum);
+        }
+
+        /** One line of counts and up to {@code max} bad outcomes, for the test's output. */
+        public void print(String what, int max) {
+            System.out.println(what + " mutations: " + loaded + " loaded, " + declared + " declared errors, "
+                    + bad.size() + " bad; kinds " + kinds);
+            bad.stream().limit(max).forEach(System.out::println);
+        }
+    }
+
+    /**
+     * Writes {@code perFile} mutations of each base file to {@code file} in turn and loads it: a mutation that must
+     * fail may not load; an exception must be {@code declared} and name {@code file} (and, for a field mutation,
+     * the field); anything else is counted bad.
+     *
+     * @param label how a base file is named in the output
+     */
+    public static Tally run(List<Path> bases, Path file, long seed, int perFile, Loader loader,
+            Predicate<Throwable> declared, Function<Path, String> label) throws Exception {
+        Tally t = new Tally();
+        for (int b = 0; b < bases.size(); b++) {
+            String base = Files.readString(bases.get(b), StandardCharsets.UTF_8);
+            for (Mutation m : mutations(base, seed + b, perFile)) {
+                Files.writeString(file, m.text, StandardCharsets.UTF_8);
+                String where = label.apply(bases.get(b)) + ": " + m;
+                try {
+                    loader.load(file);
+                    if (m.mustFail) {
+                        t.bad(where, "accepted", "accepted");
+                    } else {
+                        t.loaded++;
+                    }
+                } catch (StackOverflowError | OutOfMemoryError e) {
+                    t.bad(where, e.getClass().getName(), "undeclared " + e);
+                } catch (Exception e) {
+                    String msg = String.valueOf(e.getMessage());
+                    if (!declared.test(e)) {
+                        t.bad(where, e.getClass().getName(), "undeclared " + e);
+                    } else if (!msg.contains(file.toString())) {
+                        t.bad(where, "no file in message", "message does not name the file: " + msg);
+                    } else if (m.field != null && !m.mustFail && !msg.contains(m.leaf())) {
+                        t.bad(where, "no field in message", "message does not name the field: " + msg);
+                    } else {
+                        t.declared++;
+                    }
+                }
+            }
+        }
+        return t;
     }
 
     /** {@code base} with {@code field} (dotted for nested) set to the JSON text {@code value}, other bytes kept. */
