@@ -114,8 +114,8 @@ public final class Trainer {
     /**
      * Trains, continuing from {@code resumeFromCheckpoint} when it is not null: weights, optimizer moments, the
      * step and the data position are restored, so the losses that follow equal those of an uninterrupted run.
-     * Checkpoints are written every {@code save_steps} to {@code output_dir/checkpoint-N}, keeping at most
-     * {@code save_total_limit}.
+     * Checkpoints are written every {@code save_steps} and at the last step (as transformers' save strategy
+     * {@code "steps"}) to {@code output_dir/checkpoint-N}, keeping at most {@code save_total_limit}.
      *
      * @return the losses of the steps run by this call
      */
@@ -307,7 +307,8 @@ public final class Trainer {
                     cb.onEvaluate(s + 1, evalLoss);
                 }
             }
-            if ((s + 1) % args.saveSteps() == 0) {
+            // as transformers' DefaultFlowCallback (save_strategy "steps"): every save_steps and at the last step
+            if ((s + 1) % args.saveSteps() == 0 || s + 1 >= total) {
                 AdamW adam = optimizer.adam();
                 saveCheckpoint(new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
                         adam.firstMoments(), adam.secondMoments(), history));

@@ -1,0 +1,75 @@
+package org.peft4j.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
+import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.safetensors.SafeTensors;
+import org.peft4j.testutil.Fixtures;
+
+/** Training that goes wrong or ends off the save grid: final checkpoints, killed runs, shared folders, divergence. */
+class TrainerFailureTest {
+
+    private static PreTrainedModel llama() throws Exception {
+        return AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-mha"));
+    }
+
+    private static List<String> checkpoints(Path out) throws Exception {
+        try (Stream<Path> s = Files.list(out)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint-")).sorted()
+                    .collect(Collectors.toList());
+        }
+    }
+
+    private static Trainer trainer(PreTrainedModel m, TrainingArguments args, List<Long> saves) {
+        return new Trainer(m, args, OrtRuntime.shared()).showProgress(false).addCallback(new TrainerCallback() {
+            @Override
+            public void onSave(long step, Path checkpoint) {
+                saves.add(step);
+            }
+        });
+    }
+
+    /**
+     * transformers' DefaultFlowCallback sets should_save at global_step % save_steps == 0 and, with save strategy
+     * "steps", again when global_step >= max_steps: max_steps 5, save_steps 2 saves at 2, 4 and 5.
+     */
+    @Test
+    void theLastStepIsSavedWhenMaxStepsIsOffTheSaveGrid(@TempDir Path out) throws Exception {
+        PreTrainedModel m = llama();
+        List<Long> saves = new ArrayList<>();
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e-2).maxSteps(5).saveSteps(2).build();
+        trainer(m, args, saves).train(ResumeTest.batches());
+        assertThat(saves).containsExactly(2L, 4L, 5L);
+        assertThat(checkpoints(out)).containsExactly("checkpoint-2", "checkpoint-4", "checkpoint-5");
+        assertThat(Files.readString(out.resolve("checkpoint-5").resolve("trainer_state.json")))
+                .contains("\"global_step\": 5");
+        // the final checkpoint holds the trained weights, not those of step 4
+        String name = "model.layers.0.self_attn.q_proj.weight";
+        try (SafeTensors st = SafeTensors.open(out.resolve("checkpoint-5").resolve("model.safetensors"));
+                SafeTensors st4 = SafeTensors.open(out.resolve("checkpoint-4").resolve("model.safetensors"))) {
+            float[] trained = m.getParameter(name).data().toFloatArray();
+            assertThat(st.get(name).toFloatArray()).containsExactly(trained);
+            assertThat(st4.get(name).toFloatArray()).isNotEqualTo(trained);
+        }
+    }
+
+    /** On the grid the last step is saved once, not twice. */
+    @Test
+    void aLastStepOnTheSaveGridIsSavedOnce(@TempDir Path out) throws Exception {
+        List<Long> saves = new ArrayList<>();
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e-2).maxSteps(4).saveSteps(2).build();
+        trainer(llama(), args, saves).train(ResumeTest.batches());
+        assertThat(saves).containsExactly(2L, 4L);
+    }
+}
