@@ -117,6 +117,9 @@ public final class Trainer {
      * Checkpoints are written every {@code save_steps} and at the last step (as transformers' save strategy
      * {@code "steps"}) to {@code output_dir/checkpoint-N}, keeping at most {@code save_total_limit}.
      *
+     * <p>On resume, {@code trainer_log.jsonl} is cut back to the checkpoint's step first: entries of later steps
+     * (logged again by this run) and a half-written last line (a run killed while appending) are dropped.
+     *
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<Batch> batches, Path resumeFromCheckpoint) {
@@ -226,6 +229,11 @@ public final class Trainer {
             cursor = c.batchCursor;
             start = c.globalStep;
             history = c.logHistory;
+            try {
+                TrainerLog.truncate(logFile(), start);
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not repair " + logFile() + " for resuming at step " + start, e);
+            }
         }
         // transformers logs the mean training loss since the previous log, not the loss of the logging step
         double lossSinceLog = 0;

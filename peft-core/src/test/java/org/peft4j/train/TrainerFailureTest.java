@@ -72,4 +72,66 @@ class TrainerFailureTest {
         trainer(llama(), args, saves).train(ResumeTest.batches());
         assertThat(saves).containsExactly(2L, 4L);
     }
+
+    private static TrainingArguments.Builder sixSteps(Path out) {
+        return TrainingArguments.builder(out).learningRate(1e-2).maxSteps(6).saveSteps(2).loggingSteps(1)
+                .evalSteps(2L);
+    }
+
+    /** Thrown by a callback to stand for the process being killed. */
+    private static final class Killed extends RuntimeException {
+        Killed() {
+            super("killed");
+        }
+    }
+
+    /**
+     * A run killed after logging step 5, mid-way through appending step 6's line, and resumed from checkpoint-4:
+     * the log must end up as the uninterrupted run's, line for line (no step logged twice, no broken line).
+     */
+    @Test
+    void resumeCutsTheLogBackToTheCheckpoint(@TempDir Path out) throws Exception {
+        Path whole = out.resolve("whole");
+        Trainer a = new Trainer(llama(), sixSteps(whole).build(), OrtRuntime.shared()).showProgress(false);
+        a.train(ResumeTest.batches(), ResumeTest.batches().subList(0, 1), null);
+        List<String> reference = Files.readAllLines(a.logFile());
+        assertThat(reference).hasSize(6 + 3);
+
+        Path killed = out.resolve("killed");
+        TrainingArguments args = sixSteps(killed).build();
+        Trainer b = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false)
+                .addCallback(new TrainerCallback() {
+                    @Override
+                    public void onLog(java.util.Map<String, Object> entry) {
+                        if (((Number) entry.get("step")).longValue() == 5) {
+                            throw new Killed();
+                        }
+                    }
+                });
+        assertThatThrownBy(() -> b.train(ResumeTest.batches(), ResumeTest.batches().subList(0, 1), null))
+                .isInstanceOf(Killed.class);
+        String step6 = reference.get(reference.size() - 2);
+        assertThat(step6).startsWith("{\"step\":6,\"loss\"");
+        Files.writeString(b.logFile(), step6.substring(0, 20), java.nio.file.StandardOpenOption.APPEND);
+        // before the repair: steps 1..5 plus the broken line
+        assertThat(Files.readAllLines(b.logFile())).hasSize(5 + 2 + 1);
+
+        Trainer c = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false);
+        c.train(ResumeTest.batches(), ResumeTest.batches().subList(0, 1), killed.resolve("checkpoint-4"));
+        assertThat(Files.readAllLines(c.logFile())).containsExactlyElementsOf(reference);
+    }
+
+    @Test
+    void truncateKeepsCompleteLinesUpToTheStep(@TempDir Path out) throws Exception {
+        Path log = out.resolve("trainer_log.jsonl");
+        Files.writeString(log, "{\"step\":2,\"loss\":1.5}\n{\"step\":2,\"eval_loss\":1.4}\n"
+                + "{\"step\":3,\"loss\":1.2}\n{\"step\":4,\"lo");
+        assertThat(TrainerLog.truncate(log, 3)).isEqualTo(1);
+        assertThat(Files.readString(log)).isEqualTo("{\"step\":2,\"loss\":1.5}\n{\"step\":2,\"eval_loss\":1.4}\n"
+                + "{\"step\":3,\"loss\":1.2}\n");
+        assertThat(TrainerLog.truncate(log, 2)).isEqualTo(1);
+        assertThat(Files.readAllLines(log)).hasSize(2);
+        assertThat(TrainerLog.truncate(out.resolve("missing.jsonl"), 2)).isZero();
+        assertThat(out.resolve("missing.jsonl")).doesNotExist();
+    }
 }
