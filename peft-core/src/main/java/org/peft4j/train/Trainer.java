@@ -117,6 +117,10 @@ public final class Trainer {
      * Checkpoints are written every {@code save_steps} and at the last step (as transformers' save strategy
      * {@code "steps"}) to {@code output_dir/checkpoint-N}, keeping at most {@code save_total_limit}.
      *
+     * <p>The run holds an exclusive lock on {@code output_dir} (a file lock on {@code output_dir/.trainer.lock},
+     * released when it ends, also by an exception): a second run on the same folder fails with an
+     * {@link IllegalStateException} naming it.
+     *
      * <p>On resume, {@code trainer_log.jsonl} is cut back to the checkpoint's step first: entries of later steps
      * (logged again by this run) and a half-written last line (a run killed while appending) are dropped.
      *
@@ -197,7 +201,8 @@ public final class Trainer {
     }
 
     private List<Double> run(Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
-        try (TrainStep step = new TrainStep(model, runtime, lossSpec)) {
+        try (OutputDirLock lock = OutputDirLock.acquire(args.outputDir());
+                TrainStep step = new TrainStep(model, runtime, lossSpec)) {
             return run(step, batches, evalBatches, resumeFromCheckpoint);
         }
     }

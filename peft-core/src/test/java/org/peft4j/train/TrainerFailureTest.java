@@ -134,4 +134,53 @@ class TrainerFailureTest {
         assertThat(TrainerLog.truncate(out.resolve("missing.jsonl"), 2)).isZero();
         assertThat(out.resolve("missing.jsonl")).doesNotExist();
     }
+
+    /** A second trainer on the folder of a running one fails naming the folder; once the first ends it may run. */
+    @Test
+    void twoRunsCannotShareAnOutputFolder(@TempDir Path out) throws Exception {
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e-2).maxSteps(2).saveSteps(100).build();
+        Trainer second = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false);
+        List<Throwable> refused = new ArrayList<>();
+        Trainer first = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false)
+                .addCallback(new TrainerCallback() {
+                    @Override
+                    public void onStepEnd(long step, long maxSteps, double loss, double lr) {
+                        try {
+                            second.train(ResumeTest.batches());
+                        } catch (RuntimeException e) {
+                            refused.add(e);
+                        }
+                    }
+                });
+        assertThat(first.train(ResumeTest.batches())).hasSize(2);
+        assertThat(refused).hasSize(2).allSatisfy(e -> assertThat(e).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("output_dir " + out + " is in use by another training run"));
+        // the first run kept its lock after refusing the second (and wrote its checkpoint)
+        assertThat(checkpoints(out)).containsExactly("checkpoint-2");
+        // released at the end: the second may run now, and after a failed run the folder is free again
+        assertThat(second.train(ResumeTest.batches())).hasSize(2);
+        Trainer failing = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false)
+                .addCallback(new TrainerCallback() {
+                    @Override
+                    public void onStepEnd(long step, long maxSteps, double loss, double lr) {
+                        throw new Killed();
+                    }
+                });
+        assertThatThrownBy(() -> failing.train(ResumeTest.batches())).isInstanceOf(Killed.class);
+        assertThat(second.train(ResumeTest.batches())).hasSize(2);
+    }
+
+    /** A lock held through another channel (as another process would hold it) also refuses the run. */
+    @Test
+    void aLockHeldElsewhereRefusesTheRun(@TempDir Path out) throws Exception {
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e-2).maxSteps(1).build();
+        Trainer t = new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(out.resolve(".trainer.lock"),
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+                java.nio.channels.FileLock held = ch.lock()) {
+            assertThatThrownBy(() -> t.train(ResumeTest.batches())).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(out.toString());
+        }
+        assertThat(t.train(ResumeTest.batches())).hasSize(1);
+    }
 }
