@@ -120,14 +120,42 @@ final class Checkpoint {
 
     /** Deletes the oldest {@code checkpoint-N} folders so that at most {@code limit} remain. */
     static void rotate(Path outputDir, int limit) throws IOException {
+        rotate(outputDir, limit, null);
+    }
+
+    /**
+     * As transformers' {@code rotate_checkpoints}: deletes the oldest {@code checkpoint-N} folders until at most
+     * {@code limit} remain, never the newest nor {@code keep} (when not null), so with both protected two remain
+     * even at limit 1. A limit of 0 or less deletes nothing.
+     */
+    static void rotate(Path outputDir, int limit, Path keep) throws IOException {
+        if (limit <= 0) {
+            return;
+        }
         List<Path> all = new ArrayList<>();
         try (Stream<Path> s = Files.list(outputDir)) {
             s.filter(p -> p.getFileName().toString().matches(PREFIX + "\\d+") && Files.isDirectory(p))
                     .forEach(all::add);
         }
+        if (all.size() <= limit) {
+            return;
+        }
         all.sort(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(PREFIX.length()))));
-        for (int i = 0; i < all.size() - limit; i++) {
-            deleteTree(all.get(i));
+        java.util.Set<Path> protect = new java.util.HashSet<>();
+        protect.add(all.get(all.size() - 1).toAbsolutePath().normalize());
+        if (keep != null) {
+            protect.add(keep.toAbsolutePath().normalize());
+        }
+        int remaining = all.size();
+        int toKeep = Math.max(limit, protect.size());
+        for (Path p : all) {
+            if (remaining <= toKeep) {
+                break;
+            }
+            if (!protect.contains(p.toAbsolutePath().normalize())) {
+                deleteTree(p);
+                remaining--;
+            }
         }
     }
 

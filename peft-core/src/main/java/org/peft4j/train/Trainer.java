@@ -105,7 +105,8 @@ public final class Trainer {
      * {@code num_items_in_batch}, the summed loss of its accumulated micro-batches over their total counted tokens
      * (the token-weighted mean of their losses).
      *
-     * @throws IllegalStateException naming the step when the loss is NaN or infinite
+     * @throws IllegalStateException naming the step when the loss is NaN or infinite, and the newest checkpoint
+     *     whose weights gave a finite loss (kept out of {@code save_total_limit} rotation until a newer one has)
      */
     public List<Double> train(List<Batch> batches) {
         return train(batches, null);
@@ -242,6 +243,8 @@ public final class Trainer {
         }
         // transformers logs the mean training loss since the previous log, not the loss of the logging step
         double lossSinceLog = 0;
+        GoodCheckpoints checkpoints = new GoodCheckpoints(args.outputDir(), args.saveTotalLimit(),
+                resumeFromCheckpoint);
         long lastLogged = start;
         for (long s = start; s < total; s++) {
             Map<String, float[]> acc = zeroGradients(params);
@@ -277,7 +280,13 @@ public final class Trainer {
             }
             loss = gradientReducer.sum(loss);
             if (!Double.isFinite(loss)) {
-                throw new IllegalStateException("loss is " + loss + " at step " + (s + 1) + "; training stopped");
+                throw new IllegalStateException("loss is " + loss + " at step " + (s + 1) + "; training stopped"
+                        + checkpoints.advice());
+            }
+            try {
+                checkpoints.finiteLoss();
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
             }
             gradientReducer.reduce(acc);
             double lr = optimizer.apply(s, acc);
@@ -323,9 +332,14 @@ public final class Trainer {
             // as transformers' DefaultFlowCallback (save_strategy "steps"): every save_steps and at the last step
             if ((s + 1) % args.saveSteps() == 0 || s + 1 >= total) {
                 AdamW adam = optimizer.adam();
-                saveCheckpoint(new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
+                saveCheckpoint(checkpoints, new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
                         adam.firstMoments(), adam.secondMoments(), history));
             }
+        }
+        try {
+            checkpoints.end();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
         }
         return losses;
     }
@@ -359,12 +373,10 @@ public final class Trainer {
         return out;
     }
 
-    private void saveCheckpoint(Checkpoint c) {
+    private void saveCheckpoint(GoodCheckpoints checkpoints, Checkpoint c) {
         try {
             Path dir = c.write(args.outputDir(), model::saveCheckpointFiles);
-            if (args.saveTotalLimit() != null) {
-                Checkpoint.rotate(args.outputDir(), args.saveTotalLimit());
-            }
+            checkpoints.saved(dir);
             LOG.info("saved {}", dir);
             for (TrainerCallback cb : callbacks) {
                 cb.onSave(c.globalStep, dir);

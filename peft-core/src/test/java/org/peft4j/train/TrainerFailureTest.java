@@ -183,4 +183,50 @@ class TrainerFailureTest {
         }
         assertThat(t.train(ResumeTest.batches())).hasSize(1);
     }
+
+    /** The loss of {@code batch} under the trainable weights of a checkpoint, loaded into a fresh model. */
+    private static double lossOf(Path checkpoint, org.peft4j.data.Batch batch) throws Exception {
+        TrainStep step = new TrainStep(llama(), OrtRuntime.shared());
+        Checkpoint c = Checkpoint.read(checkpoint);
+        c.weights.forEach((k, w) -> step.trainable().get(k).setData(w));
+        return step.evaluate(batch);
+    }
+
+    /**
+     * Warm-up to lr 1e6 (constant_with_warmup over 6 steps) gives finite losses for 3 steps and NaN at step 4 (the
+     * step-1 update is zero, then the rate grows). checkpoint-3 holds the weights that gave the NaN; with
+     * save_total_limit 1 its save used to delete checkpoint-2, the last good one. It must survive and be named.
+     */
+    @Test
+    void aNanKeepsAndNamesTheLastGoodCheckpoint(@TempDir Path out) throws Exception {
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e6).lrSchedulerType("constant_with_warmup")
+                .warmupSteps(6).maxSteps(10).saveSteps(1).saveTotalLimit(1).build();
+        List<Long> saves = new ArrayList<>();
+        assertThatThrownBy(() -> trainer(llama(), args, saves).train(ResumeTest.batches()))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("loss is NaN at step 4; training stopped; the newest checkpoint whose weights gave a "
+                        + "finite loss is " + out.resolve("checkpoint-2") + " (" + out.resolve("checkpoint-3")
+                        + " holds the weights that gave this loss)");
+        assertThat(saves).containsExactly(1L, 2L, 3L);
+        assertThat(checkpoints(out)).containsExactly("checkpoint-2", "checkpoint-3");
+        // step 4 trained on batch 0 (cursor 3 of 3 batches): checkpoint-3's weights give NaN on it, checkpoint-2's not
+        assertThat(lossOf(out.resolve("checkpoint-3"), ResumeTest.batches().get(0))).isNaN();
+        assertThat(lossOf(out.resolve("checkpoint-2"), ResumeTest.batches().get(0))).isFinite();
+    }
+
+    /** transformers' rotate_checkpoints: oldest first, never the newest nor the protected one, limit <= 0 keeps all. */
+    @Test
+    void rotationSparesTheNewestAndTheProtectedCheckpoint(@TempDir Path out) throws Exception {
+        for (int n : new int[] {2, 4, 6, 10}) {
+            Files.createDirectories(out.resolve("checkpoint-" + n));
+        }
+        Checkpoint.rotate(out, 0);
+        assertThat(checkpoints(out)).hasSize(4);
+        Checkpoint.rotate(out, 2, out.resolve("checkpoint-2"));
+        assertThat(checkpoints(out)).containsExactly("checkpoint-10", "checkpoint-2");
+        Checkpoint.rotate(out, 1, out.resolve("checkpoint-2"));
+        assertThat(checkpoints(out)).containsExactly("checkpoint-10", "checkpoint-2");
+        Checkpoint.rotate(out, 1);
+        assertThat(checkpoints(out)).containsExactly("checkpoint-10");
+    }
 }
