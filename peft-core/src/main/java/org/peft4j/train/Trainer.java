@@ -106,7 +106,9 @@ public final class Trainer {
      * (the token-weighted mean of their losses).
      *
      * @throws IllegalStateException naming the step when the loss is NaN or infinite, and the newest checkpoint
-     *     whose weights gave a finite loss (kept out of {@code save_total_limit} rotation until a newer one has)
+     *     whose weights gave a finite loss (kept out of {@code save_total_limit} rotation until a newer one has);
+     *     or when the opt-in divergence guard ({@link TrainingArguments#divergenceFactor()}) sees a logged loss
+     *     above its factor times the lowest recent one
      */
     public List<Double> train(List<Batch> batches) {
         return train(batches, null);
@@ -311,7 +313,15 @@ public final class Trainer {
                 entry.put("step", s + 1);
                 entry.put("loss", mean);
                 entry.put("learning_rate", lr);
+                Double lowest = lowestLoggedLoss(history, args.divergenceWindow());
                 log(entry, history);
+                if (args.divergenceFactor() != null && lowest != null && mean > args.divergenceFactor() * lowest) {
+                    throw new IllegalStateException(String.format(java.util.Locale.ROOT, "loss %.4g at step %d is "
+                            + "more than divergence_factor %s times the lowest of the last %d logged losses "
+                            + "(%.4g): training is diverging and was stopped; lower the learning_rate or resume "
+                            + "from an earlier checkpoint", mean, s + 1, args.divergenceFactor(),
+                            args.divergenceWindow(), lowest));
+                }
             }
             if (args.evalSteps() != null && !evalBatches.isEmpty() && (s + 1) % args.evalSteps() == 0) {
                 double sum = 0;
@@ -342,6 +352,21 @@ public final class Trainer {
             throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
         }
         return losses;
+    }
+
+    /** The lowest of the last {@code window} training losses in the log history, or null when none is logged. */
+    static Double lowestLoggedLoss(JsonArray history, int window) {
+        Double lowest = null;
+        int seen = 0;
+        for (int i = history.size() - 1; i >= 0 && seen < window; i--) {
+            JsonObject e = history.get(i).getAsJsonObject();
+            if (e.has("loss")) {
+                double l = e.get("loss").getAsDouble();
+                lowest = lowest == null ? l : Math.min(lowest, l);
+                seen++;
+            }
+        }
+        return lowest;
     }
 
     private void log(Map<String, Object> entry, JsonArray history) {

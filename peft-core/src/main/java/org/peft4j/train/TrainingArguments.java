@@ -29,6 +29,8 @@ public final class TrainingArguments {
     private final long saveSteps;
     private final Integer saveTotalLimit;
     private final long seed;
+    private final Double divergenceFactor;
+    private final int divergenceWindow;
 
     private TrainingArguments(Builder b) {
         this.outputDir = b.outputDir;
@@ -51,6 +53,8 @@ public final class TrainingArguments {
         this.saveSteps = b.saveSteps;
         this.saveTotalLimit = b.saveTotalLimit;
         this.seed = b.seed;
+        this.divergenceFactor = b.divergenceFactor;
+        this.divergenceWindow = b.divergenceWindow;
     }
 
     public static Builder builder(Path outputDir) {
@@ -143,6 +147,20 @@ public final class TrainingArguments {
         return seed;
     }
 
+    /**
+     * The divergence guard (a peft4j addition, off by default: null): training stops when a logged loss exceeds this
+     * factor times the lowest of the previous {@link #divergenceWindow()} logged losses. It acts on the log entries
+     * of {@code logging_steps}.
+     */
+    public Double divergenceFactor() {
+        return divergenceFactor;
+    }
+
+    /** How many previous logged losses the divergence guard compares with (default 10). */
+    public int divergenceWindow() {
+        return divergenceWindow;
+    }
+
     /** Builder for {@link TrainingArguments}; {@code output_dir} is required. */
     public static final class Builder {
         private final Path outputDir;
@@ -165,6 +183,8 @@ public final class TrainingArguments {
         private long saveSteps = 500;
         private Integer saveTotalLimit;
         private long seed = 42;
+        private Double divergenceFactor;
+        private int divergenceWindow = 10;
 
         private Builder(Path outputDir) {
             this.outputDir = java.util.Objects.requireNonNull(outputDir, "output_dir");
@@ -267,6 +287,24 @@ public final class TrainingArguments {
 
         public Builder seed(long v) {
             this.seed = v;
+            return this;
+        }
+
+        /**
+         * Turns the divergence guard on (a factor above 1) or off (null): training stops when a logged loss exceeds
+         * {@code factor} times the lowest of the previous {@code divergence_window} logged losses.
+         */
+        public Builder divergenceFactor(Double factor) {
+            if (factor != null && !(factor > 1)) {
+                throw new IllegalArgumentException("divergence_factor must be > 1 (or null: off), got " + factor);
+            }
+            this.divergenceFactor = factor;
+            return this;
+        }
+
+        /** How many previous logged losses the divergence guard compares with (default 10). */
+        public Builder divergenceWindow(int v) {
+            this.divergenceWindow = (int) positive("divergence_window", v);
             return this;
         }
 

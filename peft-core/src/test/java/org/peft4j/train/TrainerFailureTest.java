@@ -199,8 +199,9 @@ class TrainerFailureTest {
      */
     @Test
     void aNanKeepsAndNamesTheLastGoodCheckpoint(@TempDir Path out) throws Exception {
-        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e6).lrSchedulerType("constant_with_warmup")
-                .warmupSteps(6).maxSteps(10).saveSteps(1).saveTotalLimit(1).build();
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1e6)
+                .lrSchedulerType("constant_with_warmup").warmupSteps(6).maxSteps(10).saveSteps(1).saveTotalLimit(1)
+                .build();
         List<Long> saves = new ArrayList<>();
         assertThatThrownBy(() -> trainer(llama(), args, saves).train(ResumeTest.batches()))
                 .isInstanceOf(IllegalStateException.class)
@@ -228,5 +229,58 @@ class TrainerFailureTest {
         assertThat(checkpoints(out)).containsExactly("checkpoint-10", "checkpoint-2");
         Checkpoint.rotate(out, 1);
         assertThat(checkpoints(out)).containsExactly("checkpoint-10");
+    }
+
+    private static List<Double> lossesAtLr1(Path out, Double factor, List<Double> seen) throws Exception {
+        TrainingArguments args = TrainingArguments.builder(out).learningRate(1.0).maxSteps(6).loggingSteps(1)
+                .saveSteps(100).divergenceFactor(factor).divergenceWindow(3).build();
+        return new Trainer(llama(), args, OrtRuntime.shared()).showProgress(false).addCallback(new TrainerCallback() {
+            @Override
+            public void onStepEnd(long step, long maxSteps, double loss, double lr) {
+                seen.add(loss);
+            }
+        }).train(ResumeTest.batches());
+    }
+
+    /**
+     * lr 1 diverges without a NaN on this fixture (7.82 -> 24.2; lr 1e6 collapses to the uniform ln 256): unnoticed
+     * by default, stopped with a clear message when the guard is on, at the step the unguarded losses say.
+     */
+    @Test
+    void theDivergenceGuardIsOptIn(@TempDir Path out) throws Exception {
+        List<Double> free = lossesAtLr1(out.resolve("off"), null, new ArrayList<>());
+        assertThat(free).hasSize(6).allSatisfy(l -> assertThat(l).isFinite());
+        // find the first step whose loss exceeds 1.5x the lowest of the (up to) 3 losses before it
+        int diverged = -1;
+        for (int i = 1; i < free.size() && diverged < 0; i++) {
+            double lowest = free.subList(Math.max(0, i - 3), i).stream().mapToDouble(d -> d).min().getAsDouble();
+            if (free.get(i) > 1.5 * lowest) {
+                diverged = i;
+            }
+        }
+        assertThat(diverged).as("lr 1 must diverge within 6 steps: " + free).isPositive();
+        List<Double> seen = new ArrayList<>();
+        int step = diverged + 1;
+        double lowest = free.subList(Math.max(0, diverged - 3), diverged).stream().mapToDouble(d -> d).min()
+                .getAsDouble();
+        assertThatThrownBy(() -> lossesAtLr1(out.resolve("on"), 1.5, seen))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage(String.format(java.util.Locale.ROOT, "loss %.4g at step %d is more than divergence_factor "
+                        + "1.5 times the lowest of the last 3 logged losses (%.4g): training is diverging and was "
+                        + "stopped; lower the learning_rate or resume from an earlier checkpoint", free.get(diverged),
+                        step, lowest));
+        assertThat(seen).containsExactlyElementsOf(free.subList(0, step));
+        // a factor just above the largest ratio to the lowest of the 3 losses before lets the run finish
+        double maxRatio = 0;
+        for (int i = 1; i < free.size(); i++) {
+            double low = free.subList(Math.max(0, i - 3), i).stream().mapToDouble(d -> d).min().getAsDouble();
+            maxRatio = Math.max(maxRatio, free.get(i) / low);
+        }
+        assertThat(lossesAtLr1(out.resolve("loose"), maxRatio * 1.001, new ArrayList<>())).isEqualTo(free);
+        double tight = maxRatio * 0.999;
+        assertThatThrownBy(() -> lossesAtLr1(out.resolve("tight"), tight, new ArrayList<>()))
+                .hasMessageContaining("training is diverging");
+        assertThatThrownBy(() -> TrainingArguments.builder(out).divergenceFactor(1.0))
+                .hasMessage("divergence_factor must be > 1 (or null: off), got 1.0");
     }
 }
