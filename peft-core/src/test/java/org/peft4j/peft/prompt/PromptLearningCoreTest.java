@@ -217,4 +217,62 @@ class PromptLearningCoreTest {
                     pm.logits(rt, x, null).toFloatArray())).isZero();
         }
     }
+
+    @Test
+    void theTunersLossHookReachesTheTrainingStep() throws Exception {
+        long[] ids = {5, 9, 17, 2, 44, 6, 31, 8};
+        long[] mask = new long[ids.length];
+        Arrays.fill(mask, 1);
+        Batch batch = new Batch(Tensor.of(ids, 1, ids.length), Tensor.of(mask, 1, ids.length),
+                Tensor.of(ids, 1, ids.length));
+        double l2 = 3.0;
+        PeftModel plain = Peft.getPeftModel(base(), new VirtualTokensConfig(N));
+        PeftModel reg = Peft.getPeftModel(base(), new VirtualTokensConfig(N).withL2(l2));
+        float[] w = promptWeight(plain).data().toFloatArray();
+        promptWeight(reg).data().writeFloats(w);
+        String name = "prompt_encoder.default.weight";
+        try (TrainStep a = new TrainStep(plain, OrtRuntime.shared()); TrainStep b = new TrainStep(reg,
+                OrtRuntime.shared())) {
+            TrainStep.Output oa = a.run(batch);
+            TrainStep.Output ob = b.run(batch);
+            double sq = 0;
+            for (float x : w) {
+                sq += (double) x * x;
+            }
+            assertThat(ob.loss()).isCloseTo(oa.loss() + l2 * sq, within(1e-5));
+            float[] ga = oa.gradients().get(name).toFloatArray();
+            float[] gb = ob.gradients().get(name).toFloatArray();
+            for (int i = 0; i < w.length; i++) {
+                assertThat(gb[i]).isCloseTo((float) (ga[i] + 2 * l2 * w[i]), within(1e-4f));
+            }
+        }
+    }
+
+    @Test
+    void oneActivePromptAdapterAtATimeAndOnlyItTrains() throws Exception {
+        PreTrainedModel m = base();
+        PeftModel pm = Peft.getPeftModel(m, new VirtualTokensConfig(N));
+        pm.addAdapter("other", new VirtualTokensConfig(2));
+        assertThat(pm.activeAdapters()).containsExactly("default");
+        assertThat(pm.namedParameters().get("prompt_encoder.default.weight").trainable()).isTrue();
+        assertThat(pm.namedParameters().get("prompt_encoder.other.weight").trainable()).isFalse();
+        Tensor x = Tensor.of(new long[] {5, 9, 17}, 1, 3);
+        float[] withDefault = pm.logits(x, null).toFloatArray();
+        pm.setAdapter("other");
+        assertThat(pm.namedParameters().get("prompt_encoder.default.weight").trainable()).isFalse();
+        assertThat(pm.namedParameters().get("prompt_encoder.other.weight").trainable()).isTrue();
+        assertThat(pm.logits(x, null).toFloatArray()).as("another prompt, other logits").isNotEqualTo(withDefault);
+        try (TrainStep step = new TrainStep(pm, OrtRuntime.shared())) {
+            assertThat(step.trainable()).containsOnlyKeys("prompt_encoder.other.weight");
+        }
+        assertThatThrownBy(() -> pm.setAdapters(java.util.List.of("default", "other")))
+                .hasMessageContaining("only have one active adapter");
+        pm.deleteAdapter("other");
+        assertThat(pm.activeAdapters()).containsExactly("default");
+        assertThat(pm.logits(x, null).toFloatArray()).containsExactly(withDefault);
+        // transformers' decay rule over the PEFT model: the prompt decays, the frozen backbone's norms do not
+        assertThat(pm.decayParameterNames()).contains("prompt_encoder.default.weight",
+                "base_model.model.layers.0.self_attn.q_proj.weight")
+                .doesNotContain("base_model.model.norm.weight", "base_model.model.layers.0.input_layernorm.weight");
+    }
 }

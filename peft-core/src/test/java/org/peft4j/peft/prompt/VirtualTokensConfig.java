@@ -12,6 +12,15 @@ public final class VirtualTokensConfig extends PromptLearningConfig {
         this.numVirtualTokens = numVirtualTokens;
     }
 
+    /** Test-only: the weight of an L2 penalty on the active prompt that the tuner adds to the loss (0: none). */
+    double l2 = 0;
+
+    /** This config with an L2 penalty {@code l2 * sum(prompt^2)} added to the training loss by the tuner. */
+    VirtualTokensConfig withL2(double l2) {
+        this.l2 = l2;
+        return this;
+    }
+
     static VirtualTokensConfig fromJson(ConfigJson j) {
         VirtualTokensConfig c = new VirtualTokensConfig(0);
         c.readPromptLearning(j);
@@ -22,6 +31,7 @@ public final class VirtualTokensConfig extends PromptLearningConfig {
     public VirtualTokensConfig copy() {
         VirtualTokensConfig c = new VirtualTokensConfig(numVirtualTokens);
         copyPromptLearningTo(c);
+        c.l2 = l2;
         return c;
     }
 

@@ -69,6 +69,21 @@ public final class VirtualTokensTuner extends PromptLearningTuner {
         return g.expand(rows, shape, Shape.of(Dim.of("batch"), Dim.of(n), Dim.of(config(adapter).tokenDim())));
     }
 
+    /** The loss hook: {@code loss + l2 * sum(prompt^2)} for the active adapter when its config asks for it. */
+    @Override
+    public Value transformLoss(Graph g, Value loss) {
+        if (activeAdapters().isEmpty() || !anyAdapterEnabled()) {
+            return loss;
+        }
+        String a = activeAdapters().get(0);
+        double l2 = ((VirtualTokensConfig) config(a)).l2;
+        if (l2 == 0) {
+            return loss;
+        }
+        Value w = g.param(((Embedding) promptEncoder(a)).weight());
+        return g.add(loss, g.mulScalar(g.reduceSum(g.mul(w, w), false, 0, 1), l2));
+    }
+
     @Override
     public LinkedHashMap<String, Tensor> adapterStateDict(String name) {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
