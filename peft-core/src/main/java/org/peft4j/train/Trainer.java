@@ -249,38 +249,12 @@ public final class Trainer {
                 resumeFromCheckpoint);
         long lastLogged = start;
         for (long s = start; s < total; s++) {
-            Map<String, float[]> acc = zeroGradients(params);
-            double loss = 0;
-            int accum = args.gradientAccumulationSteps();
-            // as transformers (num_items_in_batch): the step's loss is sum(nll) over all its micro-batches (on every
-            // worker) divided by their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accum
-            Batch[] micro = new Batch[accum];
-            long localTokens = 0;
-            for (int k = 0; k < accum; k++) {
+            Batch[] micro = new Batch[args.gradientAccumulationSteps()];
+            for (int k = 0; k < micro.length; k++) {
                 micro[k] = batches.batch(cursor++);
-                localTokens += micro[k].countedTokens();
             }
-            long tokens = gradientReducer.sum(localTokens);
-            for (int k = 0; k < accum; k++) {
-                long counted = micro[k].countedTokens();
-                if (progress != null) {
-                    progress.addTokens(counted);
-                }
-                if (counted == 0 && tokens > 0) {
-                    continue; // adds sum(nll) = 0 and no gradient; its own mean loss would be 0 / 0
-                }
-                double share = (double) counted / tokens; // NaN when no token counts: the loss is NaN, as in torch
-                TrainStep.Output out = step.run(micro[k], TrainStep.dropoutSeed(args.seed(), s, k));
-                loss += out.loss() * share;
-                for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
-                    float[] g = e.getValue().toFloatArray();
-                    float[] a = acc.get(e.getKey());
-                    for (int i = 0; i < g.length; i++) {
-                        a[i] += g[i] * share;
-                    }
-                }
-            }
-            loss = gradientReducer.sum(loss);
+            Map<String, float[]> acc = zeroGradients(params);
+            double loss = accumulate(step, micro, s, acc);
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("loss is " + loss + " at step " + (s + 1) + "; training stopped"
                         + checkpoints.advice());
@@ -315,22 +289,10 @@ public final class Trainer {
                 entry.put("learning_rate", lr);
                 Double lowest = lowestLoggedLoss(history, args.divergenceWindow());
                 log(entry, history);
-                if (args.divergenceFactor() != null && lowest != null && mean > args.divergenceFactor() * lowest) {
-                    throw new IllegalStateException(String.format(java.util.Locale.ROOT, "loss %.4g at step %d is "
-                            + "more than divergence_factor %s times the lowest of the last %d logged losses "
-                            + "(%.4g): training is diverging and was stopped; lower the learning_rate or resume "
-                            + "from an earlier checkpoint", mean, s + 1, args.divergenceFactor(),
-                            args.divergenceWindow(), lowest));
-                }
+                checkDivergence(mean, s + 1, lowest);
             }
             if (args.evalSteps() != null && !evalBatches.isEmpty() && (s + 1) % args.evalSteps() == 0) {
-                double sum = 0;
-                long rows = 0;
-                for (Batch b : evalBatches) {
-                    sum += step.evaluate(b) * b.inputIds().dim(0);
-                    rows += b.inputIds().dim(0);
-                }
-                double evalLoss = sum / rows;
+                double evalLoss = evaluate(step, evalBatches);
                 Map<String, Object> entry = new LinkedHashMap<>();
                 entry.put("step", s + 1);
                 entry.put("eval_loss", evalLoss);
@@ -352,6 +314,63 @@ public final class Trainer {
             throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
         }
         return losses;
+    }
+
+    /**
+     * Runs the micro-batches of optimizer step {@code s} and adds their gradients into {@code acc}: as transformers
+     * with {@code num_items_in_batch}, the step's loss is sum(nll) over all its micro-batches (on every worker)
+     * divided by their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accumulation.
+     *
+     * @return the step's loss, summed across workers
+     */
+    private double accumulate(TrainStep step, Batch[] micro, long s, Map<String, float[]> acc) {
+        long localTokens = 0;
+        for (Batch b : micro) {
+            localTokens += b.countedTokens();
+        }
+        long tokens = gradientReducer.sum(localTokens);
+        double loss = 0;
+        for (int k = 0; k < micro.length; k++) {
+            long counted = micro[k].countedTokens();
+            if (progress != null) {
+                progress.addTokens(counted);
+            }
+            if (counted == 0 && tokens > 0) {
+                continue; // adds sum(nll) = 0 and no gradient; its own mean loss would be 0 / 0
+            }
+            double share = (double) counted / tokens; // NaN when no token counts: the loss is NaN, as in torch
+            TrainStep.Output out = step.run(micro[k], TrainStep.dropoutSeed(args.seed(), s, k));
+            loss += out.loss() * share;
+            for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
+                float[] g = e.getValue().toFloatArray();
+                float[] a = acc.get(e.getKey());
+                for (int i = 0; i < g.length; i++) {
+                    a[i] += g[i] * share;
+                }
+            }
+        }
+        return gradientReducer.sum(loss);
+    }
+
+    /** The evaluation loss: the mean of the batches' losses weighted by their rows, as transformers averages. */
+    private static double evaluate(TrainStep step, List<Batch> evalBatches) {
+        double sum = 0;
+        long rows = 0;
+        for (Batch b : evalBatches) {
+            sum += step.evaluate(b) * b.inputIds().dim(0);
+            rows += b.inputIds().dim(0);
+        }
+        return sum / rows;
+    }
+
+    /** The opt-in divergence guard: throws when {@code mean} exceeds the factor times the lowest recent loss. */
+    private void checkDivergence(double mean, long step, Double lowest) {
+        if (args.divergenceFactor() != null && lowest != null && mean > args.divergenceFactor() * lowest) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT, "loss %.4g at step %d is more "
+                    + "than divergence_factor %s times the lowest of the last %d logged losses (%.4g): training is "
+                    + "diverging and was stopped; lower the learning_rate or resume from an earlier checkpoint",
+                    mean, step, args.divergenceFactor(), args.divergenceWindow(), lowest));
+        }
     }
 
     /** The lowest of the last {@code window} training losses in the log history, or null when none is logged. */
