@@ -357,7 +357,8 @@ public class PeftModel implements CausalLM {
     /** The base model's state, the tuner's own (active prompt adapter, disabled) and every parameter's. */
     @Override
     public Object graphState() {
-        return List.of(getBaseModel().graphState(), String.valueOf(tuner.forwardState()),
+        // a list that holds null: a tuner without state of its own returns null
+        return java.util.Arrays.asList(getBaseModel().graphState(), tuner.forwardState(),
                 PreTrainedModel.parameterState(namedParameters()));
     }
 
