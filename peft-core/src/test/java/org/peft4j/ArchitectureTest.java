@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The layers of peft-core, checked on the compiled classes: each package may use only the packages below it, and no
- * two packages depend on each other. From the bottom: {@code tensor} and {@code util}; {@code safetensors},
+ * two packages depend on each other. From the bottom: {@code tensor} and {@code util}; {@code quant} (block-wise
+ * quantization); {@code safetensors},
  * {@code graph} and {@code data}; {@code runtime} and {@code autodiff}; {@code nn}; {@code models} (with its
  * families and {@code models.auto}); {@code generation}; {@code train}; {@code peft.config}, {@code peft.tuners},
  * {@code peft}. Tuner modules (peft-lora, ...) and the examples sit above all of them.
@@ -23,6 +24,7 @@ class ArchitectureTest {
     static final ArchRule LAYERS = layeredArchitecture().consideringOnlyDependenciesInLayers()
             .layer("tensor").definedBy("org.peft4j.tensor..")
             .layer("util").definedBy("org.peft4j.util..")
+            .layer("quant").definedBy("org.peft4j.quant..")
             .layer("safetensors").definedBy("org.peft4j.safetensors..")
             .layer("graph").definedBy("org.peft4j.graph..")
             .layer("data").definedBy("org.peft4j.data..")
@@ -37,21 +39,22 @@ class ArchitectureTest {
             .layer("peft").definedBy("org.peft4j.peft")
             .whereLayer("tensor").mayNotAccessAnyLayer()
             .whereLayer("util").mayNotAccessAnyLayer()
+            .whereLayer("quant").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("safetensors").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("graph").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("data").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("runtime").mayOnlyAccessLayers("graph", "tensor", "util")
             .whereLayer("autodiff").mayOnlyAccessLayers("graph", "tensor", "util")
-            .whereLayer("nn").mayOnlyAccessLayers("graph", "tensor", "util")
-            .whereLayer("models").mayOnlyAccessLayers("nn", "runtime", "autodiff", "graph", "safetensors", "tensor",
-                    "util")
+            .whereLayer("nn").mayOnlyAccessLayers("quant", "graph", "tensor", "util")
+            .whereLayer("models").mayOnlyAccessLayers("quant", "nn", "runtime", "autodiff", "graph", "safetensors",
+                    "tensor", "util")
             .whereLayer("generation").mayOnlyAccessLayers("models", "nn", "runtime", "graph", "tensor", "util")
-            .whereLayer("train").mayOnlyAccessLayers("models", "data", "nn", "runtime", "autodiff", "graph",
+            .whereLayer("train").mayOnlyAccessLayers("quant", "models", "data", "nn", "runtime", "autodiff", "graph",
                     "safetensors", "tensor", "util")
             .whereLayer("peft.config").mayOnlyAccessLayers("tensor", "util")
-            .whereLayer("peft.tuners").mayOnlyAccessLayers("peft.config", "models", "nn", "runtime", "autodiff",
-                    "graph", "tensor", "util")
-            .whereLayer("peft").mayOnlyAccessLayers("peft.tuners", "peft.config", "generation", "models", "nn",
+            .whereLayer("peft.tuners").mayOnlyAccessLayers("quant", "peft.config", "models", "nn", "runtime",
+                    "autodiff", "graph", "tensor", "util")
+            .whereLayer("peft").mayOnlyAccessLayers("quant", "peft.tuners", "peft.config", "generation", "models", "nn",
                     "runtime", "graph", "safetensors", "tensor", "util");
 
     static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.peft4j.(**)").should().beFreeOfCycles();
