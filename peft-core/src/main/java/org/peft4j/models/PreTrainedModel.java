@@ -34,6 +34,7 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
     private final ModelConfig config;
     private final DType dtype;
     private String nameOrPath = "";
+    private boolean gradientCheckpointing;
 
     protected PreTrainedModel(ModelConfig config, DType dtype) {
         this.config = config;
@@ -52,6 +53,24 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
 
     public ModelConfig config() {
         return config;
+    }
+
+    /**
+     * transformers' {@code gradient_checkpointing_enable()}: a training step over this model keeps only each decoder
+     * layer's input from the forward pass and recomputes the layer's activations in the backward pass.
+     */
+    public void gradientCheckpointingEnable() {
+        gradientCheckpointing = true;
+    }
+
+    /** transformers' {@code gradient_checkpointing_disable()}. */
+    public void gradientCheckpointingDisable() {
+        gradientCheckpointing = false;
+    }
+
+    /** transformers' {@code is_gradient_checkpointing}. */
+    public boolean isGradientCheckpointing() {
+        return gradientCheckpointing;
     }
 
     /** The dtype of the parameters and of the computation. */
