@@ -35,6 +35,7 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
     private final DType dtype;
     private String nameOrPath = "";
     private boolean gradientCheckpointing;
+    private QuantizationConfig quantizationConfig;
 
     protected PreTrainedModel(ModelConfig config, DType dtype) {
         this.config = config;
@@ -53,6 +54,22 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
 
     public ModelConfig config() {
         return config;
+    }
+
+    /**
+     * The quantization this model was loaded with (transformers' {@code config.quantization_config} /
+     * {@code hf_quantizer}), or null for a model in full precision.
+     */
+    public QuantizationConfig quantizationConfig() {
+        return quantizationConfig;
+    }
+
+    /**
+     * Records the quantization this model was loaded with; {@link #savePretrained} writes it as config.json's
+     * {@code quantization_config}. Set by {@code AutoModelForCausalLM.fromPretrained}.
+     */
+    public void setQuantizationConfig(QuantizationConfig quantizationConfig) {
+        this.quantizationConfig = quantizationConfig;
     }
 
     /**
@@ -252,7 +269,10 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
 
     /**
      * Writes a Hugging Face folder: {@code config.json} and {@code model.safetensors} (tied aliases left out, as
-     * transformers saves them). Each file is written to a temporary file and renamed into place.
+     * transformers saves them). Each file is written to a temporary file and renamed into place. A quantized model
+     * writes its modules' quantized state (e.g. 4-bit packed weights and their quant-state entries) and its
+     * {@link #quantizationConfig()} as config.json's {@code quantization_config}, so that transformers loads it
+     * quantized.
      */
     public void savePretrained(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -261,6 +281,12 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
             sd.remove(k);
         }
         SafeTensorsWriter.write(dir.resolve("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
-        AtomicFiles.writeString(dir.resolve("config.json"), config.toJson() + "\n");
+        ModelConfig out = config;
+        if (quantizationConfig != null) {
+            com.google.gson.JsonObject json = config.json();
+            json.add("quantization_config", quantizationConfig.toJson());
+            out = new ModelConfig(json, config.source());
+        }
+        AtomicFiles.writeString(dir.resolve("config.json"), out.toJson() + "\n");
     }
 }

@@ -276,25 +276,66 @@ public abstract class Module implements Cloneable {
     // ------------------------------------------------------------------ state dicts
 
     /**
-     * Parameter data by dotted name, every alias of a shared parameter included (as {@code state_dict()}).
+     * Parameter data by dotted name, every alias of a shared parameter included, and each module's
+     * {@link #extraState()} after its own parameters (as {@code state_dict()}).
      *
      * @throws IllegalStateException if a parameter is shape-only
      */
     public LinkedHashMap<String, Tensor> stateDict() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : namedParameters(false).entrySet()) {
-            if (!e.getValue().hasData()) {
-                throw new IllegalStateException("parameter '" + e.getKey() + "' has no data (built shape-only)");
-            }
-            out.put(e.getKey(), e.getValue().data());
-        }
+        collectState("", this, out);
         return out;
+    }
+
+    /** Pre-order like {@link #namedParameters(boolean)}: a module's parameters, then its extra state, then children. */
+    private static void collectState(String prefix, Module m, Map<String, Tensor> out) {
+        for (Map.Entry<String, Parameter> e : m.params.entrySet()) {
+            if (!e.getValue().hasData()) {
+                throw new IllegalStateException("parameter '" + prefix + e.getKey() + "' has no data (built shape-only)");
+            }
+            out.put(prefix + e.getKey(), e.getValue().data());
+        }
+        for (Map.Entry<String, Tensor> e : m.extraState().entrySet()) {
+            out.put(prefix + e.getKey(), e.getValue());
+        }
+        for (Map.Entry<String, Module> e : m.children.entrySet()) {
+            collectState(prefix + e.getKey() + ".", e.getValue(), out);
+        }
+    }
+
+    /**
+     * State-dict entries of this module besides its parameters, as torch's {@code _save_to_state_dict} writes them
+     * (e.g. a 4-bit layer's {@code weight.absmax} and quant-state entries): names relative to this module, which may
+     * contain dots. {@link #stateDict()} lists them right after this module's parameters. None by default.
+     *
+     * @throws IllegalStateException if the module cannot describe its state (e.g. not loaded yet)
+     */
+    protected Map<String, Tensor> extraState() {
+        return Map.of();
+    }
+
+    /**
+     * This module's part of {@link #loadStateDict(Map, boolean)}, as torch's {@code _load_from_state_dict}: called
+     * before parameters are matched by name, for every module that has entries under its name, with those entries
+     * (names relative to this module, e.g. {@code weight} and {@code weight.absmax}; entries of child modules are
+     * not included). The module loads what it recognises itself (e.g. quantizes a float {@code weight}, or reads a
+     * packed weight with its quant state) and returns the relative names it consumed: those entries are neither
+     * matched to parameters again nor reported as unexpected, and parameters among them count as loaded. Returns
+     * nothing by default (plain parameters are matched by name).
+     *
+     * @param prefix this module's dotted name followed by a dot ({@code ""} for the root), for messages
+     * @throws IllegalArgumentException for entries the module recognises but cannot load, naming the key and what
+     *     was expected; collected into the load's error message
+     */
+    protected Set<String> loadOwnState(String prefix, Map<String, Tensor> entries) {
+        return Set.of();
     }
 
     /**
      * Loads parameter data by dotted name. A tensor of another floating dtype is converted to the parameter's dtype
      * (a copy); a tensor of the same dtype is used as is (a view, e.g. of a memory-mapped file). A shared parameter
-     * counts as loaded when any of its names is present.
+     * counts as loaded when any of its names is present. Each module first takes the entries it loads itself
+     * ({@link #loadOwnState}).
      *
      * @param strict throw when keys are missing or unexpected
      * @throws IllegalArgumentException on a shape mismatch, or in strict mode on missing/unexpected keys, with
@@ -304,9 +345,10 @@ public abstract class Module implements Cloneable {
         LinkedHashMap<String, Parameter> all = namedParameters(false);
         Set<Parameter> loaded = Collections.newSetFromMap(new IdentityHashMap<>());
         List<String> errors = new ArrayList<>();
+        Set<String> consumed = loadOwnStates(stateDict, all, loaded, errors);
         for (Map.Entry<String, Parameter> e : all.entrySet()) {
             Tensor t = stateDict.get(e.getKey());
-            if (t == null) {
+            if (t == null || consumed.contains(e.getKey())) {
                 continue;
             }
             Parameter p = e.getValue();
@@ -328,7 +370,7 @@ public abstract class Module implements Cloneable {
         }
         List<String> unexpected = new ArrayList<>();
         for (String k : stateDict.keySet()) {
-            if (!all.containsKey(k)) {
+            if (!all.containsKey(k) && !consumed.contains(k)) {
                 unexpected.add(k);
             }
         }
@@ -347,6 +389,51 @@ public abstract class Module implements Cloneable {
             throw new IllegalArgumentException(sb.toString());
         }
         return res;
+    }
+
+    /**
+     * Runs {@link #loadOwnState} of every module that has entries under its name; returns the full names consumed and
+     * marks the parameters among them loaded.
+     */
+    private Set<String> loadOwnStates(Map<String, Tensor> stateDict, Map<String, Parameter> all,
+            Set<Parameter> loaded, List<String> errors) {
+        Map<String, Module> owners = new LinkedHashMap<>();
+        Map<String, Map<String, Tensor>> byOwner = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
+            String key = e.getKey();
+            Module m = this;
+            int from = 0;
+            int dot;
+            while ((dot = key.indexOf('.', from)) >= 0 && m.children.containsKey(key.substring(from, dot))) {
+                m = m.children.get(key.substring(from, dot));
+                from = dot + 1;
+            }
+            String prefix = key.substring(0, from);
+            owners.putIfAbsent(prefix, m);
+            byOwner.computeIfAbsent(prefix, k -> new LinkedHashMap<>()).put(key.substring(from), e.getValue());
+        }
+        Set<String> consumed = new LinkedHashSet<>();
+        for (Map.Entry<String, Map<String, Tensor>> e : byOwner.entrySet()) {
+            String prefix = e.getKey();
+            Set<String> took;
+            try {
+                took = owners.get(prefix).loadOwnState(prefix, Collections.unmodifiableMap(e.getValue()));
+            } catch (IllegalArgumentException ex) {
+                errors.add(ex.getMessage());
+                for (String rel : e.getValue().keySet()) {
+                    consumed.add(prefix + rel);
+                }
+                continue;
+            }
+            for (String rel : took) {
+                consumed.add(prefix + rel);
+                Parameter p = all.get(prefix + rel);
+                if (p != null) {
+                    loaded.add(p);
+                }
+            }
+        }
+        return consumed;
     }
 
     private static String quoted(List<String> keys) {

@@ -11,6 +11,7 @@ import java.util.TreeMap;
 import java.util.function.BiFunction;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.QuantizationConfig;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
 import org.peft4j.nn.Module;
@@ -65,9 +66,19 @@ public final class AutoModelForCausalLM {
         return f.apply(config, dtype);
     }
 
-    /** Loads a float32 model from a Hugging Face folder. */
+    /**
+     * Loads a float32 model from a Hugging Face folder; a folder whose config.json has a {@code quantization_config}
+     * (e.g. saved by transformers + bitsandbytes in 4 bits) loads quantized, as {@link #fromPretrained(Path, DType,
+     * QuantizationConfig)} describes.
+     */
     public static PreTrainedModel fromPretrained(Path dir) throws IOException {
         return fromPretrained(dir, DType.F32);
+    }
+
+    /** {@link #fromPretrained(Path, DType, QuantizationConfig)} in float32. */
+    public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig)
+            throws IOException {
+        return fromPretrained(dir, DType.F32, quantizationConfig);
     }
 
     /**
@@ -79,26 +90,78 @@ public final class AutoModelForCausalLM {
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
     public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
+        return fromPretrained(dir, dtype, null);
+    }
+
+    /**
+     * Loads a model from a Hugging Face folder, quantized as transformers' {@code from_pretrained(dir,
+     * quantization_config=..., dtype=...)} does: the model is built shape-only in {@code dtype}, the quantization
+     * replaces the layers it quantizes, then the checkpoint is read tensor by tensor from its memory mapping, each
+     * float weight of a quantized layer being quantized as it is read (so the model never exists in float32 as a
+     * whole; the parameters left in full precision get {@code dtype}, as transformers gives them its {@code dtype}).
+     *
+     * <p>A folder whose config.json has a {@code quantization_config} is pre-quantized: its config is used (found by
+     * {@code quant_method} among the {@link QuantizationConfig.Provider}s on the classpath) and
+     * {@code quantizationConfig} is ignored with transformers' warning.
+     *
+     * @param quantizationConfig the quantization to apply, or null for none
+     * @throws IOException as {@link #fromPretrained(Path, DType)}; also for a {@code quantization_config} whose
+     *     {@code quant_method} no provider on the classpath reads, or that is invalid, naming config.json; a
+     *     checkpoint entry a quantized layer cannot load gives an {@link IllegalArgumentException} naming the
+     *     folder, the key and what was expected
+     */
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig)
+            throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
         }
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
         PreTrainedModel model;
+        QuantizationConfig quant = quantizationConfig;
+        boolean preQuantized = false;
         try {
+            QuantizationConfig saved = QuantizationConfigs.fromModelConfig(config);
+            if (saved != null) {
+                if (quantizationConfig != null) {
+                    LOG.warn("You passed `quantization_config` or equivalent parameters to `from_pretrained` but the "
+                            + "model you're loading already has a `quantization_config` attribute. The "
+                            + "`quantization_config` from the model will be used.");
+                }
+                quant = saved;
+                preQuantized = true;
+            }
             model = fromConfig(config, dtype);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage(), e);
         }
         model.setNameOrPath(dir.toString());
+        if (quant != null) {
+            quant.processModelBeforeWeightLoading(model, preQuantized);
+            model.setQuantizationConfig(quant);
+        }
         try (TensorSource src = SafeTensors.openModel(dir)) {
             Map<String, Tensor> sd = new LinkedHashMap<>();
             String prefix = keyPrefix(model, src.keys());
             for (String k : src.keys()) {
                 sd.put(prefix + k, src.get(k));
             }
-            loadChecked(model, sd, dir.toString());
+            loadChecked(model, sd, quant == null ? dir.toString() : checkpointFile(src, dir));
+        }
+        if (quant != null) {
+            quant.processModelAfterWeightLoading(model);
         }
         return model;
+    }
+
+    /** The checkpoint's file, for messages: the safetensors file, or a sharded checkpoint's index. */
+    private static String checkpointFile(TensorSource src, Path dir) {
+        if (src instanceof SafeTensors) {
+            return ((SafeTensors) src).file().toString();
+        }
+        if (src instanceof org.peft4j.safetensors.ShardedSafeTensors) {
+            return ((org.peft4j.safetensors.ShardedSafeTensors) src).indexFile().toString();
+        }
+        return dir.toString();
     }
 
     /** The base-model prefix to add to checkpoint keys saved without it (e.g. original GPT-2: {@code h.0...}). */
@@ -125,7 +188,12 @@ public final class AutoModelForCausalLM {
     }
 
     static void loadChecked(PreTrainedModel model, Map<String, Tensor> sd, String where) {
-        Module.LoadResult r = model.loadStateDict(sd, false);
+        Module.LoadResult r;
+        try {
+            r = model.loadStateDict(sd, false);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+        }
         List<String> missing = new ArrayList<>(r.missingKeys());
         if (!missing.isEmpty()) {
             throw new IllegalArgumentException(where + ": weights missing from the checkpoint: " + missing);
