@@ -20,11 +20,14 @@ public final class Parameter {
     private Tensor data;
     private boolean trainable;
 
-    /** A shape-only parameter (no storage) that is trainable by default, as in PyTorch. */
+    /**
+     * A shape-only parameter (no storage), trainable by default as in PyTorch when it is floating; a parameter of an
+     * integer or boolean dtype (e.g. packed 4-bit codes) is never trainable.
+     */
     public Parameter(DType dtype, long... shape) {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
         this.shape = shape.clone();
-        this.trainable = true;
+        this.trainable = dtype.isFloating();
     }
 
     /** A parameter holding {@code data}. */
@@ -85,8 +88,13 @@ public final class Parameter {
         return trainable;
     }
 
+    /**
+     * Sets whether the parameter receives gradients. Only floating parameters can (PyTorch: "only Tensors of floating
+     * point and complex dtype can require gradients"): for any other dtype the flag stays false, so that
+     * {@code requiresGrad(true)} on a module holding packed quantized weights leaves them frozen.
+     */
     public Parameter setTrainable(boolean trainable) {
-        this.trainable = trainable;
+        this.trainable = trainable && dtype.isFloating();
         return this;
     }
 
