@@ -188,6 +188,24 @@ public class Linear4bit extends Layer implements LinearLike {
         this.stateParams = new StateParams(st);
     }
 
+    /**
+     * bitsandbytes' {@code _save_to_state_dict}: after {@code weight} (and {@code bias}), the quant state's entries
+     * {@code weight.absmax}, {@code weight.quant_map}, ... ({@link Bnb4bitStateDict#asDict}); none while shape-only.
+     */
+    @Override
+    protected Map<String, Tensor> extraState() {
+        return Bnb4bitLoading.extraState(this);
+    }
+
+    /**
+     * Loads {@code weight}: a float [out, in] weight is quantized as it is read; a packed uint8 weight is read with
+     * its {@code weight.*} quant-state entries ({@link Bnb4bitStateDict#read}).
+     */
+    @Override
+    protected java.util.Set<String> loadOwnState(String prefix, Map<String, Tensor> entries) {
+        return Bnb4bitLoading.load(this, prefix, entries);
+    }
+
     @Override
     public boolean hasWeightData() {
         return weight().hasData() && quantState != null;
