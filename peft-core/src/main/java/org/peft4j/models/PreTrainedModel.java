@@ -281,12 +281,14 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
             sd.remove(k);
         }
         SafeTensorsWriter.write(dir.resolve("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
-        ModelConfig out = config;
+        String configJson = config.toJson();
         if (quantizationConfig != null) {
+            // transformers writes the quantization config's nulls (e.g. "llm_int8_skip_modules": null)
             com.google.gson.JsonObject json = config.json();
             json.add("quantization_config", quantizationConfig.toJson());
-            out = new ModelConfig(json, config.source());
+            configJson = new com.google.gson.GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeNulls()
+                    .create().toJson(json);
         }
-        AtomicFiles.writeString(dir.resolve("config.json"), out.toJson() + "\n");
+        AtomicFiles.writeString(dir.resolve("config.json"), configJson + "\n");
     }
 }
