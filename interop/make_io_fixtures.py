@@ -15,7 +15,9 @@ Writes interop/fixtures/io/:
                                                 first row's first 5 ids
                          float.logits: the float32 model's logits (for scale)
   reference.json         versions, what transformers did at load (dtype of each parameter kind, which modules became
-                         Linear4bit, with and without llm_int8_skip_modules), and the independent dequantization check
+                         Linear4bit, with and without llm_int8_skip_modules), and the independent dequantization check;
+                         "f16": the float folder loaded with nf4-dq and dtype=torch.float16: parameter dtypes and the
+                         sha256 of every tensor save_pretrained writes (the folder itself is not kept)
 
 bitsandbytes' portable path is forced: before bitsandbytes is imported, ctypes.cdll.LoadLibrary refuses to load
 libbitsandbytes_cpu, so bnb's native library is its ErrorHandlerMockBNBNativeLibrary, backends/cpu/ops.py registers
@@ -177,6 +179,21 @@ def main(out):
         info["cases"][case] = ci
         print(case, "4-bit modules", nq, "vs float", ci["logits_vs_float_max_abs"], "bf16 vs f32 compute",
               ci["logits_bf16_vs_f32_compute_max_abs"], "generate", ref[case + ".generate"].tolist())
+    # dtype=float16: what transformers gives the parameters it does not quantize, and the bytes it writes
+    import hashlib
+    import tempfile
+    qc = BitsAndBytesConfig(load_in_4bit=True, **CASES["nf4-dq"])
+    m = AutoModelForCausalLM.from_pretrained(os.path.join(out, "float"), quantization_config=qc, device_map="cpu",
+                                             dtype=torch.float16)
+    portable(m)
+    with tempfile.TemporaryDirectory() as tmp:
+        m.save_pretrained(tmp)
+        sd = load_file(os.path.join(tmp, "model.safetensors"))
+    info["f16"] = {"quantization_config": qc.to_dict(),
+                   "param_dtypes": {n: str(p.dtype).replace("torch.", "") for n, p in m.named_parameters()},
+                   "tensor_sha256": {k: hashlib.sha256(v.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+                                     for k, v in sorted(sd.items())},
+                   "tensor_dtypes": {k: str(v.dtype).replace("torch.", "") for k, v in sorted(sd.items())}}
     # transformers' skip rules: with llm_int8_skip_modules given, the default skips (lm_head) are NOT added
     skips = {}
     for skip in (["o_proj"], ["model.layers.1", "gate_proj"], []):
