@@ -17,7 +17,9 @@ Writes interop/fixtures/io/:
   reference.json         versions, what transformers did at load (dtype of each parameter kind, which modules became
                          Linear4bit, with and without llm_int8_skip_modules), and the independent dequantization check;
                          "f16": the float folder loaded with nf4-dq and dtype=torch.float16: parameter dtypes and the
-                         sha256 of every tensor save_pretrained writes (the folder itself is not kept)
+                         sha256 of every tensor save_pretrained writes (the folder itself is not kept); "gpt2": which
+                         modules of fixtures/models/gpt2 became Linear4bit in nf4 (its Conv1D layers, transposed)
+  reference.safetensors  also gpt2.input_ids / gpt2.logits: fixtures/models/gpt2 loaded in nf4 (float32 compute)
 
 bitsandbytes' portable path is forced: before bitsandbytes is imported, ctypes.cdll.LoadLibrary refuses to load
 libbitsandbytes_cpu, so bnb's native library is its ErrorHandlerMockBNBNativeLibrary, backends/cpu/ops.py registers
@@ -194,6 +196,17 @@ def main(out):
                    "tensor_sha256": {k: hashlib.sha256(v.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
                                      for k, v in sorted(sd.items())},
                    "tensor_dtypes": {k: str(v.dtype).replace("torch.", "") for k, v in sorted(sd.items())}}
+    # GPT-2 (Conv1D layers, weights stored [in, out]; tied lm_head): the committed fixtures/models/gpt2 in nf4
+    qc = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+    m = AutoModelForCausalLM.from_pretrained(os.path.join(HERE, "fixtures", "models", "gpt2"), quantization_config=qc,
+                                             device_map="cpu", attn_implementation="eager").eval()
+    portable(m)
+    gids = torch.randint(1, m.config.vocab_size, (2, 6), generator=torch.Generator().manual_seed(11))
+    with torch.no_grad():
+        ref["gpt2.input_ids"] = gids
+        ref["gpt2.logits"] = m(input_ids=gids).logits.float().contiguous()
+    info["gpt2"] = {"quantization_config": qc.to_dict(), "linear4bit": linear4bit_names(m),
+                    "param_dtypes": {n: str(p.dtype).replace("torch.", "") for n, p in m.named_parameters()}}
     # transformers' skip rules: with llm_int8_skip_modules given, the default skips (lm_head) are NOT added
     skips = {}
     for skip in (["o_proj"], ["model.layers.1", "gate_proj"], []):

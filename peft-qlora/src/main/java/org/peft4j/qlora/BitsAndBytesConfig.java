@@ -11,7 +11,9 @@ import java.util.Map;
 import java.util.Set;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
+import org.peft4j.nn.Conv1D;
 import org.peft4j.nn.Linear;
+import org.peft4j.nn.LinearLike;
 import org.peft4j.nn.Module;
 import org.peft4j.tensor.DType;
 import org.slf4j.Logger;
@@ -33,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * a {@code bnb_4bit_quant_storage} other than uint8. Immutable.
  *
  * <p>Which layers become {@link Linear4bit} (transformers' {@code replace_with_bnb_linear}): every module whose class is
- * exactly {@link Linear}, except those matched by the modules not to convert. Those are {@code llm_int8_skip_modules}
+ * exactly {@link Linear} or GPT-2's {@link Conv1D} (whose float weight, stored [in, out], is transposed before it is
+ * quantized), except those matched by the modules not to convert. Those are {@code llm_int8_skip_modules}
  * when given (then nothing else: a given list replaces the defaults, so {@code []} quantizes {@code lm_head} too),
  * else transformers' {@code get_keys_to_not_convert}: the output embeddings ({@code lm_head}), tied weights and the
  * module of the last parameter. A name is matched by a pattern from its start up to a module boundary (also as a
@@ -376,7 +379,8 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
     }
 
     /**
-     * transformers' {@code replace_with_bnb_linear}: replaces every {@link Linear} (exactly that class) that
+     * transformers' {@code replace_with_bnb_linear}: replaces every {@link Linear} or {@link Conv1D} (exactly those
+     * classes) that
      * {@link #modulesToNotConvert} does not exclude by a shape-only {@link Linear4bit} with this config's quant type,
      * double quantization and compute dtype, blocksize 64 and the model's dtype (the dtype the weight has when it
      * is quantized, and the bias's).
@@ -393,12 +397,18 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
         int replaced = 0;
         for (Map.Entry<String, Module> e : model.namedModules().entrySet()) {
             Module m = e.getValue();
-            if (m.getClass() != Linear.class || !shouldConvertModule(e.getKey(), skip)) {
+            boolean linear = m.getClass() == Linear.class;
+            boolean conv1d = m.getClass() == Conv1D.class;
+            if (!(linear || conv1d) || !shouldConvertModule(e.getKey(), skip)) {
                 continue;
             }
-            Linear l = (Linear) m;
-            model.setSubmodule(e.getKey(), new Linear4bit(l.inFeatures(), l.outFeatures(), l.bias() != null,
-                    bnb4bitQuantType, BLOCKSIZE, bnb4bitUseDoubleQuant, bnb4bitComputeDtype, model.dtype()));
+            LinearLike l = (LinearLike) m;
+            boolean bias = l.bias() != null;
+            model.setSubmodule(e.getKey(), conv1d
+                    ? new Conv1DLinear4bit(l.inFeatures(), l.outFeatures(), bias, bnb4bitQuantType, BLOCKSIZE,
+                            bnb4bitUseDoubleQuant, bnb4bitComputeDtype, model.dtype())
+                    : new Linear4bit(l.inFeatures(), l.outFeatures(), bias, bnb4bitQuantType, BLOCKSIZE,
+                            bnb4bitUseDoubleQuant, bnb4bitComputeDtype, model.dtype()));
             replaced++;
         }
         if (replaced == 0) {
