@@ -175,12 +175,170 @@ def blockwise8():
     print("blockwise8:", {k: v["differs_from_nearest"] for k, v in meta["cases"].items()})
 
 
+def default_dequantize_4bit(packed, st):
+    """dequantize_4bit on bnb's portable path: nested absmax de-nested as functional.dequantize_4bit does
+    (native dequantize_blockwise, then += offset), then the default backend's eager _dequantize_4bit_compute."""
+    from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
+    from bitsandbytes.backends.utils import _get_4bit_code
+    compute = getattr(_dequantize_4bit_compute, "__wrapped__", _dequantize_4bit_compute)
+    absmax = st.absmax
+    if st.nested:
+        absmax = F.dequantize_blockwise(st.absmax, st.state2)
+        absmax += st.offset
+        if absmax.dtype != torch.float32:
+            absmax = absmax.float()
+    code = _get_4bit_code(st.quant_type, packed.device)
+    return absmax, compute(packed.reshape(-1), absmax, code, st.blocksize, st.shape, st.dtype)
+
+
+def structured():
+    """One row of hand-made blocks of 64 (all cases use it with blocksize 64 unless noted)."""
+    nf4 = F.get_4bit_type("nf4", device="cpu")
+    fp4 = F.get_4bit_type("fp4", device="cpu")
+    blocks = []
+    blocks.append(torch.linspace(-1, 1, 64))  # ramp
+    blocks.append(torch.full((64,), -0.3125))  # a block of one value
+    mid_nf4 = (nf4[:-1] + nf4[1:]) / 2  # NF4 midpoints with absmax 1: exact ties go to the lower code
+    blocks.append(torch.cat([torch.tensor([1.0]), mid_nf4, -mid_nf4, mid_nf4.flip(0), torch.zeros(64 - 46)]))
+    s_fp4 = fp4.sort().values
+    mid_fp4 = (s_fp4[:-1] + s_fp4[1:]) / 2
+    blocks.append(torch.cat([torch.tensor([-1.0]), mid_fp4, -mid_fp4, torch.zeros(64 - 31)]))
+    tiny = torch.tensor([1.0, 1e-4, -1e-4, 0.0, -0.0, 2.6e-3, -2.6e-3, 2.7e-3, -2.7e-3, 1e-7, -1e-7])
+    blocks.append(torch.cat([tiny, torch.linspace(-3e-3, 3e-3, 53)]))  # FP4's nibble of -0.0 for tiny positives
+    blocks.append(torch.zeros(64))  # all-zero block
+    blocks.append(torch.linspace(-1e-39, 1e-39, 64))  # subnormal absmax (below the 1e-38 clamp)
+    blocks.append(torch.linspace(-3e30, 1e30, 64))  # huge
+    g = gaussian(30, 64)
+    g[5] = 0
+    g[6] = -0.0
+    blocks.append(g)
+    return torch.cat(blocks).to(torch.float32)
+
+
+def recip_values(quant_type, m=3.0, limit=63):
+    """Values x (absmax m) whose code differs between x * (1/m) and x / m: a full block must multiply by the
+    reciprocal, the partial last block must divide."""
+    import numpy as np
+    from bitsandbytes.backends.default.ops import _get_4bit_quantize_bounds
+    bounds = _get_4bit_quantize_bounds(quant_type, torch.device("cpu"))[0].numpy()
+    m = np.float32(m)
+    picks = []
+    for t_ in bounds:
+        x0 = np.float32(t_ * m)
+        xs = (x0.view(np.int32) + np.arange(-4096, 4096, dtype=np.int32)).view(np.float32)
+        xs = xs[np.abs(xs) < m]
+        rec = (xs * (np.float32(1.0) / m)).astype(np.float32)
+        div = (xs / m).astype(np.float32)
+        b_rec = np.searchsorted(bounds, rec, side="left")
+        b_div = np.searchsorted(bounds, div, side="left")
+        picks.extend(xs[b_rec != b_div].tolist())
+    assert len(picks) >= 4, (quant_type, len(picks))
+    return torch.tensor([float(m)] + picks[:limit], dtype=torch.float32)
+
+
+def fourbit():
+    t, meta = {}, {"cases": {}, "threads": torch.get_num_threads()}
+    for qt in ("nf4", "fp4"):
+        t["code_" + qt] = F.get_4bit_type(qt, device="cpu")
+
+    def case(name, x, qt, bs, cs, store_input=True, seed=None, shape=None, full=True, extra=None, key=None):
+        packed, st = F.quantize_4bit(x, blocksize=bs, compress_statistics=cs, quant_type=qt)
+        absmax_f32, deq = default_dequantize_4bit(packed, st)
+        assert deq.dtype == x.dtype and tuple(deq.shape) == tuple(x.shape)
+        c = {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", ""), "quant_type": qt,
+             "blocksize": bs, "compress_statistics": cs, "packed_shape": list(packed.shape),
+             "packed_fnv1a": str(fnv1a(packed.numpy().tobytes())),
+             "deq_fnv1a": str(fnv1a(deq.contiguous().view(torch.uint8).numpy().tobytes()))}
+        if store_input:
+            key = key or name
+            t.setdefault("input." + key, x.contiguous().clone())
+            c["input"] = "input." + key
+        else:
+            c["seed"] = seed
+            c["input_checksum"] = str(checksum_f32(x.float()))
+        if full:
+            t[name + ".packed"] = packed.reshape(-1)
+            t[name + ".deq"] = deq.reshape(-1)
+        t[name + ".absmax"] = st.absmax
+        if cs:
+            t[name + ".absmax_f32"] = absmax_f32
+            t[name + ".nested_absmax"] = st.state2.absmax
+            t[name + ".nested_code"] = st.state2.code
+            c["offset_bits"] = int(st.offset.view(torch.int32).item()) & 0xFFFFFFFF
+            c["nested_blocksize"] = st.state2.blocksize
+        if extra:
+            c.update(extra)
+        meta["cases"][name] = c
+
+    gauss = gaussian(20, 48 * 80).reshape(48, 80)  # rows of 80: blocks of 64 cross rows
+    for qt in ("nf4", "fp4"):
+        for cs in (False, True):
+            case(f"gauss_{qt}_b64_{'dq' if cs else 'plain'}", gauss, qt, 64, cs, key="gauss")
+        case(f"gauss_{qt}_b128_plain", gauss, qt, 128, False, key="gauss")
+    odd = gaussian(21, 7 * 37).reshape(7, 37)  # 259 elements: odd numel, partial last block
+    for bs in (32, 64, 128, 256, 512, 1024, 2048, 4096):
+        for qt in ("nf4", "fp4"):
+            case(f"odd_{qt}_b{bs}", odd, qt, bs, bs == 64, key="odd")
+    st_ = structured().reshape(-1, 64)
+    for qt in ("nf4", "fp4"):
+        case(f"structured_{qt}_b64", st_, qt, 64, True, key="structured")
+        case(f"structured_{qt}_b32", st_, qt, 32, False, key="structured")
+    for qt in ("nf4", "fp4"):
+        v = recip_values(qt)
+        full = torch.cat([v, torch.zeros(64 - v.numel())])
+        x = torch.cat([full, full[:40]])  # one full block (multiplies) and a partial one (divides)
+        case(f"recip_{qt}_b64", x, qt, 64, False, extra={"differing_values": v.numel() - 1})
+    for qt in ("nf4", "fp4"):
+        case(f"zeros_{qt}_b64", torch.zeros(4, 64), qt, 64, True, key="zeros")
+        case(f"zeros_partial_{qt}_b64", torch.zeros(100), qt, 64, False, key="zeros_partial")  # partial all-zero block: absmax 1e-38
+    for dt, nm in ((torch.bfloat16, "bf16"), (torch.float16, "f16")):
+        h = gaussian(22, 40 * 72).reshape(40, 72).to(dt)
+        for qt in ("nf4", "fp4"):
+            case(f"{nm}_{qt}_b64_dq", h, qt, 64, True, key=nm)
+        case(f"{nm}_nf4_b256_plain", h, "nf4", 256, False, key=nm)
+    # double quantization over several nested blocks (640 absmax values: 3 nested blocks, the last partial)
+    big = gaussian(23, 256 * 160).reshape(256, 160)
+    for qt in ("nf4", "fp4"):
+        case(f"big_{qt}_b64_dq", big, qt, 64, True, store_input=False, seed=23, full=False)
+    # offset with torch's default thread count, for the record (readers take the stored value)
+    n_thr = max(2, os.cpu_count() or 2)
+    torch.set_num_threads(n_thr)
+    am = torch.from_numpy(__import__("numpy").random.default_rng(0).random(262144).astype("float32"))
+    m_multi = am.mean().item()
+    torch.set_num_threads(1)
+    m_one = am.mean().item()
+    meta["offset_thread_note"] = {"n": 262144, "threads": n_thr, "mean_multi": m_multi, "mean_one": m_one}
+    save_file(t, os.path.join(OUT, "fourbit.safetensors"))
+    with open(os.path.join(OUT, "fourbit.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print("fourbit:", len(meta["cases"]), "cases")
+
+
+def gaussian_stats():
+    x = gaussian(1234, 1024 * 1024).reshape(1024, 1024)
+    meta = {"seed": 1234, "shape": [1024, 1024], "input_checksum": str(checksum_f32(x)), "blocksize": 64}
+    for qt in ("nf4", "fp4"):
+        packed, st = F.quantize_4bit(x, blocksize=64, compress_statistics=False, quant_type=qt)
+        _, deq = default_dequantize_4bit(packed, st)
+        meta[qt] = {"mae": (deq.double() - x.double()).abs().mean().item(),
+                    "mae_f32": (deq - x).abs().mean().item(),
+                    "packed_fnv1a": str(fnv1a(packed.numpy().tobytes())),
+                    "absmax_checksum": str(checksum_f32(st.absmax))}
+    with open(os.path.join(OUT, "gaussian_stats.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print("gaussian:", meta)
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["blockwise8"]
+    what = sys.argv[1:] or ["blockwise8", "fourbit", "gaussian"]
     if "blockwise8" in what:
         blockwise8()
+    if "fourbit" in what:
+        fourbit()
+    if "gaussian" in what:
+        gaussian_stats()
 
 
 if __name__ == "__main__":
