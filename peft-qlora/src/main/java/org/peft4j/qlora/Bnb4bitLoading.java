@@ -54,6 +54,7 @@ final class Bnb4bitLoading {
      */
     static void quantizeInto(Linear4bit layer, String name, Tensor w) {
         Tensor x = w.dtype() == layer.dtype() ? w : w.to(layer.dtype());
-        throw new UnsupportedOperationException("quantize-at-load needs Bnb4bit: " + name + " " + x);
+        Packed4bit p = Bnb4bit.quantize(name, x, layer.quantType(), layer.blocksize(), layer.compressStatistics());
+        layer.setQuantized(p.packed(), p.state());
     }
 }
