@@ -12,8 +12,8 @@ import org.peft4j.tensor.DType;
 /**
  * Loads a model folder in a JVM of its own (started by {@link StreamingLoadTest} with a small heap and direct-memory
  * limit): {@code 4bit} quantizes it at load (nf4, double quant), {@code float32} loads it in float32. Prints one line
- * {@code OK <linear4bit modules> <peak heap bytes> <direct bytes retained> <seconds>}; an out-of-memory error exits
- * non-zero.
+ * {@code OK <linear4bit modules> <peak heap bytes> <direct bytes retained after a GC> <seconds> <parameters>}; an
+ * out-of-memory error exits non-zero.
  */
 public final class StreamingLoadMain {
     private StreamingLoadMain() {
@@ -37,6 +37,9 @@ public final class StreamingLoadMain {
                 peakHeap += p.getPeakUsage().getUsed();
             }
         }
+        System.gc();
+        Thread.sleep(200); // lets the cleaner free the direct buffers of the tensors that were converted or quantized
+        System.gc();
         long direct = 0;
         for (BufferPoolMXBean b : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
             if (b.getName().equals("direct")) {

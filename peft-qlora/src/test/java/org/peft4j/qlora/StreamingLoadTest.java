@@ -24,8 +24,8 @@ import org.peft4j.tensor.Tensor;
 /**
  * Quantize-at-load streams: a random Llama (8 layers, hidden 512, intermediate 1408, vocab 1024; 26.7M parameters,
  * 107 MB in float32) saved in bfloat16 loads in 4 bits in a JVM whose heap and direct memory are each capped at
- * {@value #LIMIT_MB} MB, less than half its float32 size; the same folder loaded in float32 under the same caps runs
- * out of memory (the control that shows the cap bites).
+ * {@value #LIMIT_MB} MB, less than half its float32 size, and then holds under a quarter of it; the same folder loaded in
+ * float32 under the same caps runs out of memory (the control that shows the caps bite).
  */
 class StreamingLoadTest {
     static final int LIMIT_MB = 48;
@@ -42,9 +42,10 @@ class StreamingLoadTest {
         long peakHeap = Long.parseLong(f[2]);
         long direct = Long.parseLong(f[3]);
         System.out.printf("4-bit load of a %.1f MB float32 model (bf16 checkpoint): %.1f s, peak heap %.1f MB, "
-                + "direct memory retained %.1f MB (caps %d MB each)%n", float32Bytes / 1e6, Double.parseDouble(f[4]),
+                + "direct memory retained after GC %.1f MB (caps %d MB each)%n", float32Bytes / 1e6, Double.parseDouble(f[4]),
                 peakHeap / 1e6, direct / 1e6, LIMIT_MB);
-        assertThat(peakHeap + direct).isLessThan(float32Bytes / 2);
+        // what the loaded model holds: packed codes (13.4 MB), absmax, float32 embeddings, lm_head and norms (4.2 MB)
+        assertThat(direct).isLessThan(float32Bytes / 4);
         Run control = run(tmp, "float32");
         assertThat(control.exit).as("float32 load under the same caps should run out of memory").isNotZero();
         assertThat(control.out).contains("OutOfMemoryError");
