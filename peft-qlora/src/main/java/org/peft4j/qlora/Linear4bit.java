@@ -320,7 +320,7 @@ public class Linear4bit extends Layer implements LinearLike {
 
     @Override
     public String toString() {
-        return "Linear4bit(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + (bias() != null)
-                + ")";
+        return "Linear4bit(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias="
+                + (bias() != null ? "True" : "False") + ")";
     }
 }
