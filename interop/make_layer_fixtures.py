@@ -22,15 +22,13 @@ Writes:
                            merged_logits (merge_and_unload on the 4-bit base: dequantize, add, re-quantize)
   qlora/case.json          parameter counts as PEFT prints them, module listings, PEFT's merge warning
 
-bitsandbytes' portable path is forced: its fast CPU kernels (backends/cpu/ops.py) are registered only when the
-native library loads, so an import hook replaces bitsandbytes.cextension.lib by its own
-ErrorHandlerMockBNBNativeLibrary before the backends are imported; every 4-bit op then runs on the pure-torch
-"default" backend (also no AVX512-BF16 eval path: has_avx512bf16() is False). The script asserts that no CPU kernel
-is registered. CPU only, one thread, fixed seeds.
+bitsandbytes' portable path is forced by interop/bnb_portable.py (imported before bitsandbytes): its fast CPU
+kernels (backends/cpu/ops.py) are registered only when the native library loads, so an import hook replaces
+bitsandbytes.cextension.lib by its own ErrorHandlerMockBNBNativeLibrary before the backends are imported; every 4-bit
+op then runs on the pure-torch "default" backend (also no AVX512-BF16 eval path: has_avx512bf16() is False). The
+script asserts that no CPU kernel is registered. CPU only, one thread, fixed seeds.
 """
 
-import importlib.abc
-import importlib.util
 import os
 import sys
 
@@ -42,28 +40,8 @@ if os.environ.get("PYTHONHASHSEED") != "0":  # PEFT writes target_modules (a set
     os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:])
 
 
-class _PortableBnb(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """After bitsandbytes.cextension executes, replace its native library by the mock (portable path)."""
-
-    def find_spec(self, name, path, target=None):
-        if name != "bitsandbytes.cextension":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        sys.meta_path.insert(0, self)
-        self._orig = spec.loader
-        spec.loader = self
-        return spec
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        self._orig.exec_module(module)
-        module.lib = module.ErrorHandlerMockBNBNativeLibrary("peft4j fixtures: portable path forced")
-
-
-sys.meta_path.insert(0, _PortableBnb())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bnb_portable  # noqa: E402  (before bitsandbytes)
 
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -82,13 +60,7 @@ torch.use_deterministic_algorithms(True)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def assert_portable():
-    from bitsandbytes.cextension import ErrorHandlerMockBNBNativeLibrary, lib
-    assert isinstance(lib, ErrorHandlerMockBNBNativeLibrary), "portable path not forced"
-    assert not bnb.functional.has_avx512bf16()
-    for op in ["quantize_4bit", "dequantize_4bit", "gemv_4bit", "quantize_blockwise", "dequantize_blockwise"]:
-        dump = torch._C._dispatch_dump(f"bitsandbytes::{op}")
-        assert "\nCPU:" not in dump, (op, dump)
+assert_portable = bnb_portable.assert_portable
 
 
 def state_tensors(prefix, w):
