@@ -18,8 +18,10 @@ Writes:
   qlora/adapter/           a LoRA adapter (r 4, alpha 8, all linear projections, random A and B) saved by PEFT on that
                            4-bit base
   qlora/expected.safetensors  input_ids, attention_mask, labels, base_logits, lora_logits, the training step's loss and
-                           grad.<PEFT name> of every LoRA tensor (after prepare_model_for_kbit_training), and
-                           merged_logits (merge_and_unload on the 4-bit base: dequantize, add, re-quantize)
+                           grad.<PEFT name> of every LoRA tensor (after prepare_model_for_kbit_training),
+                           merged_logits (merge_and_unload on the 4-bit base: dequantize, add, re-quantize),
+                           merged_adapter_logits / unmerged_logits (merge_adapter, then unmerge_adapter) and the
+                           re-quantized state of layers.0.self_attn.q_proj after the merge (merged.q_proj0.*)
   qlora/case.json          parameter counts as PEFT prints them, module listings, PEFT's merge warning
 
 bitsandbytes' portable path is forced by interop/bnb_portable.py (imported before bitsandbytes): its fast CPU
@@ -209,6 +211,14 @@ def build_qlora(out):
             assert torch.allclose(again(input_ids=ids, attention_mask=mask).logits, t["lora_logits"], atol=1e-5)
             merged = again.merge_and_unload()
             t["merged_logits"] = merged(input_ids=ids, attention_mask=mask).logits
+        # merge then unmerge (both re-quantize): PEFT's merge_adapter / unmerge_adapter
+        mu = PeftModel.from_pretrained(load4(os.path.join(folder, "base")), os.path.join(folder, "adapter"))
+        mu.eval()
+        with torch.no_grad():
+            mu.merge_adapter()
+            t["merged_adapter_logits"] = mu(input_ids=ids, attention_mask=mask).logits
+            mu.unmerge_adapter()
+            t["unmerged_logits"] = mu(input_ids=ids, attention_mask=mask).logits
         q = merged.model.layers[0].self_attn.q_proj
         info["after_merge_type"] = type(q).__name__
         info["after_merge_quant_state"] = dict(dtype=str(q.weight.quant_state.dtype),
@@ -216,6 +226,7 @@ def build_qlora(out):
         t.update(state_tensors("merged.q_proj0.", q.weight))
     info["warnings"] = sorted({str(w.message) for w in wrec if "rounding" in str(w.message)
                                or "4-bit" in str(w.message)})
+    info["merge_warning_count"] = sum(1 for w in wrec if str(w.message).startswith("Merge lora module to 4-bit"))
     save_file({k: v.contiguous() for k, v in t.items()}, os.path.join(folder, "expected.safetensors"))
     with open(os.path.join(folder, "case.json"), "w") as f:
         json.dump(info, f, indent=1)

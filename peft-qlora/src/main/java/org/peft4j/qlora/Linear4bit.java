@@ -242,15 +242,19 @@ public class Linear4bit extends Layer implements LinearLike {
                 st.nested().offset(), st.nested().blocksize(), st.numBlocks());
     }
 
-    /** The dequantized weight, float32 [out, in], emitted in standard ops. */
+    /**
+     * The dequantized weight, float32 [out, in], emitted in standard ops: bitsandbytes' {@code dequantize_4bit} (the
+     * float32 products rounded to the quant state's dtype), widened to float32.
+     */
     @Override
     public Value denseWeight(Graph g) {
         QuantState st = requireState();
-        return Bnb4Graphs.dequantize(g, packedValue(g), absmaxValue(g), st.code().toFloatArray(), blocksize,
+        Value w = Bnb4Graphs.dequantize(g, packedValue(g), absmaxValue(g), st.code().toFloatArray(), blocksize,
                 new long[] {outFeatures, inFeatures});
+        return st.dtype() == DType.F32 || !st.dtype().isFloating() ? w : g.cast(g.cast(w, st.dtype()), DType.F32);
     }
 
-    /** The dequantized weight, float32 [out, in] (a new tensor). */
+    /** The dequantized weight as {@link #denseWeight(Graph)}, float32 [out, in] (a new tensor). */
     @Override
     public Tensor denseWeight() {
         requireState();
@@ -290,7 +294,8 @@ public class Linear4bit extends Layer implements LinearLike {
             // dequantized in float32, rounded to the compute dtype (bitsandbytes: dequantize_4bit(...).to(A.dtype));
             // half-precision products accumulate in float32 and round once, as torch's CPU matmul does
             DType acc = cd == DType.F64 ? DType.F64 : DType.F32;
-            Value w = roundTo(g, denseWeight(g), cd, acc);
+            Value w = roundTo(g, Bnb4Graphs.dequantize(g, packedValue(g), absmaxValue(g), st.code().toFloatArray(),
+                    blocksize, new long[] {outFeatures, inFeatures}), cd, acc);
             Value bias = b == null ? null : roundTo(g, Functional.toFloat32(g, g.param(b)), cd, acc);
             y = g.cast(Functional.linear(g, g.cast(xc, acc), w, bias, true), cd);
         }

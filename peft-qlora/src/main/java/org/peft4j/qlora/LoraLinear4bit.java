@@ -69,29 +69,34 @@ public class LoraLinear4bit extends LoraLinear {
         return g.cast(g.add(g.cast(result, DType.F32), g.cast(o, DType.F32)), dt);
     }
 
+    /**
+     * Merges as PEFT's {@code lora.bnb.Linear4bit.merge}: per adapter, warns about rounding, dequantizes the base
+     * weight, adds the adapter's delta and re-quantizes it with the layer's quant type, blocksize and double
+     * quantization.
+     */
     @Override
     public void merge(boolean safeMerge, java.util.List<String> names) {
-        if (!toMergePreview(names).isEmpty()) {
-            LOG.warn("Merge lora module to 4-bit linear may get different generations due to rounding errors.");
+        java.util.List<String> want = names == null ? activeAdapters() : names;
+        java.util.List<String> fresh = new java.util.ArrayList<>();
+        for (String a : want) {
+            if (r().containsKey(a) && !mergedAdapters().contains(a)) {
+                fresh.add(a);
+            }
         }
-        super.merge(safeMerge, names);
+        if (fresh.isEmpty()) {
+            super.merge(safeMerge, names);
+            return;
+        }
+        for (String a : fresh) {
+            LOG.warn("Merge lora module to 4-bit linear may get different generations due to rounding errors.");
+            super.merge(safeMerge, java.util.List.of(a));
+        }
     }
 
     @Override
     protected void unmergeOne(String a) {
         LOG.warn("Unmerge lora module to 4-bit linear may get different generations due to rounding errors.");
         super.unmergeOne(a);
-    }
-
-    private java.util.List<String> toMergePreview(java.util.List<String> names) {
-        java.util.List<String> want = names == null ? activeAdapters() : names;
-        java.util.List<String> out = new java.util.ArrayList<>();
-        for (String a : want) {
-            if (r().containsKey(a) && !mergedAdapters().contains(a)) {
-                out.add(a);
-            }
-        }
-        return out;
     }
 
     @Override
