@@ -9,8 +9,6 @@ import org.peft4j.graph.Value;
 import org.peft4j.nn.Functional;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.LinearLike;
-import org.peft4j.runtime.CompiledGraph;
-import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -254,26 +252,31 @@ public class Linear4bit extends Layer implements LinearLike {
         return st.dtype() == DType.F32 || !st.dtype().isFloating() ? w : g.cast(g.cast(w, st.dtype()), DType.F32);
     }
 
-    /** The dequantized weight as {@link #denseWeight(Graph)}, float32 [out, in] (a new tensor). */
+    /**
+     * The dequantized weight as {@link #denseWeight(Graph)}, float32 [out, in] (a new tensor), computed in Java with
+     * {@link Bnb4bit}.
+     */
     @Override
     public Tensor denseWeight() {
-        requireState();
-        Graph g = new Graph();
-        g.output("w", denseWeight(g));
-        try (CompiledGraph cg = OrtRuntime.shared().compile(g, p -> false)) {
-            return cg.run(Map.of()).get("w");
-        }
+        QuantState st = requireState();
+        Tensor packed = weight().data();
+        return st.dtype() == DType.F32 ? Bnb4bit.dequantizeF32(packed, st) : Bnb4bit.dequantize(packed, st).to(
+                DType.F32);
     }
 
     /**
-     * Re-quantizes the layer from the dense weight {@code w} (not supported yet).
+     * Re-quantizes the layer from the dense weight {@code w}, as bitsandbytes' {@code Params4bit(w, ...)} with this
+     * layer's quant type, blocksize and double quantization: the new quant state's dtype is {@code w}'s (PEFT merges
+     * a float32 sum, so a merged layer's state says float32, as bitsandbytes' does).
      *
-     * @throws UnsupportedOperationException always, until quantization is available here
+     * @throws IllegalArgumentException if {@code w} is not a floating [out, in] tensor, or holds an infinite or NaN
+     *     value
      */
     @Override
     public void setDenseWeight(Tensor w) {
         LinearLike.checkDenseShape(this, w);
-        throw new UnsupportedOperationException("re-quantizing a Linear4bit is not supported yet");
+        Packed4bit p = Bnb4bit.quantize("weight", w, quantType, blocksize, compressStatistics);
+        setQuantized(p.packed(), p.state());
     }
 
     @Override

@@ -119,6 +119,37 @@ class Linear4bitTest {
     }
 
     @ParameterizedTest
+    @MethodSource("cases")
+    void dequantizedWeightInTheGraphIsBitsandbytesBitForBit(String c) {
+        Linear4bit l = LayerFixtures.layer(t, meta, c, DType.F32);
+        Graph g = new Graph();
+        g.output("w", l.denseWeight(g));
+        float[] got;
+        try (CompiledGraph cg = OrtRuntime.shared().compile(g, p -> false)) {
+            got = cg.run(Map.of()).get("w").toFloatArray();
+        }
+        float[] want = t.get(c + ".W_dq").toFloatArray();
+        for (int i = 0; i < want.length; i++) {
+            assertThat(Float.floatToIntBits(got[i])).as("%s element %d", c, i)
+                    .isEqualTo(Float.floatToIntBits(want[i]));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void setDenseWeightQuantizesAsParams4bit(String c) {
+        Linear4bit want = LayerFixtures.layer(t, meta, c, DType.F32);
+        Linear4bit l = new Linear4bit(want.inFeatures(), want.outFeatures(), false, want.quantType(),
+                want.blocksize(), want.compressStatistics(), DType.F32, DType.F32);
+        l.setDenseWeight(t.get(c + ".W"));
+        assertThat(l.weight().data().contentEquals(t.get(c + ".packed"))).as(c).isTrue();
+        assertThat(l.quantState().absmax().contentEquals(t.get(c + ".absmax"))).as(c).isTrue();
+        assertThat(l.quantState().isNested()).isEqualTo(want.compressStatistics());
+        assertThatThrownBy(() -> l.setDenseWeight(Tensor.zeros(DType.F32, 2, 2))).isInstanceOf(
+                IllegalArgumentException.class);
+    }
+
+    @ParameterizedTest
     @MethodSource("casesAndKernels")
     void forwardAndInputGradientMatchBitsandbytes(String c, Linear4bit.Kernel kernel) {
         Linear4bit.Kernel.forced = kernel;
