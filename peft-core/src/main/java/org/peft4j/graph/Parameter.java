@@ -19,6 +19,7 @@ public final class Parameter {
     private final long[] shape;
     private Tensor data;
     private boolean trainable;
+    private int packing = 1;
 
     /**
      * A shape-only parameter (no storage), trainable by default as in PyTorch when it is floating; a parameter of an
@@ -95,6 +96,27 @@ public final class Parameter {
      */
     public Parameter setTrainable(boolean trainable) {
         this.trainable = trainable && dtype.isFloating();
+        return this;
+    }
+
+    /**
+     * How many elements of the original tensor one stored element holds: 1 normally, 2 for 4-bit codes packed two per
+     * byte. PEFT counts such a parameter as {@code numel * packing} ({@code get_nb_trainable_parameters}).
+     */
+    public int packing() {
+        return packing;
+    }
+
+    /**
+     * Sets {@link #packing()}.
+     *
+     * @throws IllegalArgumentException if {@code packing} is below 1
+     */
+    public Parameter setPacking(int packing) {
+        if (packing < 1) {
+            throw new IllegalArgumentException("packing must be at least 1, got " + packing);
+        }
+        this.packing = packing;
         return this;
     }
 

@@ -217,7 +217,26 @@ public abstract class Module implements Cloneable {
 
     private static Parameter copyParameter(Parameter p) {
         Parameter q = p.hasData() ? new Parameter(p.data().copy()) : new Parameter(p.dtype(), p.shape());
-        return q.setTrainable(p.trainable());
+        return q.setTrainable(p.trainable()).setPacking(p.packing());
+    }
+
+    /**
+     * Puts {@code replacement} wherever {@code old} is registered in this tree (every alias of a shared parameter, so
+     * ties are kept), e.g. to change a parameter's dtype as {@code param.data = param.data.to(dtype)} does.
+     *
+     * @return the number of registrations replaced
+     */
+    public int replaceParameter(Parameter old, Parameter replacement) {
+        int n = 0;
+        for (Module m : namedModules().values()) {
+            for (Map.Entry<String, Parameter> e : m.params.entrySet()) {
+                if (e.getValue() == old) {
+                    e.setValue(replacement);
+                    n++;
+                }
+            }
+        }
+        return n;
     }
 
     /**

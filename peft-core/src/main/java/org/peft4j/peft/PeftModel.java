@@ -180,14 +180,18 @@ public class PeftModel implements CausalLM {
         return out;
     }
 
-    /** {@code [trainable, all]} parameter counts (shared parameters counted once). */
+    /**
+     * {@code [trainable, all]} parameter counts (shared parameters counted once; a packed parameter, e.g. 4-bit codes,
+     * counts {@code numel * packing} as PEFT counts bitsandbytes' {@code Params4bit}).
+     */
     public long[] getNbTrainableParameters() {
         long trainable = 0;
         long all = 0;
         for (Parameter p : namedParameters().values()) {
-            all += p.numel();
+            long n = p.numel() * p.packing();
+            all += n;
             if (p.trainable()) {
-                trainable += p.numel();
+                trainable += n;
             }
         }
         return new long[] {trainable, all};
