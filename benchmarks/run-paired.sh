@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 program="${1:?usage: benchmarks/run-paired.sh MergeVsCopy|ForwardOverhead|ShapeOnly|TrainStepBench [options]}"
 shift
-mvn -B -q ${MVN_OFFLINE:--o} -pl peft-core,peft-lora,benchmarks package -DskipTests
+mvn -B -q ${MVN_OFFLINE:--o} -pl peft-core,peft-lora,peft-qlora,benchmarks package -DskipTests
 exec java -Xms1g -Xmx2g -XX:MaxDirectMemorySize=16g \
     -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" "org.peft4j.bench.$program" "$@"

@@ -51,6 +51,10 @@ public final class Bnb4bit {
     private static final byte[] NF4_ORDER = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     /** torch.argsort of the FP4 table (the order bitsandbytes uses; +0 at index 0 sorts before +0 at index 8). */
     private static final byte[] FP4_ORDER = {11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3};
+    /** Cells of the uniform grid over [-1, 1] that narrows each bucket search to one comparison. */
+    private static final int GRID = 8192;
+    private static final byte[] NF4_GRID;
+    private static final byte[] FP4_GRID;
     /** Elements per parallel task (whole blocks). */
     private static final int CHUNK_ELEMENTS = 1 << 15;
 
@@ -62,6 +66,73 @@ public final class Bnb4bit {
         }
         NF4_BOUNDS = bounds(NF4, NF4_ORDER);
         FP4_BOUNDS = bounds(FP4, FP4_ORDER);
+        NF4_GRID = grid(NF4_BOUNDS);
+        FP4_GRID = grid(FP4_BOUNDS);
+    }
+
+    /** The grid cell of y in [-1, 1]: monotone non-decreasing in y. */
+    private static int cell(float y) {
+        return Math.min(GRID - 1, (int) ((y + 1f) * (GRID / 2)));
+    }
+
+    /**
+     * Per grid cell, the smallest number of bounds below any y of the cell; each cell holds at most one bound (the
+     * closest bounds, FP4's around 0, are 0.0026 apart, the cells 0.00024 wide), so the count is that or one more.
+     */
+    private static byte[] grid(float[] bounds) {
+        byte[] g = new byte[GRID];
+        int prev = -1;
+        for (int c = 0; c < GRID; c++) {
+            // smallest float y in [-1, 1] with cell(y) >= c, by bisection over the ordered float bits
+            float lo = -1f;
+            float hi = 1f;
+            if (cell(lo) >= c) {
+                hi = lo;
+            }
+            while (lo != hi) {
+                float mid = midpoint(lo, hi);
+                if (cell(mid) >= c) {
+                    hi = mid;
+                } else {
+                    lo = Math.nextUp(mid);
+                }
+            }
+            g[c] = (byte) countBelow(hi, bounds);
+            if (g[c] < prev) {
+                throw new AssertionError("grid not monotone");
+            }
+            prev = g[c];
+        }
+        for (int c = 0; c + 1 < GRID; c++) {
+            if (g[c + 1] - g[c] > 1) {
+                throw new AssertionError("grid cell " + c + " holds two bounds");
+            }
+        }
+        if (countBelow(1f, bounds) - g[GRID - 1] > 1) {
+            throw new AssertionError("last grid cell holds two bounds");
+        }
+        return g;
+    }
+
+    private static float midpoint(float lo, float hi) {
+        // midpoint in the order of float values (bits are ordered for same-sign floats; handle the sign change)
+        double m = ((double) lo + (double) hi) / 2;
+        float f = (float) m;
+        if (f < lo) {
+            f = lo;
+        }
+        if (f >= hi) {
+            f = Math.nextDown(hi);
+        }
+        return f < lo ? lo : f;
+    }
+
+    private static int countBelow(float y, float[] bounds) {
+        int k = 0;
+        for (float b : bounds) {
+            k += b < y ? 1 : 0;
+        }
+        return k;
     }
 
     private Bnb4bit() {
@@ -174,23 +245,36 @@ public final class Bnb4bit {
         float clamped = Math.max(m, 1e-38f);
         absmax[b] = partial ? clamped : m;
         float recip = 1.0f / clamped;
+        byte[] grid = bounds == NF4_BOUNDS ? NF4_GRID : FP4_GRID;
         // s and the block's global start are even (every blocksize is even): whole bytes per block
-        int g = start + s;
-        for (int i = s; i < e; i += 2) {
-            float y0 = partial ? x[i] / clamped : x[i] * recip;
-            int hi = bucket(clamp(y0), bounds, order);
-            int lo = 0;
-            if (i + 1 < e) {
-                float y1 = partial ? x[i + 1] / clamped : x[i + 1] * recip;
-                lo = bucket(clamp(y1), bounds, order);
+        int p = (start + s) >> 1;
+        if (!partial) {
+            for (int i = s; i < e; i += 2, p++) {
+                int hi = fastBucket(clamp(x[i] * recip), bounds, grid, order);
+                int lo = fastBucket(clamp(x[i + 1] * recip), bounds, grid, order);
+                packed[p] = (byte) ((hi << 4) | lo);
             }
-            packed[(g + i - s) >> 1] = (byte) ((hi << 4) | lo);
+        } else {
+            for (int i = s; i < e; i += 2, p++) {
+                int hi = fastBucket(clamp(x[i] / clamped), bounds, grid, order);
+                int lo = i + 1 < e ? fastBucket(clamp(x[i + 1] / clamped), bounds, grid, order) : 0;
+                packed[p] = (byte) ((hi << 4) | lo);
+            }
         }
         return true;
     }
 
     private static float clamp(float y) {
         return y < -1f ? -1f : (y > 1f ? 1f : y);
+    }
+
+    /** {@link #bucket} through the grid: one comparison (y is already clamped to [-1, 1]). */
+    private static int fastBucket(float y, float[] bounds, byte[] grid, byte[] order) {
+        int k = grid[cell(y)];
+        if (k < 15 && y > bounds[k]) {
+            k++;
+        }
+        return order[k];
     }
 
     /** The number of bounds strictly below y (torch.bucketize, right=False), mapped through order. */
@@ -294,10 +378,18 @@ public final class Bnb4bit {
             byte[] bytes = new byte[(len + 1) / 2];
             src.get(start >> 1, bytes);
             float[] w = new float[len];
-            for (int i = 0; i < len; i++) {
-                int v = bytes[i >> 1];
-                int nib = (i & 1) == 0 ? (v >> 4) & 0xF : v & 0xF;
-                w[i] = code[nib] * absmax[(start + i) / bs];
+            for (int bStart = 0; bStart < len; bStart += bs) {
+                float scale = absmax[(start + bStart) / bs];
+                int bEnd = Math.min(len, bStart + bs);
+                int i = bStart;
+                for (; i + 1 < bEnd; i += 2) {
+                    int v = bytes[i >> 1];
+                    w[i] = code[(v >> 4) & 0xF] * scale;
+                    w[i + 1] = code[v & 0xF] * scale;
+                }
+                if (i < bEnd) {
+                    w[i] = code[(bytes[i >> 1] >> 4) & 0xF] * scale;
+                }
             }
             if (outF != null) {
                 outF.put(start, w);
