@@ -108,7 +108,33 @@ public final class Autodiff {
         if (!loss.dtype().isFloating() || loss.rank() != 0) {
             throw new IllegalArgumentException("loss must be a floating-point scalar, got " + loss);
         }
-        List<Node> forward = new ArrayList<>(g.nodes());
+        return gradients(g, Map.of(loss, g.scalar(1.0, loss.dtype())), wrt);
+    }
+
+    /**
+     * Appends the backward pass of a vector-Jacobian product: each key of {@code seeds} is a floating value of
+     * {@code g} and its entry the upstream gradient flowing into it (same dtype and shape), and the result holds the
+     * gradients of {@code sum(value * seed)} over all seeds with respect to {@code wrt}. With the single seed
+     * {@code loss -> 1} this is {@link #gradients(Graph, Value, Collection)}. A segment of a checkpointed training
+     * step uses it to back-propagate the gradient of its output that the later segments computed.
+     *
+     * @throws IllegalArgumentException if a seed does not match its value's dtype, or a node on the path has no rule
+     */
+    public static Result gradients(Graph g, Map<Value, Value> seeds, Collection<Value> wrt) {
+        return gradients(g, g.nodes(), seeds, wrt);
+    }
+
+    /**
+     * {@link #gradients(Graph, Map, Collection)} over the nodes {@code over} of {@code g} only (in graph order):
+     * gradients flow through those nodes and stop at every value they read from elsewhere, as at a graph input.
+     */
+    public static Result gradients(Graph g, List<Node> over, Map<Value, Value> seeds, Collection<Value> wrt) {
+        for (Map.Entry<Value, Value> e : seeds.entrySet()) {
+            if (!e.getKey().dtype().isFloating() || e.getValue().dtype() != e.getKey().dtype()) {
+                throw new IllegalArgumentException("seed " + e.getValue() + " does not match " + e.getKey());
+            }
+        }
+        List<Node> forward = new ArrayList<>(over);
         Set<Value> dependsOnWrt = new HashSet<>(wrt);
         for (Node n : forward) {
             if (g.isStopGradient(n)) {
@@ -129,8 +155,7 @@ public final class Autodiff {
                 }
             }
         }
-        Set<Value> lossDependsOn = new HashSet<>();
-        lossDependsOn.add(loss);
+        Set<Value> lossDependsOn = new HashSet<>(seeds.keySet());
         for (int i = forward.size() - 1; i >= 0; i--) {
             Node n = forward.get(i);
             boolean any = false;
@@ -152,7 +177,7 @@ public final class Autodiff {
         Map<Value, Value> grads = new HashMap<>();
         GradientContext ctx = new GradientContext(g);
         try (Graph.Scope s = g.scope("grad")) {
-            grads.put(loss, g.scalar(1.0, loss.dtype()));
+            grads.putAll(seeds);
             for (int i = forward.size() - 1; i >= 0; i--) {
                 Node n = forward.get(i);
                 List<Value> outGrads = new ArrayList<>();

@@ -44,6 +44,7 @@ public final class Graph {
     private final Map<String, Value> names = new HashMap<>();
     private final Deque<String> scopes = new ArrayDeque<>();
     private final Map<String, Value> memo = new HashMap<>();
+    private final List<Value> checkpoints = new ArrayList<>();
     private boolean training;
     private int counter;
     private Value dropoutSeed;
@@ -86,6 +87,57 @@ public final class Graph {
      */
     public long nextDropoutSalt() {
         return dropoutSalt++;
+    }
+
+    /**
+     * Marks {@code x} as a gradient-checkpoint boundary (transformers' {@code gradient_checkpointing}): a decoder stack
+     * marks each layer's output. The mark adds no node and changes nothing the graph computes; a training step with
+     * gradient checkpointing on cuts the forward into segments at the marked values, keeps only the values that cross
+     * a cut from the forward pass and recomputes each segment in its backward pass. Marking a value twice has no
+     * further effect.
+     *
+     * @return {@code x}
+     */
+    public Value checkpoint(Value x) {
+        if (x.graph() != this) {
+            throw new IllegalArgumentException("value " + x.name() + " belongs to another graph");
+        }
+        if (!checkpoints.contains(x)) {
+            checkpoints.add(x);
+        }
+        return x;
+    }
+
+    /** The values marked with {@link #checkpoint(Value)}, in marking order. */
+    public List<Value> checkpoints() {
+        return Collections.unmodifiableList(checkpoints);
+    }
+
+    /**
+     * Appends a copy of {@code n} (a node of this or another graph) reading {@code in} instead of its inputs: same op,
+     * domain, attributes and output types, with its annotations and its {@linkplain #stopGradient stop-gradient}
+     * flag, under a fresh name. Used to cut a graph into segments and to recompute a segment.
+     */
+    public Node copyNode(Node n, List<Value> in, Graph from) {
+        if (in.size() != n.inputs().size()) {
+            throw new IllegalArgumentException("node " + n.name() + " has " + n.inputs().size() + " inputs, got "
+                    + in.size());
+        }
+        List<DType> types = new ArrayList<>();
+        List<Shape> shapes = new ArrayList<>();
+        for (Value o : n.outputs()) {
+            types.add(o.dtype());
+            shapes.add(o.shape());
+        }
+        Node copy = addNode(n.opType(), n.domain(), in, types, shapes, n.attributes(), null);
+        Map<Class<?>, Object> ann = from.annotations.get(n);
+        if (ann != null) {
+            annotations.put(copy, new HashMap<>(ann));
+        }
+        if (from.isStopGradient(n)) {
+            stopGradient.add(copy);
+        }
+        return copy;
     }
 
     // ------------------------------------------------------------------ structure

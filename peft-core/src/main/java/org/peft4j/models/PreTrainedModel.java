@@ -74,7 +74,9 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
 
     /**
      * transformers' {@code gradient_checkpointing_enable()}: a training step over this model keeps only each decoder
-     * layer's input from the forward pass and recomputes the layer's activations in the backward pass.
+     * layer's input from the forward pass and recomputes the layer's activations in the backward pass. Takes effect
+     * for {@code TrainStep}s built afterwards (a step keeps the mode it was built with); the decoder of every family
+     * marks its layers' outputs with {@link Graph#checkpoint(Value)}.
      */
     public void gradientCheckpointingEnable() {
         gradientCheckpointing = true;

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.peft4j.autodiff.Autodiff;
+import org.peft4j.autodiff.CheckpointedGraph;
 import org.peft4j.data.Batch;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
@@ -43,6 +44,7 @@ public final class TrainStep implements AutoCloseable {
     private final Set<Parameter> trainableSet = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Object graphState;
     private final Graph graph;
+    private final CheckpointedRun checkpointed;
     private Graph evalGraph;
     private final Map<Graph, CompiledGraph> compiled = new IdentityHashMap<>();
 
@@ -78,12 +80,18 @@ public final class TrainStep implements AutoCloseable {
         for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
             wrt.put(e.getKey(), g.param(e.getValue()));
         }
+        this.graph = g;
+        if (model.baseModel().isGradientCheckpointing() && !g.checkpoints().isEmpty()) {
+            // segments are cut at the decoder's marks; the forward graph itself never runs as a whole
+            this.checkpointed = new CheckpointedRun(CheckpointedGraph.build(g, loss, wrt.values()), trainable);
+            return;
+        }
+        this.checkpointed = null;
         Autodiff.Result res = Autodiff.gradients(g, loss, wrt.values());
         g.output("loss", loss);
         for (Map.Entry<String, Value> e : wrt.entrySet()) {
             g.output("grad." + e.getKey(), res.gradient(e.getValue()));
         }
-        this.graph = g;
     }
 
     /** Emits the forward over the batch inputs and the loss against {@code labels}. */
@@ -105,7 +113,10 @@ public final class TrainStep implements AutoCloseable {
         return Collections.unmodifiableMap(trainable);
     }
 
-    /** The emitted graph (forward, loss and backward). */
+    /**
+     * The emitted graph: forward, loss and backward; with gradient checkpointing, the forward and the loss that the
+     * segments are cut from.
+     */
     public Graph graph() {
         return graph;
     }
@@ -162,11 +173,7 @@ public final class TrainStep implements AutoCloseable {
     private Map<String, Tensor> runLoss(Graph g, Batch batch, long dropoutSeed) {
         // compile once per graph, not per micro-batch: compiling exports and hashes the whole ModelProto; the lease
         // keeps the session open whatever the runtime's cache evicts
-        CompiledGraph cg = compiled.get(g);
-        if (cg == null) {
-            cg = runtime.compile(g, trainableSet::contains);
-            compiled.put(g, cg);
-        }
+        CompiledGraph cg = compiled(g);
         Map<String, Tensor> feed = new LinkedHashMap<>();
         feed.put("input_ids", batch.inputIds());
         feed.put("attention_mask", batch.attentionMask());
@@ -180,6 +187,27 @@ public final class TrainStep implements AutoCloseable {
             }
         }
         return cg.run(feed);
+    }
+
+    /** The lease on {@code g}'s session, compiled on first use. */
+    private CompiledGraph compiled(Graph g) {
+        CompiledGraph cg = compiled.get(g);
+        if (cg == null) {
+            cg = runtime.compile(g, trainableSet::contains);
+            compiled.put(g, cg);
+        }
+        return cg;
+    }
+
+    /**
+     * Whether this step checkpoints gradients: the base model had {@link
+     * org.peft4j.models.PreTrainedModel#gradientCheckpointingEnable()} on when the step was built and its decoder marks
+     * checkpoints. The forward then runs segment by segment (one per decoder layer, plus the head and loss), keeping
+     * only each segment's input, and the backward recomputes each segment's activations from it; loss and gradients
+     * are those of the step without checkpointing.
+     */
+    public boolean isGradientCheckpointing() {
+        return checkpointed != null;
     }
 
     /** Releases the compiled sessions (they close when no one else holds them). */
@@ -229,6 +257,9 @@ public final class TrainStep implements AutoCloseable {
      */
     public Output run(Batch batch, long dropoutSeed) {
         checkModelUnchanged();
+        if (checkpointed != null) {
+            return checkpointed.run(batch, dropoutSeed, this::compiled);
+        }
         Map<String, Tensor> out = runLoss(graph, batch, dropoutSeed);
         Map<String, Tensor> grads = new LinkedHashMap<>();
         for (String name : trainable.keySet()) {

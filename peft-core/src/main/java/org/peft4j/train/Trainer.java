@@ -204,6 +204,10 @@ public final class Trainer {
     }
 
     private List<Double> run(Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
+        if (args.gradientCheckpointing()) {
+            // as transformers' Trainer: gradient_checkpointing=True enables it on the model, never disables it
+            model.baseModel().gradientCheckpointingEnable();
+        }
         try (OutputDirLock lock = OutputDirLock.acquire(args.outputDir());
                 TrainStep step = new TrainStep(model, runtime, lossSpec)) {
             return run(step, batches, evalBatches, resumeFromCheckpoint);

@@ -31,6 +31,7 @@ public final class TrainingArguments {
     private final long seed;
     private final Double divergenceFactor;
     private final int divergenceWindow;
+    private final boolean gradientCheckpointing;
 
     private TrainingArguments(Builder b) {
         this.outputDir = b.outputDir;
@@ -55,6 +56,7 @@ public final class TrainingArguments {
         this.seed = b.seed;
         this.divergenceFactor = b.divergenceFactor;
         this.divergenceWindow = b.divergenceWindow;
+        this.gradientCheckpointing = b.gradientCheckpointing;
     }
 
     public static Builder builder(Path outputDir) {
@@ -161,6 +163,15 @@ public final class TrainingArguments {
         return divergenceWindow;
     }
 
+    /**
+     * transformers' {@code gradient_checkpointing} (default false): when true, the {@link Trainer} calls the model's
+     * {@code gradientCheckpointingEnable()} before training, so each step keeps only the decoder layers' inputs and
+     * recomputes their activations in the backward pass (less memory, about one more forward pass of time).
+     */
+    public boolean gradientCheckpointing() {
+        return gradientCheckpointing;
+    }
+
     /** Builder for {@link TrainingArguments}; {@code output_dir} is required. */
     public static final class Builder {
         private final Path outputDir;
@@ -185,6 +196,7 @@ public final class TrainingArguments {
         private long seed = 42;
         private Double divergenceFactor;
         private int divergenceWindow = 10;
+        private boolean gradientCheckpointing;
 
         private Builder(Path outputDir) {
             this.outputDir = java.util.Objects.requireNonNull(outputDir, "output_dir");
@@ -305,6 +317,12 @@ public final class TrainingArguments {
         /** How many previous logged losses the divergence guard compares with (default 10). */
         public Builder divergenceWindow(int v) {
             this.divergenceWindow = (int) positive("divergence_window", v);
+            return this;
+        }
+
+        /** transformers' {@code gradient_checkpointing} (default false). */
+        public Builder gradientCheckpointing(boolean v) {
+            this.gradientCheckpointing = v;
             return this;
         }
 

@@ -32,6 +32,8 @@ public class GPT2Model extends Module {
             try (Graph.Scope s = g.scope("transformer.h." + i)) {
                 h = ((GPT2Block) blocks.get(i)).forward(g, h, ctx);
             }
+            // gradient checkpointing keeps each block's output and recomputes the block's activations
+            h = g.checkpoint(h);
         }
         return layer("ln_f").forward(g, h);
     }

@@ -35,6 +35,8 @@ public class LlamaModel extends Module {
             try (Graph.Scope s = g.scope("model.layers." + i)) {
                 h = ((LlamaDecoderLayer) layers.get(i)).forward(g, h, ctx, i);
             }
+            // gradient checkpointing keeps each layer's output and recomputes the layer's activations
+            h = g.checkpoint(h);
         }
         return layer("norm").forward(g, h);
     }
