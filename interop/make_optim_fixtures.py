@@ -7,24 +7,28 @@ Writes interop/fixtures/optim/:
   that transformers' get_optimizer_cls_and_kwargs returns for optim="adamw_8bit" and optim="paged_adamw_32bit"
   (both bitsandbytes.optim.AdamW; optim_bits 8 / 32, is_paged False / True; betas and eps from TrainingArguments),
   param groups as the Trainer makes them (one with weight_decay, one without):
-    init.<p>, grad.<s>.<p>                 float32, s = 1..STEPS
-    8bit.<s>.<p>                           the parameter after step s
-    8bit.<s>.<p>.state1 / .state2          uint8 codes (8-bit parameters) or float32 moments (small ones)
-    8bit.<s>.<p>.absmax1 / .absmax2        float32 per 256-block (8-bit parameters only)
-    32bit.<s>.<p> (s = 1 and STEPS), 32bit.<STEPS>.<p>.state1/.state2
+    init.<p> float32, grad.<s>.<p> float16 (s = 1..STEPS; the gradients are float16 values, used widened)
+    lut.<s>.<p>                            adamw_8bit, states rounded by bitsandbytes' native CPU kernel: the
+                                           parameter after step s
+    lut.<s>.<p>.state1 / .state2           uint8 codes (8-bit parameters) or float32 moments (small ones)
+    lut.<s>.<p>.absmax1 / .absmax2         float32 per 256-block (8-bit parameters only)
+    nearest.<s>.<p>[.state1 ...]           the same run with the portable rounding (see below); parameters at
+                                           steps 1 and STEPS, states at every step
+    32bit.<STEPS>.<p>, 32bit.<STEPS>.<p>.state1/.state2   paged_adamw_32bit
   Parameters: "big" [20, 250] (5000 elements: 19 full 256-blocks + a partial one of 136; its block 3 gets a zero
   gradient, so its absmax stays 0), "vec" [4100] (16 blocks + 4, no weight decay), "small" [3, 50] (150 < min_8bit_size
   4096: 32-bit states even in the 8-bit optimizer).
-- bnb_adamw.json: hyper-parameters, transformers' default optim, its OptimizerNames values, the error messages for
+- bnb_adamw.json: hyper-parameters, transformers' default optim, its OptimizerNames values, the error message for
   an unknown optim name, the optimizer class and kwargs transformers derives for each optim name peft4j supports,
-  and the optimizer-state bytes per parameter element (state tensors' nbytes, qmaps excluded) of each.
+  and the optimizer-state bytes per parameter (state tensors' nbytes, qmaps excluded) of each.
 
-Rounding path: on a CPU with bitsandbytes' native library, torch.ops.bitsandbytes.quantize_blockwise runs the C++
-kernel, which rounds through a lookup table (a few % of the second-moment codes land on a neighbour of the nearest
-code). As the team's rule for fixtures says, the reference is bitsandbytes' portable path: this script re-registers
-the "cpu" kernel of bitsandbytes::quantize_blockwise to redispatch to its CompositeExplicitAutograd ("default")
-kernel (nearest code by bucketize on midpoints, the CUDA kernel's choice), and records how many codes the native
-kernel would have chosen differently (native_code_differences in the JSON, for information).
+Rounding of the 8-bit states: bitsandbytes' CPU optimizer update dequantizes, updates in float32 and quantizes the
+moments again with torch.ops.bitsandbytes.quantize_blockwise. With the native library loaded (any CPU install) that
+is the C++ kernel, which rounds through a 65,536-entry lookup table ("lut": a few % of the codes land on a neighbour
+of the nearest one). bitsandbytes' portable path (and its CUDA kernel) take the nearest code: for the "nearest" run
+this script re-registers the "cpu" kernel of bitsandbytes::quantize_blockwise to redispatch to its
+CompositeExplicitAutograd ("default") kernel (bucketize on midpoints), and counts how many codes the two roundings
+choose differently (rounding_differences in the JSON).
 """
 import json
 import os
@@ -48,14 +52,15 @@ WD = 0.1
 _Q = torch.ops.bitsandbytes.quantize_blockwise.default
 _DEFAULT = torch._C.DispatchKeySet(torch._C.DispatchKey.CompositeExplicitAutograd)
 native_diffs = {"state1": 0, "state2": 0, "values": 0}
+MODE = {"rounding": "lut"}
 
 
-def force_portable_quantize():
-    native = None
-
-    def portable(A, code, blocksize):
+def install_rounding_switch():
+    def quantize(A, code, blocksize):
+        nq, nabsmax = native_call(A, code, blocksize)
+        if MODE["rounding"] == "lut":
+            return nq, nabsmax
         q, absmax = _Q.redispatch(_DEFAULT, A, code, blocksize)
-        nq, _ = native_call(A, code, blocksize)
         key = "state1" if code.min() < 0 else "state2"
         native_diffs[key] += int((nq != q).sum())
         native_diffs["values"] += A.numel()
@@ -77,7 +82,7 @@ def force_portable_quantize():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.library.register_kernel("bitsandbytes::quantize_blockwise", "cpu")(portable)
+        torch.library.register_kernel("bitsandbytes::quantize_blockwise", "cpu")(quantize)
 
 
 def make_params():
@@ -94,6 +99,7 @@ def make_params():
             # rows of very different scales, so the blocks' absmax values differ
             scale = torch.exp(torch.randn(p.shape[0] if p.dim() > 1 else 1, generator=g) * 1.5)
             gr = torch.randn(p.shape, generator=g) * (scale.view(-1, 1) if p.dim() > 1 else scale)
+            gr = gr.half().float()
             if name == "big":
                 gr.view(-1)[3 * 256:4 * 256] = 0.0
             step[name] = gr
@@ -101,7 +107,8 @@ def make_params():
     return init, grads
 
 
-def run(optim, init, grads, tensors, prefix):
+def run(optim, init, grads, tensors, prefix, rounding="lut"):
+    MODE["rounding"] = rounding
     args = TrainingArguments(output_dir="/tmp/optim-fixture-unused", optim=optim, learning_rate=LR,
                              adam_beta1=BETA1, adam_beta2=BETA2, adam_epsilon=EPS, weight_decay=WD,
                              report_to=[])
@@ -117,10 +124,12 @@ def run(optim, init, grads, tensors, prefix):
                 p.grad = grads[s][k].clone()
             opt.step()
             for k, p in params.items():
-                if tensors is not None and (prefix == "8bit" or s in (0, STEPS - 1)):
+                last = s == STEPS - 1
+                if tensors is not None and (prefix == "lut" or last or (prefix == "nearest" and s == 0)):
                     tensors[f"{prefix}.{s + 1}.{k}"] = p.detach().clone()
+                if tensors is not None:
                     st = opt.state[p]
-                    if prefix == "8bit" or s == STEPS - 1:
+                    if prefix in ("lut", "nearest") or last:
                         for key in ("state1", "state2", "absmax1", "absmax2"):
                             if key in st:
                                 tensors[f"{prefix}.{s + 1}.{k}.{key}"] = st[key].clone()
@@ -136,14 +145,15 @@ def run(optim, init, grads, tensors, prefix):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    force_portable_quantize()
+    install_rounding_switch()
     init, grads = make_params()
     tensors = {f"init.{k}": v.clone() for k, v in init.items()}
     for s, step in enumerate(grads):
         for k, v in step.items():
-            tensors[f"grad.{s + 1}.{k}"] = v.clone()
+            tensors[f"grad.{s + 1}.{k}"] = v.half()
     mapping, state_bytes = {}, {}
-    mapping["adamw_8bit"], state_bytes["adamw_8bit"], p8 = run("adamw_8bit", init, grads, tensors, "8bit")
+    mapping["adamw_8bit"], state_bytes["adamw_8bit"], p8 = run("adamw_8bit", init, grads, tensors, "lut")
+    run("adamw_8bit", init, grads, tensors, "nearest", rounding="nearest")
     mapping["paged_adamw_32bit"], state_bytes["paged_adamw_32bit"], p32 = run("paged_adamw_32bit", init, grads,
                                                                                tensors, "32bit")
     # aliases and paging: same optimizer, same update on CPU (bitsandbytes falls back to unpaged buffers on CPU)
@@ -175,7 +185,7 @@ def main():
         "state_bytes": state_bytes,
         "dynamic_map_signed": F.create_dynamic_map(signed=True).tolist(),
         "dynamic_map_unsigned": F.create_dynamic_map(signed=False).tolist(),
-        "native_code_differences": native_diffs,
+        "rounding_differences": native_diffs,
     }
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(OUT, "bnb_adamw.safetensors"))
     with open(os.path.join(OUT, "bnb_adamw.json"), "w") as f:

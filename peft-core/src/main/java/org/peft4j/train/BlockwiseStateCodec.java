@@ -1,13 +1,16 @@
 package org.peft4j.train;
 
+import org.peft4j.quant.Blockwise8bit;
+
 /**
- * The rounding of bitsandbytes' 8-bit blockwise optimizer states on its portable path (the pure-torch
- * {@code quantize_blockwise} / {@code dequantize_blockwise} kernels that its CPU optimizer update calls; the CUDA
- * kernel also picks the nearest code): blocks of 256 elements, absmax per block, the value scaled into [-1, 1] and
- * mapped to the nearest entry of a sorted 256-entry map, a value exactly between two entries to the lower one.
+ * The blockwise 8-bit storage of bitsandbytes' optimizer states (blocks of 256 elements, a float32 absmax each):
+ * decoding is {@code code[q] * absmax} in float32; encoding rounds as {@link BnbAdamW.StateRounding} says.
  *
- * <p>Full blocks multiply by the reciprocal of their absmax ({@code 1 / max(absmax, 1e-38)}) and store the absmax
- * as found (0 for an all-zero block); the last partial block divides by {@code max(absmax, 1e-38)} and stores that.
+ * <p>{@link BnbAdamW.StateRounding#NEAREST} is the portable (pure-torch) {@code quantize_blockwise}: full blocks
+ * multiply by the reciprocal of their absmax ({@code 1 / max(absmax, 1e-38)}) and store the absmax as found (0 for
+ * an all-zero block); the last partial block divides by {@code max(absmax, 1e-38)} and stores that; the value,
+ * clamped to [-1, 1], takes the nearest entry of the sorted map (one exactly between two entries the lower).
+ * {@link BnbAdamW.StateRounding#LOOKUP_TABLE} is the native CPU kernel, {@link Blockwise8bit#quantize}.
  */
 final class BlockwiseStateCodec {
     static final int BLOCKSIZE = 256;
@@ -15,8 +18,10 @@ final class BlockwiseStateCodec {
 
     private final float[] code;
     private final float[] bounds;
+    private final boolean lookupTable;
 
-    BlockwiseStateCodec(float[] code) {
+    BlockwiseStateCodec(float[] code, boolean lookupTable) {
+        this.lookupTable = lookupTable;
         if (code.length != 256) {
             throw new IllegalArgumentException("a blockwise 8-bit map has 256 entries, got " + code.length);
         }
@@ -43,6 +48,10 @@ final class BlockwiseStateCodec {
 
     /** Quantizes {@code x[0..n)} into {@code q} and {@code absmax}. */
     void encode(float[] x, int n, byte[] q, float[] absmax) {
+        if (lookupTable) {
+            Blockwise8bit.quantize(x, 0, n, code, BLOCKSIZE, q, 0, absmax, 0);
+            return;
+        }
         int full = n / BLOCKSIZE;
         for (int b = 0; b < full; b++) {
             int from = b * BLOCKSIZE;

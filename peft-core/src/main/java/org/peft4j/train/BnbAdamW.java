@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.quant.DynamicMap;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -51,6 +52,7 @@ public final class BnbAdamW implements Optimizer {
     private final double eps;
     private final int optimBits;
     private final Set<String> fp32Names;
+    private final StateRounding rounding;
     private final StateMemory memory;
     private final BlockwiseStateCodec codec1;
     private final BlockwiseStateCodec codec2;
@@ -73,11 +75,15 @@ public final class BnbAdamW implements Optimizer {
      */
     public BnbAdamW(OptimizerNames name, double beta1, double beta2, double eps, Set<String> fp32Names,
             Path pagingDir) {
-        this(name, beta1, beta2, eps, fp32Names, pagingDir, DynamicMaps.SIGNED, DynamicMaps.UNSIGNED);
+        this(name, beta1, beta2, eps, fp32Names, pagingDir, StateRounding.LOOKUP_TABLE);
     }
 
-    BnbAdamW(OptimizerNames name, double beta1, double beta2, double eps, Set<String> fp32Names, Path pagingDir,
-            float[] signedMap, float[] unsignedMap) {
+    /**
+     * As {@link #BnbAdamW(OptimizerNames, double, double, double, Set, Path)} with the given rounding of the 8-bit
+     * states.
+     */
+    public BnbAdamW(OptimizerNames name, double beta1, double beta2, double eps, Set<String> fp32Names,
+            Path pagingDir, StateRounding rounding) {
         if (!"bnb_adamw_8bit".equals(name.stateFormat()) && !"bnb_adamw_32bit".equals(name.stateFormat())) {
             throw new IllegalArgumentException(name + " is not a bitsandbytes AdamW");
         }
@@ -93,9 +99,29 @@ public final class BnbAdamW implements Optimizer {
         this.eps = eps;
         this.optimBits = name.optimBits();
         this.fp32Names = Set.copyOf(fp32Names);
-        this.codec1 = new BlockwiseStateCodec(signedMap);
-        this.codec2 = new BlockwiseStateCodec(unsignedMap);
+        this.rounding = rounding;
+        this.codec1 = new BlockwiseStateCodec(DynamicMap.create(true), rounding == StateRounding.LOOKUP_TABLE);
+        this.codec2 = new BlockwiseStateCodec(DynamicMap.create(false), rounding == StateRounding.LOOKUP_TABLE);
         this.memory = name.isPaged() ? StateMemory.mapped(pagingDir) : StateMemory.heap();
+    }
+
+    /**
+     * How 8-bit states are rounded after each update. bitsandbytes' CPU update quantizes them with
+     * {@code quantize_blockwise}, whose native CPU kernel (any CPU install) finds codes through a 65,536-entry lookup
+     * table; its pure-torch fallback and its CUDA kernel take the nearest code. The two differ for a few percent of
+     * the codes (values near the midpoint of two codes), which moves the parameters by far less than the 8-bit
+     * rounding itself.
+     */
+    public enum StateRounding {
+        /** bitsandbytes' native CPU kernel (the default: what bitsandbytes computes on the machine peft4j runs on). */
+        LOOKUP_TABLE,
+        /** The nearest code, as bitsandbytes' CUDA kernel and its portable pure-torch path. */
+        NEAREST
+    }
+
+    /** The rounding of the 8-bit states. */
+    public StateRounding rounding() {
+        return rounding;
     }
 
     @Override
