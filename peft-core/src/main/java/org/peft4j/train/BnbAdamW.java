@@ -84,6 +84,12 @@ public final class BnbAdamW implements Optimizer {
      */
     public BnbAdamW(OptimizerNames name, double beta1, double beta2, double eps, Set<String> fp32Names,
             Path pagingDir, StateRounding rounding) {
+        this(name, beta1, beta2, eps, fp32Names, pagingDir, rounding, name.isPaged());
+    }
+
+    /** With paging chosen apart from the name (tests compare a paged optimizer with its unpaged twin). */
+    BnbAdamW(OptimizerNames name, double beta1, double beta2, double eps, Set<String> fp32Names, Path pagingDir,
+            StateRounding rounding, boolean paged) {
         if (!"bnb_adamw_8bit".equals(name.stateFormat()) && !"bnb_adamw_32bit".equals(name.stateFormat())) {
             throw new IllegalArgumentException(name + " is not a bitsandbytes AdamW");
         }
@@ -102,7 +108,7 @@ public final class BnbAdamW implements Optimizer {
         this.rounding = rounding;
         this.codec1 = new BlockwiseStateCodec(DynamicMap.create(true), rounding == StateRounding.LOOKUP_TABLE);
         this.codec2 = new BlockwiseStateCodec(DynamicMap.create(false), rounding == StateRounding.LOOKUP_TABLE);
-        this.memory = name.isPaged() ? StateMemory.mapped(pagingDir) : StateMemory.heap();
+        this.memory = paged ? StateMemory.mapped(pagingDir) : StateMemory.heap();
     }
 
     /**
