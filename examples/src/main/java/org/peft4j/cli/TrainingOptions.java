@@ -50,6 +50,11 @@ public final class TrainingOptions {
             + "(default: ${DEFAULT-VALUE}).")
     double weightDecay;
 
+    @Option(names = "--optim", defaultValue = "adamw_torch_fused", description = "Optimizer by transformers' name: "
+            + "adamw_torch, adamw_torch_fused, adamw_8bit (= adamw_bnb_8bit), paged_adamw_8bit or paged_adamw_32bit "
+            + "(default: ${DEFAULT-VALUE}).")
+    String optim;
+
     @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Gradient clipping threshold, 0 for "
             + "none (default: ${DEFAULT-VALUE}).")
     double maxGradNorm;
@@ -82,7 +87,7 @@ public final class TrainingOptions {
                     .gradientAccumulationSteps(gradientAccumulationSteps).warmupRatio(warmupRatio)
                     .warmupSteps(warmupSteps).lrSchedulerType(lrSchedulerType).weightDecay(weightDecay)
                     .maxGradNorm(maxGradNorm).loggingSteps(loggingSteps).saveSteps(saveSteps)
-                    .saveTotalLimit(saveTotalLimit).seed(seed);
+                    .saveTotalLimit(saveTotalLimit).seed(seed).optim(optim);
             if (evaluate) {
                 long every = evalSteps != null ? evalSteps : loggingSteps;
                 if (every <= 0) {

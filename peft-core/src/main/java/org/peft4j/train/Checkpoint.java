@@ -22,7 +22,10 @@ import org.peft4j.util.AtomicFiles;
 
 /**
  * A training checkpoint folder {@code output_dir/checkpoint-N/}: trainable weights ({@code model.safetensors}),
- * AdamW moments and step ({@code optimizer.safetensors}), the data position ({@code rng_state.json}) and
+ * the optimizer's state tensors with its step, {@code optim} name and state format in the metadata
+ * ({@code optimizer.safetensors}: {@code exp_avg.P} / {@code exp_avg_sq.P} for torch's AdamW; bitsandbytes'
+ * {@code state1.P} / {@code state2.P} (uint8 codes or float32) and {@code absmax1.P} / {@code absmax2.P} for its
+ * optimizers; a checkpoint without the metadata is torch's AdamW), the data position ({@code rng_state.json}) and
  * {@code trainer_state.json}, plus whatever the trainer's extra writer adds (a PEFT model's adapter files). The folder is written under a temporary name and renamed into place, so a crash never
  * leaves a half-written checkpoint.
  */
@@ -33,22 +36,49 @@ final class Checkpoint {
     final long globalStep;
     final long maxSteps;
     final long batchCursor;
+    /** The state format of checkpoints written before the metadata named it: torch's AdamW. */
+    static final String LEGACY_OPTIM = "adamw_torch";
+
     final long optimizerStep;
+    final String optim;
+    final String stateFormat;
     final Map<String, Tensor> weights;
-    final Map<String, float[]> expAvg;
-    final Map<String, float[]> expAvgSq;
+    final Map<String, Tensor> optimizerState;
     final JsonArray logHistory;
 
-    Checkpoint(long globalStep, long maxSteps, long batchCursor, long optimizerStep, Map<String, Tensor> weights,
-            Map<String, float[]> expAvg, Map<String, float[]> expAvgSq, JsonArray logHistory) {
+    Checkpoint(long globalStep, long maxSteps, long batchCursor, long optimizerStep, String optim, String stateFormat,
+            Map<String, Tensor> weights, Map<String, Tensor> optimizerState, JsonArray logHistory) {
         this.globalStep = globalStep;
         this.maxSteps = maxSteps;
         this.batchCursor = batchCursor;
         this.optimizerStep = optimizerStep;
+        this.optim = optim;
+        this.stateFormat = stateFormat;
         this.weights = weights;
-        this.expAvg = expAvg;
-        this.expAvgSq = expAvgSq;
+        this.optimizerState = optimizerState;
         this.logHistory = logHistory;
+    }
+
+    /** A checkpoint of {@code optimizer}'s current state. */
+    static Checkpoint of(long globalStep, long maxSteps, long batchCursor, Optimizer optimizer,
+            Map<String, Tensor> weights, JsonArray logHistory) {
+        return new Checkpoint(globalStep, maxSteps, batchCursor, optimizer.step(), optimizer.name().value(),
+                optimizer.stateFormat(), weights, optimizer.stateTensors(), logHistory);
+    }
+
+    /**
+     * Restores this checkpoint's optimizer state into {@code optimizer}.
+     *
+     * @throws IllegalArgumentException when the checkpoint was written by an optimizer whose states mean something
+     *     else (another {@code optim}, other than an alias or the paged / unpaged twin)
+     */
+    void restoreOptimizer(Optimizer optimizer, Path dir) {
+        if (!stateFormat.equals(optimizer.stateFormat())) {
+            throw new IllegalArgumentException(dir + " was saved with optim '" + optim + "', whose optimizer state ("
+                    + stateFormat + ") this run's optim '" + optimizer.name() + "' (" + optimizer.stateFormat()
+                    + ") cannot continue; resume with optim='" + optim + "' or start a new run");
+        }
+        optimizer.loadState(optimizerStep, optimizerState);
     }
 
     /** Files written into the checkpoint folder besides the trainer's own (before it is renamed into place). */
@@ -66,14 +96,11 @@ final class Checkpoint {
         deleteTree(tmp);
         Files.createDirectories(tmp);
         SafeTensorsWriter.write(tmp.resolve("model.safetensors"), weights, SafeTensorsWriter.PT_METADATA);
-        Map<String, Tensor> opt = new LinkedHashMap<>();
-        for (Map.Entry<String, float[]> e : expAvg.entrySet()) {
-            opt.put("exp_avg." + e.getKey(), Tensor.of(e.getValue(), e.getValue().length));
-            float[] sq = expAvgSq.get(e.getKey());
-            opt.put("exp_avg_sq." + e.getKey(), Tensor.of(sq, sq.length));
-        }
-        SafeTensorsWriter.write(tmp.resolve("optimizer.safetensors"), opt,
-                Map.of("step", Long.toString(optimizerStep)));
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("step", Long.toString(optimizerStep));
+        meta.put("optim", optim);
+        meta.put("state_format", stateFormat);
+        SafeTensorsWriter.write(tmp.resolve("optimizer.safetensors"), optimizerState, meta);
         JsonObject rng = new JsonObject();
         rng.addProperty("batch_cursor", batchCursor);
         AtomicFiles.writeString(tmp.resolve("rng_state.json"), GSON.toJson(rng) + "\n");
@@ -101,21 +128,22 @@ final class Checkpoint {
                 weights.put(k, st.get(k).copy());
             }
         }
-        Map<String, float[]> m = new LinkedHashMap<>();
-        Map<String, float[]> v = new LinkedHashMap<>();
+        Map<String, Tensor> opt = new LinkedHashMap<>();
         long optStep;
+        String optim;
+        String format;
         try (SafeTensors st = SafeTensors.open(dir.resolve("optimizer.safetensors"))) {
-            optStep = Long.parseLong(st.metadata().get("step"));
+            Map<String, String> meta = st.metadata();
+            optStep = Long.parseLong(meta.get("step"));
+            optim = meta.getOrDefault("optim", LEGACY_OPTIM);
+            format = meta.getOrDefault("state_format", OptimizerNames.of(LEGACY_OPTIM).stateFormat());
             for (String k : st.keys()) {
-                if (k.startsWith("exp_avg_sq.")) {
-                    v.put(k.substring("exp_avg_sq.".length()), st.get(k).toFloatArray());
-                } else if (k.startsWith("exp_avg.")) {
-                    m.put(k.substring("exp_avg.".length()), st.get(k).toFloatArray());
-                }
+                opt.put(k, st.get(k).copy());
             }
         }
         return new Checkpoint(state.get("global_step").getAsLong(), state.get("max_steps").getAsLong(),
-                rng.get("batch_cursor").getAsLong(), optStep, weights, m, v, state.getAsJsonArray("log_history"));
+                rng.get("batch_cursor").getAsLong(), optStep, optim, format, weights, opt,
+                state.getAsJsonArray("log_history"));
     }
 
     /** Deletes the oldest {@code checkpoint-N} folders so that at most {@code limit} remain. */

@@ -20,8 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The optimization loop: gradient accumulation, global-norm clipping, AdamW with decoupled weight decay (none on
- * biases and norm weights) and the learning-rate schedule, over the trainable parameters of a model.
+ * The optimization loop: gradient accumulation, global-norm clipping, the optimizer {@code optim} names (AdamW with
+ * decoupled weight decay, none on biases and norm weights: torch's, or bitsandbytes' 8-bit or paged one, see
+ * {@link OptimizerNames}) and the learning-rate schedule, over the trainable parameters of a model.
  *
  * <p>Data comes either as pre-collated batches ({@link #train(List)}, cycled in order) or as tokenised examples
  * that the trainer batches itself ({@link #train(List, List, PaddingCollator, Path)}: batches of
@@ -116,7 +117,9 @@ public final class Trainer {
 
     /**
      * Trains, continuing from {@code resumeFromCheckpoint} when it is not null: weights, optimizer moments, the
-     * step and the data position are restored, so the losses that follow equal those of an uninterrupted run.
+     * step and the data position are restored, so the losses that follow equal those of an uninterrupted run. A
+     * checkpoint saved with an {@code optim} whose states mean something else (torch's AdamW, bitsandbytes' 8-bit or
+     * 32-bit states) is refused with an {@link IllegalArgumentException} naming both.
      * Checkpoints are written every {@code save_steps} and at the last step (as transformers' save strategy
      * {@code "steps"}) to {@code output_dir/checkpoint-N}, keeping at most {@code save_total_limit}.
      *
@@ -217,13 +220,43 @@ public final class Trainer {
     private List<Double> run(TrainStep step, Source batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
         Map<String, Parameter> params = step.trainable();
         long total = totalSteps(batches.batchesPerEpoch());
-        OptimizerStep optimizer = new OptimizerStep(params, model.decayParameterNames(), args, total);
+        try (OptimizerStep optimizer = new OptimizerStep(params, model.decayParameterNames(),
+                embeddingWeightNames(model, params), args, total)) {
+            return run(step, optimizer, total, batches, evalBatches, resumeFromCheckpoint);
+        }
+    }
+
+    /**
+     * The trainable parameters that are embedding weights: transformers keeps their states in 32 bits under an
+     * 8-bit bitsandbytes optimizer ({@code register_module_override(module, "weight", {"optim_bits": 32})} for every
+     * {@code nn.Embedding}).
+     */
+    static java.util.Set<String> embeddingWeightNames(CausalLM model, Map<String, Parameter> params) {
+        java.util.Set<Parameter> embeddings = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (org.peft4j.nn.Module m : model.baseModel().namedModules().values()) {
+            if (m instanceof org.peft4j.nn.Embedding) {
+                embeddings.addAll(m.directParameters().values());
+            }
+        }
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        params.forEach((k, p) -> {
+            if (embeddings.contains(p)) {
+                out.add(k);
+            }
+        });
+        return out;
+    }
+
+    private List<Double> run(TrainStep step, OptimizerStep optimizer, long total, Source batches,
+            List<Batch> evalBatches, Path resumeFromCheckpoint) {
+        Map<String, Parameter> params = step.trainable();
         List<Double> losses = new ArrayList<>();
         JsonArray history = new JsonArray();
         long cursor = 0;
         long start = 0;
         if (resumeFromCheckpoint != null) {
             Checkpoint c = readCheckpoint(resumeFromCheckpoint);
+            c.restoreOptimizer(optimizer.optimizer(), resumeFromCheckpoint);
             for (Map.Entry<String, Tensor> e : c.weights.entrySet()) {
                 Parameter p = params.get(e.getKey());
                 if (p == null) {
@@ -237,7 +270,6 @@ public final class Trainer {
                 }
                 p.data().write(b -> b.put(saved.data()));
             }
-            optimizer.adam().restore(c.optimizerStep, c.expAvg, c.expAvgSq);
             cursor = c.batchCursor;
             start = c.globalStep;
             history = c.logHistory;
@@ -307,9 +339,8 @@ public final class Trainer {
             }
             // as transformers' DefaultFlowCallback (save_strategy "steps"): every save_steps and at the last step
             if ((s + 1) % args.saveSteps() == 0 || s + 1 >= total) {
-                AdamW adam = optimizer.adam();
-                saveCheckpoint(checkpoints, new Checkpoint(s + 1, total, cursor, adam.step(), trainableData(params),
-                        adam.firstMoments(), adam.secondMoments(), history));
+                saveCheckpoint(checkpoints, Checkpoint.of(s + 1, total, cursor, optimizer.optimizer(),
+                        trainableData(params), history));
             }
         }
         try {

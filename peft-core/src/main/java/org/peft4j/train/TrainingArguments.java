@@ -5,8 +5,8 @@ import java.nio.file.Path;
 /**
  * Training settings with transformers' {@code TrainingArguments} names (camelCase here, snake_case in JSON) and
  * defaults: {@code learning_rate} 5e-5, {@code num_train_epochs} 3, {@code max_steps} -1, batch sizes 8,
- * {@code lr_scheduler_type} linear, AdamW betas (0.9, 0.999), epsilon 1e-8, {@code max_grad_norm} 1.0,
- * {@code logging_steps} and {@code save_steps} 500, {@code seed} 42.
+ * {@code lr_scheduler_type} linear, {@code optim} "adamw_torch_fused", AdamW betas (0.9, 0.999), epsilon 1e-8,
+ * {@code max_grad_norm} 1.0, {@code logging_steps} and {@code save_steps} 500, {@code seed} 42.
  */
 public final class TrainingArguments {
     private final Path outputDir;
@@ -20,6 +20,8 @@ public final class TrainingArguments {
     private final double warmupRatio;
     private final LrScheduler.Type lrSchedulerType;
     private final double weightDecay;
+    private final OptimizerNames optim;
+    private final String optimArgs;
     private final double adamBeta1;
     private final double adamBeta2;
     private final double adamEpsilon;
@@ -45,6 +47,8 @@ public final class TrainingArguments {
         this.warmupRatio = b.warmupRatio;
         this.lrSchedulerType = b.lrSchedulerType;
         this.weightDecay = b.weightDecay;
+        this.optim = b.optim;
+        this.optimArgs = b.optimArgs;
         this.adamBeta1 = b.adamBeta1;
         this.adamBeta2 = b.adamBeta2;
         this.adamEpsilon = b.adamEpsilon;
@@ -105,6 +109,43 @@ public final class TrainingArguments {
 
     public double weightDecay() {
         return weightDecay;
+    }
+
+    /**
+     * {@code optim}: the optimizer, by transformers' name (default {@code adamw_torch_fused}, transformers' default
+     * with torch &gt;= 2.8). See {@link OptimizerNames} for the ones peft4j implements.
+     */
+    public OptimizerNames optim() {
+        return optim;
+    }
+
+    /**
+     * {@code optim_args}: optional {@code "key=value,key2=value2"} arguments for optimizers that read them, or null.
+     * As in transformers, the AdamW optimizers ignore them.
+     */
+    public String optimArgs() {
+        return optimArgs;
+    }
+
+    /** {@link #optimArgs()} parsed as transformers' {@code _parse_optim_args} does (spaces dropped). */
+    public java.util.Map<String, String> optimArgsMap() {
+        return parseOptimArgs(optimArgs);
+    }
+
+    static java.util.Map<String, String> parseOptimArgs(String s) {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        if (s == null || s.isEmpty()) {
+            return out;
+        }
+        for (String mapping : s.replace(" ", "").split(",", -1)) {
+            String[] kv = mapping.split("=", -1);
+            if (kv.length != 2) {
+                throw new IllegalArgumentException("optim_args must be comma-separated key=value pairs, got '"
+                        + mapping + "' in '" + s + "'");
+            }
+            out.put(kv[0], kv[1]);
+        }
+        return out;
     }
 
     public double adamBeta1() {
@@ -185,6 +226,8 @@ public final class TrainingArguments {
         private double warmupRatio;
         private LrScheduler.Type lrSchedulerType = LrScheduler.Type.LINEAR;
         private double weightDecay;
+        private OptimizerNames optim = OptimizerNames.DEFAULT;
+        private String optimArgs;
         private double adamBeta1 = 0.9;
         private double adamBeta2 = 0.999;
         private double adamEpsilon = 1e-8;
@@ -253,6 +296,34 @@ public final class TrainingArguments {
 
         public Builder weightDecay(double v) {
             this.weightDecay = nonNegative("weight_decay", v);
+            return this;
+        }
+
+        /**
+         * {@code optim} by transformers' name.
+         *
+         * @throws IllegalArgumentException for a name transformers does not know, with its message ("{@code X is
+         *     not a valid OptimizerNames, please select one of [...]}"), or one peft4j does not implement
+         *     ("{@code Trainer cannot instantiate unsupported optimizer: X}", with the supported names)
+         */
+        public Builder optim(String v) {
+            return optim(OptimizerNames.of(v));
+        }
+
+        /** {@code optim}; see {@link #optim(String)}. */
+        public Builder optim(OptimizerNames v) {
+            this.optim = v.requireSupported();
+            return this;
+        }
+
+        /**
+         * {@code optim_args}, {@code "key=value,..."} (null for none).
+         *
+         * @throws IllegalArgumentException if it is not comma-separated key=value pairs
+         */
+        public Builder optimArgs(String v) {
+            parseOptimArgs(v);
+            this.optimArgs = v;
             return this;
         }
 
