@@ -15,10 +15,10 @@ import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.PreTrainedModel;
-import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.peft.tuners.TunerConfig;
+import org.peft4j.qlora.KbitTraining;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code peft4j finetune}: LoRA fine-tuning of a Hugging Face model folder on instruction data (alpaca or chat
- * records, JSON or JSONL), as PEFT + transformers' {@code Trainer} do it. The model folder's tokenizer and chat
+ * records, JSON or JSONL), as PEFT + transformers' {@code Trainer} do it; QLoRA with {@code --load-in-4bit} (the base
+ * quantized at load, then PEFT's {@code prepare_model_for_kbit_training}). The model folder's tokenizer and chat
  * template tokenise the data with labels on the responses only ({@link SftTokenizer}); the {@link Trainer} shows a
  * progress bar, logs to {@code output-dir/trainer_log.jsonl} and writes checkpoints; the adapter is saved in PEFT's
  * format in the output folder, next to {@code loss.png}.
@@ -76,6 +77,9 @@ public final class FinetuneCommand extends CliCommand {
     @Mixin
     TrainingOptions training;
 
+    @Mixin
+    QuantOptions quant;
+
     @Override
     protected void run() throws Exception {
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
@@ -96,13 +100,17 @@ public final class FinetuneCommand extends CliCommand {
             List<TokenizedExample> train = tokenize(sft, trainFile, "--data");
             List<TokenizedExample> eval = evalData == null ? List.of() : tokenize(sft, evalData, "--eval-data");
 
-            PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+            PreTrainedModel base = quant.load(modelDir);
+            if (quant.config() != null) {
+                KbitTraining.prepareModelForKbitTraining(base, args.gradientCheckpointing());
+            }
             checkVocabulary(train, base, modelDir, trainFile);
             checkVocabulary(eval, base, modelDir, evalData);
             PeftModel peftModel = Peft.getPeftModel(base, loraConfig);
             TunerConfig used = (TunerConfig) peftModel.activePeftConfig();
             List<String> adapted = new ArrayList<>(peftModel.tuner().tunerLayers().keySet());
-            out().printf("model:   %s (%s, %d layers)%n", modelDir, base.config().modelType(), base.numLayers());
+            out().printf("model:   %s (%s, %d layers%s)%n", modelDir, base.config().modelType(), base.numLayers(),
+                    quant.describe() == null ? "" : ", " + quant.describe());
             out().printf("data:    %s (%d examples, %,d tokens, %,d in responses)%n", trainFile, train.size(),
                     tokens(train, false), tokens(train, true));
             if (!eval.isEmpty()) {

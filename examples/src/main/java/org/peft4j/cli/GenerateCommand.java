@@ -8,9 +8,9 @@ import org.peft4j.data.HfTokenizer;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.PreTrainedModel;
-import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.PeftModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -62,6 +62,9 @@ public final class GenerateCommand extends CliCommand {
     @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Mixin
+    QuantOptions quant;
+
     @Override
     protected void run() throws Exception {
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
@@ -72,9 +75,9 @@ public final class GenerateCommand extends CliCommand {
         try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
             GenerationConfig cfg = config(tokenizer);
             ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
-            PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+            PreTrainedModel base = quant.load(modelDir);
             PeftModel peft = adapter == null ? null : PeftModel.fromPretrained(base, adapter);
-            out().println("model:   " + modelDir);
+            out().println("model:   " + modelDir + (quant.describe() == null ? "" : " (" + quant.describe() + ")"));
             if (peft != null) {
                 out().println("adapter: " + adapter);
             }

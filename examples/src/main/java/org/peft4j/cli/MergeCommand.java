@@ -6,9 +6,9 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.peft4j.models.PreTrainedModel;
-import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.peft.PeftModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -18,7 +18,11 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         sortOptions = false,
-        description = "Merge a LoRA adapter into its base model and save a plain Hugging Face model folder.")
+        description = {"Merge a LoRA adapter into its base model and save a plain Hugging Face model folder.",
+            "A QLoRA adapter is best merged into the full-precision base (the default): the result is a float "
+                + "folder with the adapter exactly in its weights. With --load-in-4bit the base is quantized, the "
+                + "adapter merged into the dequantized weights and the result re-quantized, as PEFT's "
+                + "merge_and_unload on a 4-bit model (rounding errors; a 4-bit folder is saved)."})
 public final class MergeCommand extends CliCommand {
     /** Tokenizer and generation files copied from the base folder when present. */
     static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
@@ -35,6 +39,9 @@ public final class MergeCommand extends CliCommand {
             + "written.")
     Path outputDir;
 
+    @Mixin
+    QuantOptions quant;
+
     @Override
     protected void run() throws Exception {
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, false);
@@ -46,7 +53,7 @@ public final class MergeCommand extends CliCommand {
             throw new CliException("--output-dir " + outputDir + " is the --model folder; the merged model must go "
                     + "to another folder (the base weights are read from it)");
         }
-        PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
+        PreTrainedModel base = quant.load(modelDir);
         PeftModel peft = PeftModel.fromPretrained(base, adapter);
         PreTrainedModel merged = peft.mergeAndUnload();
         merged.savePretrained(outputDir);
@@ -58,7 +65,8 @@ public final class MergeCommand extends CliCommand {
                 copied.add(name);
             }
         }
-        out().println("merged " + adapter + " into " + modelDir);
+        out().println("merged " + adapter + " into " + modelDir + (quant.describe() == null ? ""
+                : " loaded in " + quant.describe() + " (re-quantized after the merge)"));
         out().println("saved:  " + outputDir + " (config.json, model.safetensors"
                 + (copied.isEmpty() ? "" : ", " + String.join(", ", copied)) + ")");
     }

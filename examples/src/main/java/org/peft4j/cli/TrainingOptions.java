@@ -55,6 +55,11 @@ public final class TrainingOptions {
             + "(default: ${DEFAULT-VALUE}).")
     String optim;
 
+    @Option(names = "--gradient-checkpointing", arity = "0..1", fallbackValue = "true", defaultValue = "false",
+            description = "Keep only each decoder layer's input from the forward pass and recompute the layer in the "
+                + "backward pass: less memory, about one more forward pass of time.")
+    boolean gradientCheckpointing;
+
     @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Gradient clipping threshold, 0 for "
             + "none (default: ${DEFAULT-VALUE}).")
     double maxGradNorm;
@@ -87,7 +92,8 @@ public final class TrainingOptions {
                     .gradientAccumulationSteps(gradientAccumulationSteps).warmupRatio(warmupRatio)
                     .warmupSteps(warmupSteps).lrSchedulerType(lrSchedulerType).weightDecay(weightDecay)
                     .maxGradNorm(maxGradNorm).loggingSteps(loggingSteps).saveSteps(saveSteps)
-                    .saveTotalLimit(saveTotalLimit).seed(seed).optim(optim);
+                    .saveTotalLimit(saveTotalLimit).seed(seed).optim(optim)
+                    .gradientCheckpointing(gradientCheckpointing);
             if (evaluate) {
                 long every = evalSteps != null ? evalSteps : loggingSteps;
                 if (every <= 0) {
