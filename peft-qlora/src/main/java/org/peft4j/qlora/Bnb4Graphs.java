@@ -36,11 +36,6 @@ final class Bnb4Graphs {
     private Bnb4Graphs() {
     }
 
-    /** Makes sure {@link #MATMUL_BNB4} is registered. */
-    static void register() {
-        // class initialization did it
-    }
-
     private static Value matmulBnb4Gradient(org.peft4j.autodiff.GradientContext c, Node n, List<Value> dOut,
             int input) {
         if (input != 0) {
@@ -147,10 +142,5 @@ final class Bnb4Graphs {
         attrs.put("quant_type", qt == QuantType.NF4 ? 1L : 0L);
         Value b = g.reshape(packed, (n * k + 1) / 2);
         return g.node(MATMUL_BNB4.opType(), MATMUL_BNB4.domain(), List.of(x, b, absmax), attrs).output(0);
-    }
-
-    /** A static shape with the last dimension replaced. */
-    static Shape withLast(Shape s, long last) {
-        return s.with(-1, Dim.of(last));
     }
 }
