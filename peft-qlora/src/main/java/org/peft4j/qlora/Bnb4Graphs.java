@@ -36,11 +36,6 @@ final class Bnb4Graphs {
     private Bnb4Graphs() {
     }
 
-    /** Makes sure {@link #MATMUL_BNB4} is registered. */
-    static void register() {
-        // class initialization did it
-    }
-
     private static Value matmulBnb4Gradient(org.peft4j.autodiff.GradientContext c, Node n, List<Value> dOut,
             int input) {
         if (input != 0) {
@@ -54,8 +49,8 @@ final class Bnb4Graphs {
         if (n.attrLong("transB", 1) != 1) {
             throw new IllegalStateException("MatMulBnb4 with transB=0 has no gradient rule here");
         }
-        Value w = dequantize(g, n.input(1), n.input(2), Codes4bit.table(qt), (int) bs, new long[] {nn, k});
         Value dy = dOut.get(0);
+        Value w = dequantize(g, n.input(1), n.input(2), Codes4bit.table(qt), (int) bs, new long[] {nn, k}, dy);
         w = g.cast(w, dy.dtype());
         return g.matmul(dy, w);
     }
@@ -67,10 +62,24 @@ final class Bnb4Graphs {
      * @param absmax float32 [nblocks]
      */
     static Value dequantize(Graph g, Value packed, Value absmax, float[] code, int blocksize, long[] shape) {
+        return dequantize(g, packed, absmax, code, blocksize, shape, null);
+    }
+
+    /**
+     * As {@link #dequantize(Graph, Value, Value, float[], int, long[])}, but not before {@code after} is computed:
+     * the unpacking reads a shape derived from {@code after} ({@code Size(after) * 0 + nbytes}). Without such a
+     * dependency the subgraph depends on initializers only, and ONNX Runtime may run it (and every other layer's) at
+     * the start of the graph, holding all float32 weights at once; with it, each weight is dequantized when its
+     * consumer is ready and freed after use.
+     *
+     * @param after a value the dequantization must wait for, or null
+     */
+    static Value dequantize(Graph g, Value packed, Value absmax, float[] code, int blocksize, long[] shape,
+            Value after) {
         long numel = Tensor.numel(shape);
         long nbytes = (numel + 1) / 2;
         long nblocks = (numel + blocksize - 1) / blocksize;
-        Value idx = g.cast(g.reshape(packed, nbytes), DType.I32);
+        Value idx = g.cast(flatAfter(g, packed, nbytes, after), DType.I32);
         Value table = g.constant(Tensor.of(Codes4bit.pairTable(code), 256, 2));
         Value vals = g.reshape(g.gather(table, idx, 0), 2 * nbytes);
         long padded = nblocks * blocksize;
@@ -85,6 +94,15 @@ final class Bnb4Graphs {
         return g.reshape(flat, shape);
     }
 
+    /** {@code x} reshaped to [n]; with {@code after}, to a shape computed from it ({@code Size(after) * 0 + n}). */
+    private static Value flatAfter(Graph g, Value x, long n, Value after) {
+        if (after == null) {
+            return g.reshape(x, n);
+        }
+        Value target = g.add(g.mul(g.unsqueeze(g.size(after), 0), g.ints(0)), g.ints(n));
+        return g.reshape(x, target, Shape.of(Dim.of(n)));
+    }
+
     /**
      * The float32 absmax of a double-quantized state, de-nested in the graph as bitsandbytes does:
      * {@code f32(code2[q[b]] * nested_absmax[b / 256]) + offset}.
@@ -92,12 +110,14 @@ final class Bnb4Graphs {
      * @param q uint8 [nblocks]
      * @param nestedAbsmax float32 [ceil(nblocks / nestedBlocksize)]
      * @param code2 float32 [256], the dynamic map
+     * @param after a value the de-nesting must wait for (see {@link #dequantize(Graph, Value, Value, float[], int,
+     *     long[], Value)}), or null
      */
     static Value denest(Graph g, Value q, Value nestedAbsmax, Value code2, float offset, int nestedBlocksize,
-            long nblocks) {
+            long nblocks, Value after) {
         long nb2 = (nblocks + nestedBlocksize - 1) / nestedBlocksize;
         long padded = nb2 * nestedBlocksize;
-        Value vals = g.gather(code2, g.cast(g.reshape(q, nblocks), DType.I32), 0);
+        Value vals = g.gather(code2, g.cast(flatAfter(g, q, nblocks, after), DType.I32), 0);
         if (padded > nblocks) {
             vals = g.concat(0, vals, g.constant(Tensor.zeros(DType.F32, padded - nblocks)));
         }
@@ -122,10 +142,5 @@ final class Bnb4Graphs {
         attrs.put("quant_type", qt == QuantType.NF4 ? 1L : 0L);
         Value b = g.reshape(packed, (n * k + 1) / 2);
         return g.node(MATMUL_BNB4.opType(), MATMUL_BNB4.domain(), List.of(x, b, absmax), attrs).output(0);
-    }
-
-    /** A static shape with the last dimension replaced. */
-    static Shape withLast(Shape s, long last) {
-        return s.with(-1, Dim.of(last));
     }
 }

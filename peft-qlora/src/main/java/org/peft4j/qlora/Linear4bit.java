@@ -241,6 +241,11 @@ public class Linear4bit extends Layer implements LinearLike {
 
     /** The float32 absmax [nblocks] as a graph value, de-nested in the graph for double-quantized states. */
     Value absmaxValue(Graph g) {
+        return absmaxValue(g, null);
+    }
+
+    /** As {@link #absmaxValue(Graph)}, de-nested only once {@code after} is computed (null: no such wait). */
+    Value absmaxValue(Graph g, Value after) {
         QuantState st = requireState();
         String w = g.param(weight()).name();
         Map<String, Parameter> names = new LinkedHashMap<>();
@@ -255,7 +260,7 @@ public class Linear4bit extends Layer implements LinearLike {
             return absmax;
         }
         return Bnb4Graphs.denest(g, absmax, g.param(stateParams.nestedAbsmax), g.param(stateParams.nestedCode),
-                st.nested().offset(), st.nested().blocksize(), st.numBlocks());
+                st.nested().offset(), st.nested().blocksize(), st.numBlocks(), after);
     }
 
     /**
@@ -306,7 +311,7 @@ public class Linear4bit extends Layer implements LinearLike {
         Value xc = g.cast(x, cd);
         Value y;
         if (cd == DType.F32 && Kernel.choose(g) == Kernel.MATMUL_BNB4) {
-            y = Bnb4Graphs.matmulBnb4(g, xc, packedValue(g), absmaxValue(g), quantType, blocksize, outFeatures,
+            y = Bnb4Graphs.matmulBnb4(g, xc, packedValue(g), absmaxValue(g, xc), quantType, blocksize, outFeatures,
                     inFeatures);
             if (b != null) {
                 y = g.add(y, Functional.toFloat32(g, g.param(b)));
@@ -315,8 +320,8 @@ public class Linear4bit extends Layer implements LinearLike {
             // dequantized in float32, rounded to the compute dtype (bitsandbytes: dequantize_4bit(...).to(A.dtype));
             // half-precision products accumulate in float32 and round once, as torch's CPU matmul does
             DType acc = cd == DType.F64 ? DType.F64 : DType.F32;
-            Value w = roundTo(g, Bnb4Graphs.dequantize(g, packedValue(g), absmaxValue(g), st.code().toFloatArray(),
-                    blocksize, new long[] {outFeatures, inFeatures}), cd, acc);
+            Value w = roundTo(g, Bnb4Graphs.dequantize(g, packedValue(g), absmaxValue(g, xc), st.code().toFloatArray(),
+                    blocksize, new long[] {outFeatures, inFeatures}, xc), cd, acc);
             Value bias = b == null ? null : roundTo(g, Functional.toFloat32(g, g.param(b)), cd, acc);
             y = g.cast(Functional.linear(g, g.cast(xc, acc), w, bias, true), cd);
         }
@@ -329,14 +334,21 @@ public class Linear4bit extends Layer implements LinearLike {
     }
 
     /**
-     * The kernel a float32 forward uses. ORT's {@code MatMulBnb4} is the default, by measurement
-     * ({@code Linear4bitKernelBench}, W [5632, 2048] NF4 + double quant, ORT 1.29 CPU, 2 shared vCPUs): a decode step
-     * x [1, 2048] takes 6-15 ms with it against 26-67 ms for dequantize + Gemm (its native dequantization beats the
-     * graph's Gather + Mul passes about 4x); a training micro-batch x [1024, 2048] forward + input gradient takes
-     * the same time either way (436 vs 423 ms, within the noise), and with MatMulBnb4 no float32 copy of W lives from
-     * the forward to the backward: the backward dequantizes again, as bitsandbytes' {@code MatMul4Bit} does, which is
-     * what keeps a QLoRA step's memory near the 4-bit weights. Other compute dtypes dequantize + Gemm (the CPU kernel
-     * is float32 only).
+     * The kernel a float32 forward uses. ORT's {@code MatMulBnb4} is the default, by measurement on ORT 1.29 CPU
+     * (2 vCPUs shared with other builds, load 5-12, so times are noisy; {@code Linear4bitKernelBench},
+     * {@code Linear4bitMemoryBench}):
+     * <ul>
+     *   <li>decode step x [1, 2048] . W [5632, 2048] (NF4, double quant): 6-16 ms with MatMulBnb4 against 26-67 ms for
+     *       dequantize + Gemm: its native dequantization beats the graph's Cast + Gather + Mul passes about 4x;
+     *   <li>training micro-batch x [1024, 2048], forward + input gradient: the same time either way (241 vs 233,
+     *       436 vs 423, 578 vs 547 ms in three runs);
+     *   <li>peak memory of forward + input gradient through 8 layers [2048, 2048], x [512, 2048]: +214 MiB with
+     *       MatMulBnb4 (the backward dequantizes each weight again, as bitsandbytes' {@code MatMul4Bit} does, when
+     *       its output gradient is ready) against +409 MiB for dequantize + Gemm (the autodiff keeps every float32
+     *       weight from the forward for the backward), and +421 MiB for MatMulBnb4 when the backward's dequantization
+     *       does not wait for the output gradient (ORT then runs them all first).
+     * </ul>
+     * Other compute dtypes dequantize + Gemm (the CPU kernel is float32 only).
      */
     enum Kernel {
         /** ORT's {@code MatMulBnb4} (float32 compute dtype only). */
