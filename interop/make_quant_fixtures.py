@@ -355,7 +355,7 @@ def loftq():
     t, meta = {}, {"cases": {}}
     w = gaussian(40, 48 * 64).reshape(48, 64) * 0.05
     t["weight"] = w
-    for bits, iters, r in ((4, 1, 8), (4, 2, 8), (4, 5, 4)):
+    for bits, iters, r in ((4, 1, 8), (4, 2, 8), (4, 5, 4), (8, 1, 8), (8, 2, 4)):
         q, lora_a, lora_b = cpu_loftq_init(w.clone(), num_bits=bits, reduced_rank=r, num_iter=iters)
         name = f"b{bits}_it{iters}_r{r}"
         t[name + ".q"] = q.contiguous()
@@ -365,6 +365,27 @@ def loftq():
         err = (w - q - lora_b @ lora_a).norm().item()
         meta["cases"][name] = {"bits": bits, "iter": iters, "r": r, "residual_fro": err,
                                "quant_only_fro": (w - q).norm().item() if iters == 1 else None}
+    # bitsandbytes' int8 row-wise round trip (PEFT's 8-bit LoftQ quantizer) on rows whose codes change if the scale
+    # were 127 / rowmax instead of (1 / rowmax) * 127 (torch's 127.0 / t is reciprocal(t) * 127)
+    import numpy as np
+    halves = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(np.float32)
+    rows = []
+    for m in halves[(halves > 0.25) & (halves < 16)][::37]:
+        if len(rows) == 4:
+            break
+        v = halves[(halves > 0) & (halves < m)]
+        s1 = (np.float32(1.0) / m) * np.float32(127.0)
+        s2 = np.float32(127.0) / m
+        diff = v[np.rint((v * s1).astype(np.float32)) != np.rint((v * s2).astype(np.float32))]
+        if s1 != s2 and len(diff):
+            rows.append(np.concatenate([[m], diff[:63], np.zeros(max(0, 63 - len(diff)), np.float32)])[:64])
+    assert rows, "no probe rows"
+    probe = torch.from_numpy(np.stack(rows).astype(np.float32))
+    probe[:, 1::2] *= -1
+    cb, scb, _ = F.int8_vectorwise_quant(probe.to(torch.float16))
+    t["int8_probe.w"] = probe
+    t["int8_probe.deq"] = F.int8_vectorwise_dequant(cb, scb).float()
+    meta["int8_probe_rows"] = len(rows)
     save_file(t, os.path.join(OUT, "loftq.safetensors"))
 
     real_find_spec = importlib.util.find_spec

@@ -4,12 +4,14 @@ import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.RealMatrix;
 import org.apache.commons.math3.linear.SingularValueDecomposition;
 import org.peft4j.tensor.DType;
+import org.peft4j.tensor.HalfFloats;
 import org.peft4j.tensor.Tensor;
 
 /**
  * LoftQ initialisation (Li et al., arXiv 2310.08659) as PEFT 0.21.2's {@code loftq_init(weight, num_bits,
  * reduced_rank, num_iter)} computes it: starting from {@code res = W} (float32), each iteration quantizes
- * {@code res} to NF4 (bitsandbytes' {@code Params4bit} defaults: blocksize 64, no double quantization) and back,
+ * {@code res} to NF4 (bitsandbytes' {@code Params4bit} defaults: blocksize 64, no double quantization) or, with 8
+ * bits, to bitsandbytes' row-wise int8 ({@code Int8Params}, through float16) and back,
  * {@code Q}, takes the rank-r SVD of {@code W - Q}, {@code L = U[:, :r] sqrt(S[:r])}, {@code R = sqrt(S[:r])
  * Vh[:r, :]}, and unless it is the last iteration sets {@code res = W - L R}. The result is {@code Q} in the weight's
  * dtype, {@code lora_A = R} [r, in] and {@code lora_B = L} [out, r], not divided by the LoRA scaling (so
@@ -38,16 +40,46 @@ public final class LoftQ {
     public record Result(Tensor dequantizedWeight, Tensor loraA, Tensor loraB) {
     }
 
+    /** float32(1 / 127) as bitsandbytes writes it ({@code 7.874015718698502e-3}). */
+    private static final float INV_127 = (float) 7.874015718698502e-3;
+
+    /**
+     * bitsandbytes' {@code Int8Params} round trip as PEFT's 8-bit LoftQ uses it: the weight is cast to float16,
+     * quantized per row ({@code int8_vectorwise_quant}: {@code round(x * ((1 / rowmax) * 127))}, half to even) and
+     * dequantized ({@code int8_vectorwise_dequant}: {@code (c * rowmax) * (1/127)} in float32). A zero row gives 0.
+     */
+    static float[] int8RoundTrip(float[] x, int rows, int cols) {
+        float[] out = new float[x.length];
+        float[] h = new float[cols];
+        for (int i = 0; i < rows; i++) {
+            float max = 0f;
+            for (int j = 0; j < cols; j++) {
+                h[j] = HalfFloats.f16ToFloat(HalfFloats.floatToF16(x[i * cols + j]));
+                max = Math.max(max, Math.abs(h[j]));
+            }
+            if (!Float.isFinite(max)) {
+                throw new IllegalArgumentException("loftq residual row " + i + " does not fit float16 (max |x| "
+                        + max + "); bitsandbytes' int8 quantization goes through float16");
+            }
+            float scale = (1f / max) * 127f;
+            for (int j = 0; j < cols; j++) {
+                // an int8 code has no sign of zero: -0.4 gives +0, as torch's .to(torch.int8)
+                int c = max == 0f ? 0 : (int) Math.rint(h[j] * scale);
+                out[i * cols + j] = (c * max) * INV_127;
+            }
+        }
+        return out;
+    }
+
     /**
      * {@code loftq_init(weight, num_bits, reduced_rank, num_iter)}.
      *
      * @param weight a floating [out, in] weight
-     * @param numBits 4 (NF4); PEFT's other value, 8 (bitsandbytes int8), is not supported by peft4j
+     * @param numBits 4 (NF4, blocksize 64) or 8 (bitsandbytes' int8 row-wise quantization via float16)
      * @param reducedRank r
      * @param numIter the number of alternating iterations (at least 1)
      * @throws IllegalArgumentException with PEFT's messages for bits other than 4 and 8 or iterations below 1, and
      *     for a weight that is not 2-D or a rank above {@code min(out, in)}
-     * @throws UnsupportedOperationException for 8 bits
      */
     public static Result loftqInit(Tensor weight, int numBits, int reducedRank, int numIter) {
         if (numBits != 4 && numBits != 8) {
@@ -55,10 +87,6 @@ public final class LoftQ {
         }
         if (numIter <= 0) {
             throw new IllegalArgumentException("Number of iterations must be greater than 0");
-        }
-        if (numBits == 8) {
-            throw new UnsupportedOperationException(
-                    "loftq_bits=8 (bitsandbytes int8 vector-wise quantization) is not supported by peft4j; use 4");
         }
         if (weight.rank() != 2) {
             throw new IllegalArgumentException(
@@ -76,8 +104,12 @@ public final class LoftQ {
         float[] l = null;
         float[] r = null;
         for (int it = 0; it < numIter; it++) {
-            Packed4bit p = Bnb4bit.quantize("loftq residual", Tensor.of(res, out, in), QuantType.NF4, 64, false);
-            q = Bnb4bit.dequantizeF32(p.packed(), p.state()).toFloatArray();
+            if (numBits == 4) {
+                Packed4bit p = Bnb4bit.quantize("loftq residual", Tensor.of(res, out, in), QuantType.NF4, 64, false);
+                q = Bnb4bit.dequantizeF32(p.packed(), p.state()).toFloatArray();
+            } else {
+                q = int8RoundTrip(res, out, in);
+            }
             double[][] m = new double[out][in];
             for (int i = 0; i < out; i++) {
                 for (int j = 0; j < in; j++) {

@@ -39,13 +39,13 @@ class LoftQTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"b4_it1_r8", "b4_it2_r8", "b4_it5_r4"})
+    @ValueSource(strings = {"b4_it1_r8", "b4_it2_r8", "b4_it5_r4", "b8_it1_r8", "b8_it2_r4"})
     void loftqInitMatchesPeft(String name) throws Exception {
         JsonObject c = Fixtures.json(DIR.resolve("loftq.json")).getAsJsonObject("cases").getAsJsonObject(name);
         int r = c.get("r").getAsInt();
         int iters = c.get("iter").getAsInt();
         Tensor w = get("weight");
-        LoftQ.Result res = LoftQ.loftqInit(w, 4, r, iters);
+        LoftQ.Result res = LoftQ.loftqInit(w, c.get("bits").getAsInt(), r, iters);
         float[] q = res.dequantizedWeight().toFloatArray();
         float[] qRef = get(name + ".q").toFloatArray();
         if (iters == 1) {
@@ -154,13 +154,19 @@ class LoftQTest {
     }
 
     @Test
+    void int8RoundTripIsBitExactWithBnb() throws Exception {
+        // rows chosen so that codes change if the scale were 127 / rowmax instead of (1 / rowmax) * 127
+        Tensor w = get("int8_probe.w");
+        float[] q = LoftQ.int8RoundTrip(w.toFloatArray(), (int) w.dim(0), (int) w.dim(1));
+        assertThat(Tensor.of(q, w.shape()).data()).isEqualTo(get("int8_probe.deq").data());
+    }
+
+    @Test
     void refusesAsPeft() throws Exception {
         Tensor w = get("weight");
         assertThatThrownBy(() -> LoftQ.loftqInit(w, 2, 4, 1)).hasMessage("Only nf4 and int8 quantization is supported");
         assertThatThrownBy(() -> LoftQ.loftqInit(w, 4, 4, 0))
                 .hasMessage("Number of iterations must be greater than 0");
-        assertThatThrownBy(() -> LoftQ.loftqInit(w, 8, 4, 1)).isInstanceOf(UnsupportedOperationException.class)
-                .hasMessageContaining("loftq_bits=8");
         assertThatThrownBy(() -> LoraConfig.builder().targetModules("q_proj").initLoraWeights("loftq").build())
                 .hasMessageContaining("`loftq_config` must be specified when `init_lora_weights` is 'loftq'.");
     }
