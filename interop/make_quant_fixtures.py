@@ -329,16 +329,93 @@ def gaussian_stats():
     print("gaussian:", meta)
 
 
+def loftq():
+    """PEFT 0.21.2's loftq_init on the CPU, with two patches (PEFT cannot run it on a CPU-only machine):
+    - loftq_init moves the weight to "cuda" unconditionally: its source is re-executed with the compute device
+      "cpu" (the only change);
+    - bnb.functional.dequantize_4bit is pointed at the portable path (default_dequantize_4bit above), not the CPU
+      AVX-512 kernel.
+    LoraConfig(init_lora_weights="loftq") also insists that scipy is importable (unused): find_spec("scipy") is faked
+    while the config is built, only to record the adapter_config.json PEFT writes."""
+    import importlib.util
+    import inspect
+    import tempfile
+
+    import peft.utils.loftq_utils as lu
+    from peft import LoftQConfig, LoraConfig
+
+    src = inspect.getsource(lu.loftq_init)
+    assert src.count('else "cuda"') == 1
+    src = src.replace('else "cuda"', 'else "cpu"')
+    ns = dict(lu.__dict__)
+    exec(compile(src, lu.__file__, "exec"), ns)
+    cpu_loftq_init = ns["loftq_init"]
+    F.dequantize_4bit = lambda A, quant_state=None, *a, **k: default_dequantize_4bit(A, quant_state)[1]
+
+    t, meta = {}, {"cases": {}}
+    w = gaussian(40, 48 * 64).reshape(48, 64) * 0.05
+    t["weight"] = w
+    for bits, iters, r in ((4, 1, 8), (4, 2, 8), (4, 5, 4), (8, 1, 8), (8, 2, 4)):
+        q, lora_a, lora_b = cpu_loftq_init(w.clone(), num_bits=bits, reduced_rank=r, num_iter=iters)
+        name = f"b{bits}_it{iters}_r{r}"
+        t[name + ".q"] = q.contiguous()
+        t[name + ".lora_A"] = lora_a.contiguous()
+        t[name + ".lora_B"] = lora_b.contiguous()
+        t[name + ".BA"] = (lora_b @ lora_a).contiguous()
+        err = (w - q - lora_b @ lora_a).norm().item()
+        meta["cases"][name] = {"bits": bits, "iter": iters, "r": r, "residual_fro": err,
+                               "quant_only_fro": (w - q).norm().item() if iters == 1 else None}
+    # bitsandbytes' int8 row-wise round trip (PEFT's 8-bit LoftQ quantizer) on rows whose codes change if the scale
+    # were 127 / rowmax instead of (1 / rowmax) * 127 (torch's 127.0 / t is reciprocal(t) * 127)
+    import numpy as np
+    halves = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(np.float32)
+    rows = []
+    for m in halves[(halves > 0.25) & (halves < 16)][::37]:
+        if len(rows) == 4:
+            break
+        v = halves[(halves > 0) & (halves < m)]
+        s1 = (np.float32(1.0) / m) * np.float32(127.0)
+        s2 = np.float32(127.0) / m
+        diff = v[np.rint((v * s1).astype(np.float32)) != np.rint((v * s2).astype(np.float32))]
+        if s1 != s2 and len(diff):
+            rows.append(np.concatenate([[m], diff[:63], np.zeros(max(0, 63 - len(diff)), np.float32)])[:64])
+    assert rows, "no probe rows"
+    probe = torch.from_numpy(np.stack(rows).astype(np.float32))
+    probe[:, 1::2] *= -1
+    cb, scb, _ = F.int8_vectorwise_quant(probe.to(torch.float16))
+    t["int8_probe.w"] = probe
+    t["int8_probe.deq"] = F.int8_vectorwise_dequant(cb, scb).float()
+    meta["int8_probe_rows"] = len(rows)
+    save_file(t, os.path.join(OUT, "loftq.safetensors"))
+
+    real_find_spec = importlib.util.find_spec
+    importlib.util.find_spec = lambda n, *a, **k: real_find_spec("json") if n == "scipy" else real_find_spec(n, *a, **k)
+    try:
+        cfg = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights="loftq",
+                         loftq_config=LoftQConfig(loftq_bits=4, loftq_iter=2))
+    finally:
+        importlib.util.find_spec = real_find_spec
+    with tempfile.TemporaryDirectory() as d:
+        cfg.save_pretrained(d)
+        with open(os.path.join(d, "adapter_config.json")) as f:
+            meta["adapter_config"] = json.load(f)
+    with open(os.path.join(OUT, "loftq.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print("loftq:", meta["cases"])
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["blockwise8", "fourbit", "gaussian"]
+    what = sys.argv[1:] or ["blockwise8", "fourbit", "gaussian", "loftq"]
     if "blockwise8" in what:
         blockwise8()
     if "fourbit" in what:
         fourbit()
     if "gaussian" in what:
         gaussian_stats()
+    if "loftq" in what:
+        loftq()
 
 
 if __name__ == "__main__":

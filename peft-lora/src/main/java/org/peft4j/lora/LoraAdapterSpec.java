@@ -16,9 +16,16 @@ import org.peft4j.peft.tuners.TargetMatcher;
  * @param variant the LoRA variant, e.g. {@link DoraVariant} for {@code use_dora}; null for plain LoRA
  * @param loraBias {@code lora_bias}: a trainable bias on {@code lora_B}
  * @param rng the generator for the adapter's initial weights
+ * @param loftqConfig {@code loftq_config} when {@code init} is {@code "loftq"}, else null
  */
 public record LoraAdapterSpec(String name, int r, double alpha, double dropout, Object init, boolean rslora,
-        LoraVariant variant, boolean loraBias, Random rng) {
+        LoraVariant variant, boolean loraBias, Random rng, LoftQConfig loftqConfig) {
+
+    /** A spec without {@code loftq_config}. */
+    public LoraAdapterSpec(String name, int r, double alpha, double dropout, Object init, boolean rslora,
+            LoraVariant variant, boolean loraBias, Random rng) {
+        this(name, r, alpha, dropout, init, rslora, variant, loraBias, rng, null);
+    }
 
     /**
      * The spec of adapter {@code adapterName} for the module at {@code key}: rank and alpha from the patterns when one
@@ -30,7 +37,7 @@ public record LoraAdapterSpec(String name, int r, double alpha, double dropout, 
         int r = rk == null ? cfg.r() : cfg.rankPattern().get(rk);
         double alpha = ak == null ? cfg.loraAlpha() : cfg.alphaPattern().get(ak);
         return new LoraAdapterSpec(adapterName, r, alpha, cfg.loraDropout(), cfg.initLoraWeights(), cfg.useRslora(),
-                cfg.useDora() ? DoraVariant.INSTANCE : null, cfg.loraBias(), rng);
+                cfg.useDora() ? DoraVariant.INSTANCE : null, cfg.loraBias(), rng, cfg.loftqConfig());
     }
 
     /** Whether the variant is DoRA ({@code use_dora}). */
@@ -40,6 +47,6 @@ public record LoraAdapterSpec(String name, int r, double alpha, double dropout, 
 
     /** This spec with another variant (null: plain LoRA). */
     public LoraAdapterSpec withVariant(LoraVariant v) {
-        return new LoraAdapterSpec(name, r, alpha, dropout, init, rslora, v, loraBias, rng);
+        return new LoraAdapterSpec(name, r, alpha, dropout, init, rslora, v, loraBias, rng, loftqConfig);
     }
 }

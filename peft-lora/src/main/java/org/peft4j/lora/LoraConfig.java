@@ -29,6 +29,10 @@ public final class LoraConfig extends TunerConfig {
     private static final Logger LOG = LoggerFactory.getLogger(LoraConfig.class);
     /** Values accepted for {@code init_lora_weights} besides true and false. */
     public static final List<String> INIT_METHODS = List.of("gaussian", "pissa", "olora");
+    /** {@code init_lora_weights="loftq"}: needs {@link #loftqConfig()} and the peft-qlora module. */
+    public static final String LOFTQ = "loftq";
+    static final String LOFTQ_IGNORED_WARNING =
+            "`loftq_config` specified but will be ignored when `init_lora_weights` is not 'loftq'.";
 
     int r = 8;
     double loraAlpha = 8;
@@ -43,6 +47,8 @@ public final class LoraConfig extends TunerConfig {
     boolean loraBias;
     boolean useDora;
     List<Boolean> enableLora;
+    /** {@code loftq_config}; null when not given (PEFT writes {@code {}}). */
+    LoftQConfig loftqConfig;
 
     LoraConfig() {
         super(PeftType.LORA);
@@ -103,6 +109,11 @@ public final class LoraConfig extends TunerConfig {
         return useDora;
     }
 
+    /** {@code loftq_config} (with {@code init_lora_weights="loftq"}), or null. */
+    public LoftQConfig loftqConfig() {
+        return loftqConfig;
+    }
+
     /** The peft4j {@code enable_lora} extension for fused projections, or null. */
     public List<Boolean> enableLora() {
         return enableLora;
@@ -144,9 +155,19 @@ public final class LoraConfig extends TunerConfig {
         if (!List.of("none", "all", "lora_only").contains(bias)) {
             throw new UnsupportedOperationException("Requested bias: " + bias + ", is not implemented.");
         }
-        if (!(initLoraWeights instanceof Boolean) && !INIT_METHODS.contains(initLoraWeights)) {
+        if (LOFTQ.equals(initLoraWeights)) {
+            if (loftqConfig == null) {
+                throw new IllegalArgumentException(
+                        "`loftq_config` must be specified when `init_lora_weights` is 'loftq'.");
+            }
+        } else if (loftqConfig != null) {
+            loftqConfig = null;
+            LOG.warn(LOFTQ_IGNORED_WARNING);
+        }
+        if (!(initLoraWeights instanceof Boolean) && !INIT_METHODS.contains(initLoraWeights)
+                && !LOFTQ.equals(initLoraWeights)) {
             throw new IllegalArgumentException("init_lora_weights must be true, false or one of " + INIT_METHODS
-                    + " (eva, corda, loftq and the other data-driven initialisations are not supported), got "
+                    + " or loftq (eva, corda and the other data-driven initialisations are not supported), got "
                     + initLoraWeights);
         }
         if (loraBias) {
@@ -186,6 +207,7 @@ public final class LoraConfig extends TunerConfig {
         c.loraBias = loraBias;
         c.useDora = useDora;
         c.enableLora = enableLora == null ? null : new ArrayList<>(enableLora);
+        c.loftqConfig = loftqConfig;
         return c;
     }
 
@@ -212,7 +234,12 @@ public final class LoraConfig extends TunerConfig {
         f.put("megatron_config", null);
         f.put("megatron_core", "megatron.core");
         f.put("trainable_token_indices", null);
-        f.put("loftq_config", new LinkedHashMap<>());
+        Map<String, Object> lq = new LinkedHashMap<>();
+        if (loftqConfig != null) {
+            lq.put("loftq_bits", loftqConfig.loftqBits());
+            lq.put("loftq_iter", loftqConfig.loftqIter());
+        }
+        f.put("loftq_config", lq);
         f.put("eva_config", null);
         f.put("corda_config", null);
         f.put("layer_replication", null);
@@ -231,6 +258,30 @@ public final class LoraConfig extends TunerConfig {
             f.put("enable_lora", enableLora);
         }
         return f;
+    }
+
+    /** {@code loftq_config}: an object with integer {@code loftq_bits} / {@code loftq_iter}; {} or null for none. */
+    private static LoftQConfig readLoftq(ConfigJson j) {
+        JsonElement e = j.raw("loftq_config");
+        if (e == null) {
+            return null;
+        }
+        if (!e.isJsonObject()) {
+            throw j.error("loftq_config", "an object with loftq_bits and loftq_iter");
+        }
+        if (e.getAsJsonObject().size() == 0) {
+            return null;
+        }
+        ConfigJson lq = new ConfigJson(e.getAsJsonObject(), j.source() + " (loftq_config)");
+        LoftQConfig d = new LoftQConfig();
+        LoftQConfig c = new LoftQConfig(lq.integer("loftq_bits", d.loftqBits()),
+                lq.integer("loftq_iter", d.loftqIter()));
+        for (String k : e.getAsJsonObject().keySet()) {
+            if (!k.equals("loftq_bits") && !k.equals("loftq_iter")) {
+                throw new IllegalArgumentException(j.source() + ": unknown field '" + k + "' in loftq_config");
+            }
+        }
+        return c;
     }
 
     private static Number number(double v) {
@@ -277,7 +328,8 @@ public final class LoraConfig extends TunerConfig {
         c.enableLora = j.booleans("enable_lora");
         // PEFT fields without an effect here: read so they are not reported as unknown; refuse the ones that
         // would change the model
-        for (String k : List.of("megatron_config", "megatron_core", "loftq_config", "eva_config", "corda_config",
+        c.loftqConfig = readLoftq(j);
+        for (String k : List.of("megatron_config", "megatron_core", "eva_config", "corda_config",
                 "lora_ga_config", "qalora_group_size", "alora_invocation_tokens", "arrow_config", "kasa_config",
                 "monteclora_config", "velora_config", "use_bdlora", "ensure_weight_tying")) {
             j.raw(k);
@@ -378,6 +430,12 @@ public final class LoraConfig extends TunerConfig {
         }
 
         /** {@code "gaussian"}, {@code "pissa"} or {@code "olora"}. */
+        /** {@code loftq_config}, for {@code initLoraWeights("loftq")}. */
+        public Builder loftqConfig(LoftQConfig v) {
+            c.loftqConfig = v;
+            return this;
+        }
+
         public Builder initLoraWeights(String method) {
             c.initLoraWeights = method;
             return this;

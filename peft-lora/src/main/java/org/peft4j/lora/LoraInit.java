@@ -21,7 +21,8 @@ import org.peft4j.tensor.Tensor;
  *   <li>{@code "pissa"}: A, B from the top-r singular triplets of W (each side sqrt(S)/sqrt(scaling)), and W replaced
  *       by its residual {@code W - s B A};
  *   <li>{@code "olora"}: B, A = the first r columns of Q and rows of R of W's QR decomposition, W replaced by
- *       {@code W - s B A}.
+ *       {@code W - s B A};
+ *   <li>any other name: the {@link LoraWeightInitializer} registered for it (e.g. {@code "loftq"} from peft-qlora).
  * </ul>
  * PiSSA and OLoRA read the base layer's dense weight and write the residual back through its {@link LinearLike}
  * contract. The SVD and QR run in Apache Commons Math in double precision: fine for the layer sizes of small models, slow
@@ -31,7 +32,9 @@ final class LoraInit {
     private LoraInit() {
     }
 
-    static void linear(LoraLinear layer, String name, Linear a, Linear b, Object init, Random rng) {
+    static void linear(LoraLinear layer, String name, Linear a, Linear b, LoraAdapterSpec spec) {
+        Object init = spec.init();
+        Random rng = spec.rng();
         int r = layer.r.get(name);
         long in = layer.inFeatures();
         long out = layer.outFeatures();
@@ -55,9 +58,32 @@ final class LoraInit {
             }
         } else if ("pissa".equals(init) || "olora".equals(init)) {
             decompose(layer, name, a, b, "pissa".equals(init));
+        } else if (init instanceof String && initializer((String) init) != null) {
+            LinearLike base = layer.linearBase();
+            if (!base.hasWeightData()) {
+                throw new IllegalStateException("init_lora_weights=" + init
+                        + " needs the base weights; the model was built shape-only");
+            }
+            initializer((String) init).initialize(base, a, b, spec, layer.scaling.get(name));
+            if (b.bias() != null) {
+                b.bias().setData(Tensor.zeros(DType.F32, out));
+            }
+        } else if (LoraConfig.LOFTQ.equals(init)) {
+            throw new IllegalStateException("init_lora_weights=loftq needs the peft-qlora module on the class path");
         } else {
             throw new IllegalArgumentException("Unknown initialization init_lora_weights=" + init);
         }
+    }
+
+    /** The initialiser registered for {@code name} through {@link java.util.ServiceLoader}, or null. */
+    static LoraWeightInitializer initializer(String name) {
+        for (LoraWeightInitializer i : java.util.ServiceLoader.load(LoraWeightInitializer.class,
+                LoraInit.class.getClassLoader())) {
+            if (i.name().equals(name)) {
+                return i;
+            }
+        }
+        return null;
     }
 
     private static void decompose(LoraLinear layer, String name, Linear a, Linear b, boolean pissa) {

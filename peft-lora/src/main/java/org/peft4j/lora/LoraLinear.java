@@ -82,7 +82,7 @@ public class LoraLinear extends LoraLayer {
         putCommon(spec);
         Linear a = loraA().put(name, new Linear(inFeatures, spec.r(), false, DType.F32));
         Linear b = loraB().put(name, new Linear(spec.r(), outFeatures, spec.loraBias(), DType.F32));
-        LoraInit.linear(this, name, a, b, spec.init(), spec.rng());
+        LoraInit.linear(this, name, a, b, spec);
         if (spec.variant() != null) {
             spec.variant().init(this, name);
         }

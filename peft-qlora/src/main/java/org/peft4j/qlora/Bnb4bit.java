@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
-import java.util.Arrays;
+import java.util.List;
 import java.util.stream.IntStream;
 import org.peft4j.quant.Blockwise8bit;
 import org.peft4j.quant.DynamicMap;
@@ -36,7 +36,7 @@ import org.peft4j.tensor.Tensor;
  */
 public final class Bnb4bit {
     /** The blocksizes bitsandbytes accepts for 4-bit quantization. */
-    public static final int[] BLOCKSIZES = {32, 64, 128, 256, 512, 1024, 2048, 4096};
+    public static final List<Integer> BLOCKSIZES = List.of(32, 64, 128, 256, 512, 1024, 2048, 4096);
     /** Blocksize of the nested (double) quantization of absmax, hard-coded in bitsandbytes. */
     public static final int NESTED_BLOCKSIZE = 256;
 
@@ -416,7 +416,7 @@ public final class Bnb4bit {
     }
 
     private static void checkBlocksize(int blocksize) {
-        if (Arrays.stream(BLOCKSIZES).noneMatch(b -> b == blocksize)) {
+        if (!BLOCKSIZES.contains(blocksize)) {
             throw new IllegalArgumentException("invalid blocksize " + blocksize);
         }
     }
