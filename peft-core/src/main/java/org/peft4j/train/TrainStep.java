@@ -34,6 +34,14 @@ import org.peft4j.tensor.Tensor;
  * (see {@link org.peft4j.nn.Dropout}); {@link #run(Batch, long)} feeds it, so the masks are a function of the value
  * given there and nothing else.
  *
+ * <p>With gradient checkpointing ({@link org.peft4j.models.PreTrainedModel#gradientCheckpointingEnable()} on the base
+ * model when the step is built, transformers' {@code gradient_checkpointing}), the forward graph is cut at the
+ * decoder's {@linkplain Graph#checkpoint checkpoint marks} ({@link CheckpointedGraph}): the forward runs segment by
+ * segment keeping only the values that cross segments (each layer's input, masks, rotary tables), and the backward
+ * recomputes each segment from its input, last segment first; loss and gradients are those of the step without it.
+ * One session per segment graph, compiled on the first run, without ONNX Runtime's per-session CPU arena (so the
+ * sessions share one peak instead of each keeping its own). Without checkpointing the step is one session as before.
+ *
  * <p>Holds leases on its compiled sessions: {@link #close()} releases them. Not thread-safe.
  */
 public final class TrainStep implements AutoCloseable {
