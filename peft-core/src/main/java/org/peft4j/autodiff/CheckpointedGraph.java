@@ -288,7 +288,7 @@ public final class CheckpointedGraph {
                 for (Value in : n.inputs()) {
                     ins.add(in == null ? null : map.computeIfAbsent(in, c -> sg.constant(c.constant())));
                 }
-                Node c = sg.copyNode(n, ins, g);
+                Node c = sg.copyNode(n, ins);
                 for (int i = 0; i < n.outputs().size(); i++) {
                     map.put(n.output(i), c.output(i));
                 }
@@ -414,7 +414,7 @@ public final class CheckpointedGraph {
                     for (Value in : n.inputs()) {
                         ins.add(in == null ? null : map.getOrDefault(in, in));
                     }
-                    Node c = g.copyNode(n, ins, g);
+                    Node c = g.copyNode(n, ins);
                     for (int i = 0; i < n.outputs().size(); i++) {
                         map.put(n.output(i), c.output(i));
                     }

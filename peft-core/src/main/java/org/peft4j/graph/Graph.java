@@ -114,11 +114,13 @@ public final class Graph {
     }
 
     /**
-     * Appends a copy of {@code n} (a node of this or another graph) reading {@code in} instead of its inputs: same op,
-     * domain, attributes and output types, with its annotations and its {@linkplain #stopGradient stop-gradient}
-     * flag, under a fresh name. Used to cut a graph into segments and to recompute a segment.
+     * Appends a copy of {@code n} (a node of this or another graph) reading {@code in} (values of this graph) instead
+     * of its inputs: same op, domain, attributes and output types, with its annotations and its
+     * {@linkplain #stopGradient stop-gradient} flag, under a fresh name. Used to cut a graph into segments and to
+     * recompute a segment.
      */
-    public Node copyNode(Node n, List<Value> in, Graph from) {
+    public Node copyNode(Node n, List<Value> in) {
+        Graph from = n.output(0).graph();
         if (in.size() != n.inputs().size()) {
             throw new IllegalArgumentException("node " + n.name() + " has " + n.inputs().size() + " inputs, got "
                     + in.size());

@@ -311,6 +311,24 @@ public class PeftModel implements CausalLM {
 
     // ------------------------------------------------------------------ running
 
+    /**
+     * The base model's {@link PreTrainedModel#gradientCheckpointingEnable()} (a {@code PeftModel} forwards it to the
+     * base model, as PEFT's attribute lookup does).
+     */
+    public void gradientCheckpointingEnable() {
+        baseModel().gradientCheckpointingEnable();
+    }
+
+    /** The base model's {@link PreTrainedModel#gradientCheckpointingDisable()}. */
+    public void gradientCheckpointingDisable() {
+        baseModel().gradientCheckpointingDisable();
+    }
+
+    /** The base model's {@link PreTrainedModel#isGradientCheckpointing()}. */
+    public boolean isGradientCheckpointing() {
+        return baseModel().isGradientCheckpointing();
+    }
+
     /** The base model that runs underneath (with the wrappers, for layer-injection methods). */
     @Override
     public PreTrainedModel baseModel() {

@@ -104,7 +104,18 @@ public final class OrtRuntime implements AutoCloseable {
      *
      * @throws IllegalStateException if a frozen parameter has no data (shape-only model)
      */
-    public synchronized CompiledGraph compile(Graph g, Predicate<Parameter> asInput) {
+    public CompiledGraph compile(Graph g, Predicate<Parameter> asInput) {
+        return compile(g, asInput, true);
+    }
+
+    /**
+     * {@link #compile(Graph, Predicate)}, choosing whether the session keeps ONNX Runtime's CPU memory arena. A session
+     * with the arena (the default) keeps the peak memory of its largest run reserved for the next run, which is
+     * fastest when one session does all the work. Without it, memory is returned after each run: for many sessions
+     * run one after another (the segments of a gradient-checkpointed step), whose arenas would together hold the sum
+     * of their peaks instead of the largest one.
+     */
+    public synchronized CompiledGraph compile(Graph g, Predicate<Parameter> asInput, boolean cpuArena) {
         if (closed) {
             throw new IllegalStateException("runtime is closed");
         }
@@ -122,10 +133,10 @@ public final class OrtRuntime implements AutoCloseable {
                 bound.add(p.parameter().data());
             }
         }
-        Key key = new Key(digest(bytes), bound);
+        Key key = new Key(digest(bytes), bound, cpuArena);
         NativeSession s = cache.get(key);
         if (s == null) {
-            s = create(bytes, names, bound, hasHalfPrecision(g));
+            s = create(bytes, names, bound, hasHalfPrecision(g), cpuArena);
             cache.put(key, s);
             live.removeIf(NativeSession::isClosed);
             live.add(s);
@@ -179,7 +190,8 @@ public final class OrtRuntime implements AutoCloseable {
         return false;
     }
 
-    private NativeSession create(byte[] model, List<String> names, List<Tensor> bound, boolean half) {
+    private NativeSession create(byte[] model, List<String> names, List<Tensor> bound, boolean half,
+            boolean cpuArena) {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
@@ -193,6 +205,9 @@ public final class OrtRuntime implements AutoCloseable {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
             so.addConfigEntry("session.intra_op.allow_spinning", "0");
+            if (!cpuArena) {
+                so.setCPUArenaAllocator(false);
+            }
             // Frozen weights are placeholders in the ModelProto, bound with addInitializer; ORT's constant folding
             // reads the proto's (placeholder) data, not the bound buffer, so a weight-only subgraph such as
             // Transpose(lora_A) or MatMul(lora_B, lora_A) would be folded from zeros. It also would materialise a
@@ -266,10 +281,12 @@ public final class OrtRuntime implements AutoCloseable {
         private final byte[] digest;
         private final List<Tensor> bound;
         private final long[] versions;
+        private final boolean cpuArena;
 
-        Key(byte[] digest, List<Tensor> bound) {
+        Key(byte[] digest, List<Tensor> bound, boolean cpuArena) {
             this.digest = digest;
             this.bound = bound;
+            this.cpuArena = cpuArena;
             this.versions = new long[bound.size()];
             for (int i = 0; i < versions.length; i++) {
                 versions[i] = bound.get(i).version();
@@ -282,7 +299,7 @@ public final class OrtRuntime implements AutoCloseable {
                 return false;
             }
             Key k = (Key) o;
-            if (!Arrays.equals(digest, k.digest) || bound.size() != k.bound.size()
+            if (cpuArena != k.cpuArena || !Arrays.equals(digest, k.digest) || bound.size() != k.bound.size()
                     || !Arrays.equals(versions, k.versions)) {
                 return false;
             }
