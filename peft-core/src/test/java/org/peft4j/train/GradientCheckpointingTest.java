@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.autodiff.CheckpointedGraph;
 import org.peft4j.data.Batch;
@@ -20,8 +22,10 @@ import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.peft.prompt.VirtualTokensConfig;
 import org.peft4j.runtime.OrtRuntime;
+import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
+import org.peft4j.testutil.FullGradients;
 
 /**
  * Gradient checkpointing gives the loss and gradients of the step without it: full fine-tuning of the tiny Llama and
@@ -88,6 +92,36 @@ class GradientCheckpointingTest {
         TrainStep.Output[] r = both(m, batch(m.vocabSize()), 0);
         assertThat(r[0].gradients()).hasSize(m.namedParameters().size());
         assertSame(r);
+    }
+
+    /**
+     * Sliding-window Mistral and Qwen2 (left-padded batch, per-layer windows whose masks are built at the first layer
+     * that uses them) against torch autograd ({@code interop/fixtures/sliding-window}, as
+     * {@code SlidingWindowGradientTest} holds the plain step).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mistral-swa", "qwen2-swa"})
+    void slidingWindowModelsMatchTorchAutograd(String name) throws Exception {
+        Path dir = Fixtures.root().resolve("sliding-window");
+        PreTrainedModel m = AutoModelForCausalLM.fromPretrained(dir.resolve("models").resolve(name));
+        m.gradientCheckpointingEnable();
+        try (SafeTensors ref = SafeTensors.open(dir.resolve("reference").resolve(name + ".safetensors"));
+                TrainStep s = new TrainStep(m, OrtRuntime.shared())) {
+            assertThat(s.isGradientCheckpointing()).isTrue();
+            TrainStep.Output out = s.run(new Batch(ref.get("train_input_ids"), ref.get("train_attention_mask"),
+                    ref.get("train_labels")));
+            assertThat(out.loss()).isCloseTo(ref.get("train_loss").getFloat(0), org.assertj.core.data.Offset.offset(1e-5));
+            int compared = 0;
+            for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
+                String key = "train_grad." + e.getKey();
+                if (ref.keys().contains(key)) {
+                    assertThat(FullGradients.relativeL2(e.getValue().toFloatArray(), ref.get(key).toFloatArray()))
+                            .as(e.getKey()).isLessThan(1e-4);
+                    compared++;
+                }
+            }
+            assertThat(compared).isEqualTo(1 + 4 * m.numLayers());
+        }
     }
 
     @Test
