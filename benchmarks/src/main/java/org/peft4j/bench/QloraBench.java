@@ -107,13 +107,18 @@ public final class QloraBench {
         bnb.processModelBeforeWeightLoading(m, false);
         m.setQuantizationConfig(bnb);
         long seed = 1;
+        // one float32 buffer per shape, refilled for each layer: the float32 model is never held, and no garbage
+        // direct buffers wait for a collection (which would inflate the peak resident size)
+        Map<List<Long>, Tensor> scratch = new java.util.HashMap<>();
         for (Map.Entry<String, Module> e : m.namedModules().entrySet()) {
             if (e.getValue() instanceof Linear4bit q) {
-                Tensor w = Tensor.zeros(org.peft4j.tensor.DType.F32, q.outFeatures(), q.inFeatures());
+                Tensor w = scratch.computeIfAbsent(List.of(q.outFeatures(), q.inFeatures()),
+                        k -> Tensor.zeros(org.peft4j.tensor.DType.F32, k.get(0), k.get(1)));
                 LlamaBench.fill(w, 0f, (float) (1 / Math.sqrt(q.inFeatures())), seed++);
                 q.setDenseWeight(w);
             }
         }
+        scratch.clear();
         for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
             Parameter p = e.getValue();
             if (p.hasData()) {
