@@ -94,12 +94,15 @@ final class Bnb4Graphs {
         return g.reshape(flat, shape);
     }
 
-    /** {@code x} reshaped to [n]; with {@code after}, to a shape computed from it ({@code Size(after) * 0 + n}). */
+    /**
+     * {@code x} reshaped to [n]; with {@code after}, to a shape computed from it ({@code Shape(after)[0:1] * 0 + n}:
+     * {@code Shape} rather than {@code Size}, which has no CPU kernel for float16 / bfloat16 inputs).
+     */
     private static Value flatAfter(Graph g, Value x, long n, Value after) {
         if (after == null) {
             return g.reshape(x, n);
         }
-        Value target = g.add(g.mul(g.unsqueeze(g.size(after), 0), g.ints(0)), g.ints(n));
+        Value target = g.add(g.mul(g.shapeOf(after, 0, 1), g.ints(0)), g.ints(n));
         return g.reshape(x, target, Shape.of(Dim.of(n)));
     }
 
