@@ -26,7 +26,9 @@ import org.peft4j.util.StrictGson;
  * for an int field is refused by name.
  */
 public final class ModelConfig {
-    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
+    /** As transformers writes config.json: indented, nulls kept (e.g. {@code "pad_token_id": null}). */
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeNulls()
+            .create();
 
     private final JsonObject json;
     private final String source;
@@ -75,6 +77,7 @@ public final class ModelConfig {
         return source;
     }
 
+    /** The config as config.json text, with its null fields kept, as transformers writes them. */
     public String toJson() {
         return GSON.toJson(json);
     }

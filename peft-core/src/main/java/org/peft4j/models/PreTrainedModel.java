@@ -285,11 +285,9 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         SafeTensorsWriter.write(dir.resolve("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
         String configJson = config.toJson();
         if (quantizationConfig != null) {
-            // transformers writes the quantization config's nulls (e.g. "llm_int8_skip_modules": null)
             com.google.gson.JsonObject json = config.json();
             json.add("quantization_config", quantizationConfig.toJson());
-            configJson = new com.google.gson.GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeNulls()
-                    .create().toJson(json);
+            configJson = new ModelConfig(json, config.source()).toJson();
         }
         AtomicFiles.writeString(dir.resolve("config.json"), configJson + "\n");
     }
