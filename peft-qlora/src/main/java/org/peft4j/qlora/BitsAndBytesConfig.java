@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  * else transformers' {@code get_keys_to_not_convert}: the output embeddings ({@code lm_head}), tied weights and the
  * module of the last parameter. A name is matched by a pattern from its start up to a module boundary (also as a
  * regular expression), or as a suffix.
+ *
+ * <p>Immutable and thread-safe; {@link #processModelBeforeWeightLoading} changes the model it is given, not itself.
  */
 public final class BitsAndBytesConfig implements QuantizationConfig {
     private static final Logger LOG = LoggerFactory.getLogger(BitsAndBytesConfig.class);

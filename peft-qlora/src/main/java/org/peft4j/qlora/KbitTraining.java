@@ -7,7 +7,9 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Module;
 import org.peft4j.tensor.DType;
 
-/** PEFT's {@code prepare_model_for_kbit_training}. */
+/**
+ * PEFT's {@code prepare_model_for_kbit_training}. Stateless; it changes the model it is given (one thread at a time).
+ */
 public final class KbitTraining {
     private KbitTraining() {
     }

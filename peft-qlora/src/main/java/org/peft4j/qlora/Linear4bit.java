@@ -27,6 +27,9 @@ import org.peft4j.tensor.Tensor;
  * as bitsandbytes picks it on the first call), computes {@code x W^T + b} with the dequantized weight and the bias in
  * that dtype, and casts the result back to the input's dtype. No gradient flows to the 4-bit weight; the gradient to
  * the input goes through the dequantized weight.
+ *
+ * <p>Not thread-safe, like every module: set its weight ({@link #setQuantized}, {@link #setDenseWeight}) from one
+ * thread; graphs already built only read it.
  */
 public class Linear4bit extends Layer implements LinearLike {
     private final long inFeatures;

@@ -14,6 +14,8 @@ import org.peft4j.tensor.DType;
  * cast to {@code lora_A}'s dtype), cast to the base output's dtype and added to it, as PEFT does when autocast is off.
  * Merging dequantizes the base weight, adds the delta and re-quantizes it (see {@link Linear4bit#setDenseWeight}),
  * with PEFT's warning about rounding.
+ *
+ * <p>Not thread-safe for adapter management (adding, merging), like {@link LoraLinear}.
  */
 public class LoraLinear4bit extends LoraLinear {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LoraLinear4bit.class);

@@ -11,8 +11,8 @@ import org.peft4j.tensor.Tensor;
  *
  * <p>Without double quantization {@code absmax} is float32 [nblocks]; with it ({@code compress_statistics=True})
  * {@code absmax} is uint8 [nblocks], codes into {@link Nested#code()} scaled per block of {@link Nested#blocksize()}
- * by {@link Nested#absmax()}, plus {@link Nested#offset()}. Immutable; tensors are not copied and must not be
- * modified by callers.
+ * by {@link Nested#absmax()}, plus {@link Nested#offset()}. Immutable and thread-safe; tensors are not copied and must
+ * not be modified by callers.
  *
  * @param quantType NF4 or FP4
  * @param blocksize elements per absmax block (64 by default)
