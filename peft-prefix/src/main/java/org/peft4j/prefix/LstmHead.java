@@ -22,8 +22,10 @@ final class LstmHead extends Module {
     private final long hidden;
     private final int numLayers;
     private final double dropout;
+    private final DType dtype;
 
-    LstmHead(long input, long hidden, int numLayers, double dropout, Random rng) {
+    LstmHead(long input, long hidden, int numLayers, double dropout, Random rng, DType dtype) {
+        this.dtype = dtype;
         this.hidden = hidden;
         this.numLayers = numLayers;
         this.dropout = dropout;
@@ -31,15 +33,15 @@ final class LstmHead extends Module {
         for (int l = 0; l < numLayers; l++) {
             long in = l == 0 ? input : 2 * hidden;
             for (String sfx : new String[] {"", "_reverse"}) {
-                registerParameter("weight_ih_l" + l + sfx, uniform(rng, bound, 4 * hidden, in));
-                registerParameter("weight_hh_l" + l + sfx, uniform(rng, bound, 4 * hidden, hidden));
-                registerParameter("bias_ih_l" + l + sfx, uniform(rng, bound, 4 * hidden));
-                registerParameter("bias_hh_l" + l + sfx, uniform(rng, bound, 4 * hidden));
+                registerParameter("weight_ih_l" + l + sfx, uniform(rng, bound, dtype, 4 * hidden, in));
+                registerParameter("weight_hh_l" + l + sfx, uniform(rng, bound, dtype, 4 * hidden, hidden));
+                registerParameter("bias_ih_l" + l + sfx, uniform(rng, bound, dtype, 4 * hidden));
+                registerParameter("bias_hh_l" + l + sfx, uniform(rng, bound, dtype, 4 * hidden));
             }
         }
     }
 
-    static Parameter uniform(Random rng, double bound, long... shape) {
+    static Parameter uniform(Random rng, double bound, DType dtype, long... shape) {
         long n = 1;
         for (long s : shape) {
             n *= s;
@@ -48,8 +50,8 @@ final class LstmHead extends Module {
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
         }
-        Parameter p = new Parameter(DType.F32, shape);
-        p.setData(Tensor.of(v, shape));
+        Parameter p = new Parameter(dtype, shape);
+        p.setData(Tensor.of(v, shape).to(dtype));
         return p;
     }
 
@@ -73,8 +75,8 @@ final class LstmHead extends Module {
         Value whh = g.transpose(g.param(parameter("weight_hh_l" + l + sfx)), 1, 0);
         Value bias = g.add(g.param(parameter("bias_ih_l" + l + sfx)), g.param(parameter("bias_hh_l" + l + sfx)));
         Value pre = g.add(g.matmul(x, wih), bias);                          // [steps, 4H]
-        Value h = g.constant(Tensor.zeros(DType.F32, 1, hidden));
-        Value c = g.constant(Tensor.zeros(DType.F32, 1, hidden));
+        Value h = g.constant(Tensor.zeros(dtype, 1, hidden));
+        Value c = g.constant(Tensor.zeros(dtype, 1, hidden));
         List<Value> outs = new ArrayList<>();
         for (int s = 0; s < steps; s++) {
             int t = reverse ? steps - 1 - s : s;

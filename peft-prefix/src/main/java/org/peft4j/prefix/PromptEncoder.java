@@ -27,13 +27,18 @@ public final class PromptEncoder extends Module {
     private final ModuleList mlpHead;
     private final int total;
 
-    /** The encoder of {@code config} (prepared), initialised as PyTorch initialises its layers. */
+    /** The encoder of {@code config} (prepared), initialised as PyTorch initialises its layers, in float32. */
     PromptEncoder(PromptEncoderConfig config, Random rng) {
+        this(config, rng, DType.F32);
+    }
+
+    /** The same in {@code dtype} (float64 for finite-difference checks). */
+    PromptEncoder(PromptEncoderConfig config, Random rng, DType dtype) {
         this.total = config.numVirtualTokens() * config.numTransformerSubmodules();
         long d = config.tokenDim();
         long h = config.encoderHiddenSize();
-        embedding = registerModule("embedding", new Embedding(total, d, DType.F32));
-        embedding.weight().setData(PromptLearningBase.normal(rng, total, d));
+        embedding = registerModule("embedding", new Embedding(total, d, dtype));
+        embedding.weight().setData(PromptLearningBase.normal(rng, total, d).to(dtype));
         if (config.inferenceMode()) {
             lstmHead = null;
             mlpHead = null;
@@ -41,11 +46,11 @@ public final class PromptEncoder extends Module {
         }
         if (config.encoderReparameterizationType() == PromptEncoderReparameterizationType.LSTM) {
             lstmHead = registerModule("lstm_head", new LstmHead(d, h, config.encoderNumLayers(),
-                    config.encoderDropout(), rng));
+                    config.encoderDropout(), rng, dtype));
             mlpHead = registerModule("mlp_head", new ModuleList());
-            mlpHead.add(linear(2 * h, 2 * h, rng));
+            mlpHead.add(linear(2 * h, 2 * h, rng, dtype));
             mlpHead.add(new Activation("relu"));
-            mlpHead.add(linear(2 * h, d, rng));
+            mlpHead.add(linear(2 * h, d, rng, dtype));
         } else {
             if (config.encoderNumLayers() != PromptEncoderConfig.DEFAULT_ENCODER_NUM_LAYERS) {
                 LOG.warn("for MLP, the argument `encoder_num_layers` is ignored. Exactly {} MLP layers are used.",
@@ -53,20 +58,20 @@ public final class PromptEncoder extends Module {
             }
             lstmHead = null;
             mlpHead = registerModule("mlp_head", new ModuleList());
-            mlpHead.add(linear(d, h, rng));
+            mlpHead.add(linear(d, h, rng, dtype));
             mlpHead.add(new Activation("relu"));
-            mlpHead.add(linear(h, h, rng));
+            mlpHead.add(linear(h, h, rng, dtype));
             mlpHead.add(new Activation("relu"));
-            mlpHead.add(linear(h, d, rng));
+            mlpHead.add(linear(h, d, rng, dtype));
         }
     }
 
     /** PyTorch's Linear init: weight and bias uniform in +-1/sqrt(in). */
-    private static Linear linear(long in, long out, Random rng) {
-        Linear l = new Linear(in, out, true, DType.F32);
+    private static Linear linear(long in, long out, Random rng, DType dtype) {
+        Linear l = new Linear(in, out, true, dtype);
         double bound = 1.0 / Math.sqrt(in);
-        l.weight().setData(LstmHead.uniform(rng, bound, out, in).data());
-        l.bias().setData(LstmHead.uniform(rng, bound, out).data());
+        l.weight().setData(LstmHead.uniform(rng, bound, dtype, out, in).data());
+        l.bias().setData(LstmHead.uniform(rng, bound, dtype, out).data());
         return l;
     }
 
