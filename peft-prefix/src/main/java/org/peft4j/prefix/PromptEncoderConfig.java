@@ -38,26 +38,31 @@ public final class PromptEncoderConfig extends PromptLearningConfig {
         return this;
     }
 
+    /** Sets {@code encoder_reparameterization_type}. */
     public PromptEncoderConfig encoderReparameterizationType(PromptEncoderReparameterizationType t) {
         this.encoderReparameterizationType = t;
         return this;
     }
 
+    /** Sets {@code encoder_hidden_size} (null: {@code token_dim}). */
     public PromptEncoderConfig encoderHiddenSize(Integer h) {
         this.encoderHiddenSize = h;
         return this;
     }
 
+    /** Sets {@code encoder_num_layers} (LSTM layers; MLP ignores it with PEFT's warning). */
     public PromptEncoderConfig encoderNumLayers(int n) {
         this.encoderNumLayers = n;
         return this;
     }
 
+    /** Sets {@code encoder_dropout} (between LSTM layers while training). */
     public PromptEncoderConfig encoderDropout(double p) {
         this.encoderDropout = p;
         return this;
     }
 
+    /** {@code encoder_reparameterization_type} (default MLP). */
     public PromptEncoderReparameterizationType encoderReparameterizationType() {
         return encoderReparameterizationType;
     }
@@ -67,10 +72,12 @@ public final class PromptEncoderConfig extends PromptLearningConfig {
         return encoderHiddenSize;
     }
 
+    /** {@code encoder_num_layers} (default 2). */
     public int encoderNumLayers() {
         return encoderNumLayers;
     }
 
+    /** {@code encoder_dropout} (default 0.0). */
     public double encoderDropout() {
         return encoderDropout;
     }

@@ -75,18 +75,22 @@ public final class PromptTuningConfig extends PromptLearningConfig {
         return this;
     }
 
+    /** {@code prompt_tuning_init} (default RANDOM). */
     public PromptTuningInit promptTuningInit() {
         return promptTuningInit;
     }
 
+    /** {@code prompt_tuning_init_text}, or null. */
     public String promptTuningInitText() {
         return promptTuningInitText;
     }
 
+    /** {@code tokenizer_name_or_path} (a folder holding {@code tokenizer.json}), or null. */
     public String tokenizerNameOrPath() {
         return tokenizerNameOrPath;
     }
 
+    /** {@code tokenizer_kwargs}, or null (recorded; peft4j's tokenizer loading takes no options). */
     public JsonObject tokenizerKwargs() {
         return tokenizerKwargs;
     }

@@ -28,6 +28,8 @@ import org.peft4j.train.TrainStep;
  */
 final class PtuneFixtures {
     static final String GRAD = "grad.";
+    /** The dropout-free copies of model folders, made once per run. */
+    private static final Map<Path, Path> NO_DROPOUT = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PtuneFixtures() {
     }
@@ -64,7 +66,12 @@ final class PtuneFixtures {
         if (!config.has("resid_pdrop")) {
             return AutoModelForCausalLM.fromPretrained(src);
         }
-        Path tmp = Files.createTempDirectory("ptune-" + c);
+        Path tmp = NO_DROPOUT.get(src);
+        if (tmp != null) {
+            return AutoModelForCausalLM.fromPretrained(tmp);
+        }
+        tmp = Files.createTempDirectory("ptune-no-dropout");
+        tmp.toFile().deleteOnExit();
         for (String f : new String[] {"model.safetensors", "generation_config.json"}) {
             Files.copy(src.resolve(f), tmp.resolve(f));
         }
@@ -72,6 +79,10 @@ final class PtuneFixtures {
             config.addProperty(k, 0.0);
         }
         Files.writeString(tmp.resolve("config.json"), config.toString());
+        for (String f : new String[] {"model.safetensors", "generation_config.json", "config.json"}) {
+            tmp.resolve(f).toFile().deleteOnExit();
+        }
+        NO_DROPOUT.put(src, tmp);
         return AutoModelForCausalLM.fromPretrained(tmp);
     }
 
