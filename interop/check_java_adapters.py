@@ -124,7 +124,15 @@ def check_case(case_dir, models_dir, tol):
                 model.base_model.set_adapter(list(active))
             with torch.no_grad():
                 logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            # prompt tuning / P-tuning: PEFT's logits include the virtual positions first; Java's drop them
+            pc = model.active_peft_config
+            if pc.is_prompt_learning and pc.peft_type != "PREFIX_TUNING":
+                logits = logits[:, pc.num_virtual_tokens:]
         for adapter_name, missing, unexpected in lrec.results:
+            if pc.is_prompt_learning:
+                # PEFT copies prompt_embeddings into the prompt encoder itself and still lists the key in
+                # load_state_dict's unexpected keys (its own saved prompt adapters report it too)
+                unexpected = [k for k in unexpected if k != "prompt_embeddings"]
             res["missing_keys"] += [f"{adapter_name}: {k}" for k in missing]
             res["unexpected_keys"] += [f"{adapter_name}: {k}" for k in unexpected]
         for w in wrec:

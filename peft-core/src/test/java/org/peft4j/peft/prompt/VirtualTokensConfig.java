@@ -8,7 +8,7 @@ import org.peft4j.peft.tuners.PromptLearningConfig;
 /** Test-only: a few trainable virtual-token embeddings (prompt tuning reduced to its core). */
 public final class VirtualTokensConfig extends PromptLearningConfig {
     public VirtualTokensConfig(int numVirtualTokens) {
-        super(PeftType.PROMPT_TUNING);
+        super(PeftType.MULTITASK_PROMPT_TUNING);
         this.numVirtualTokens = numVirtualTokens;
     }
 

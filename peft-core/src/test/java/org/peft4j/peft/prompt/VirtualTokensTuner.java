@@ -23,7 +23,8 @@ import org.peft4j.tensor.Tensor;
 /**
  * Test-only proof that a prompt-learning method plugs into the core without special cases: an {@code Embedding} of
  * {@code num_virtual_tokens} rows whose output is prepended to the token embeddings by {@link PromptLearningTuner}.
- * Registered for PROMPT_TUNING through the test class path's {@code META-INF/services}.
+ * Registered for MULTITASK_PROMPT_TUNING (not PROMPT_TUNING, which peft-prefix provides and which this
+ * test-jar would otherwise claim a second time on peft-prefix's test class path) through the test class path's {@code META-INF/services}.
  */
 public final class VirtualTokensTuner extends PromptLearningTuner {
     VirtualTokensTuner(PreTrainedModel model) {
@@ -34,7 +35,7 @@ public final class VirtualTokensTuner extends PromptLearningTuner {
     public static final class Registration implements PeftTuner {
         @Override
         public PeftType peftType() {
-            return PeftType.PROMPT_TUNING;
+            return PeftType.MULTITASK_PROMPT_TUNING;
         }
 
         @Override

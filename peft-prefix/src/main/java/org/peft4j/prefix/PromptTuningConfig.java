@@ -1,0 +1,162 @@
+package org.peft4j.prefix;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.util.Map;
+import org.peft4j.data.Tokenizer;
+import org.peft4j.peft.config.ConfigJson;
+import org.peft4j.peft.config.PeftType;
+import org.peft4j.peft.config.TaskType;
+import org.peft4j.peft.tuners.PromptLearningConfig;
+
+/**
+ * Prompt tuning's config (PEFT's {@code PromptTuningConfig}, {@code peft_type} PROMPT_TUNING): the shared
+ * prompt-learning fields plus {@code prompt_tuning_init} (default RANDOM), {@code prompt_tuning_init_text},
+ * {@code tokenizer_name_or_path} and {@code tokenizer_kwargs}, validated with PEFT's messages. Not thread-safe.
+ */
+public final class PromptTuningConfig extends PromptLearningConfig {
+    private PromptTuningInit promptTuningInit = PromptTuningInit.RANDOM;
+    private String promptTuningInitText;
+    private String tokenizerNameOrPath;
+    private JsonObject tokenizerKwargs;
+    private transient Tokenizer tokenizer;
+
+    /** A config for {@code numVirtualTokens} virtual tokens, RANDOM init, no task type (PEFT's defaults). */
+    public PromptTuningConfig(int numVirtualTokens) {
+        super(PeftType.PROMPT_TUNING);
+        this.numVirtualTokens = numVirtualTokens;
+    }
+
+    /** Sets {@code task_type}. */
+    public PromptTuningConfig taskType(TaskType t) {
+        this.taskType = t;
+        return this;
+    }
+
+    private PromptTuningConfig() {
+        super(PeftType.PROMPT_TUNING);
+    }
+
+    /** TEXT init from {@code text}, tokenized by the tokenizer at {@code tokenizerNameOrPath} (a folder). */
+    public PromptTuningConfig initText(String text, String tokenizerNameOrPath) {
+        this.promptTuningInit = PromptTuningInit.TEXT;
+        this.promptTuningInitText = text;
+        this.tokenizerNameOrPath = tokenizerNameOrPath;
+        validate();
+        return this;
+    }
+
+    /**
+     * TEXT init from {@code text}, tokenized by {@code tokenizer} (with its special tokens, as PEFT's
+     * {@code tokenizer(text)}); {@code tokenizerNameOrPath} is what {@code adapter_config.json} records.
+     */
+    public PromptTuningConfig initText(String text, String tokenizerNameOrPath, Tokenizer tokenizer) {
+        initText(text, tokenizerNameOrPath);
+        this.tokenizer = tokenizer;
+        return this;
+    }
+
+    /** The tokenizer given to {@link #initText(String, String, Tokenizer)}, or null (not saved). */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Sets {@code prompt_tuning_init} (validated as PEFT's {@code __post_init__}). */
+    public PromptTuningConfig promptTuningInit(PromptTuningInit init) {
+        this.promptTuningInit = init;
+        validate();
+        return this;
+    }
+
+    /** Sets {@code tokenizer_kwargs} (only valid with TEXT). */
+    public PromptTuningConfig tokenizerKwargs(JsonObject kwargs) {
+        this.tokenizerKwargs = kwargs;
+        validate();
+        return this;
+    }
+
+    /** {@code prompt_tuning_init} (default RANDOM). */
+    public PromptTuningInit promptTuningInit() {
+        return promptTuningInit;
+    }
+
+    /** {@code prompt_tuning_init_text}, or null. */
+    public String promptTuningInitText() {
+        return promptTuningInitText;
+    }
+
+    /** {@code tokenizer_name_or_path} (a folder holding {@code tokenizer.json}), or null. */
+    public String tokenizerNameOrPath() {
+        return tokenizerNameOrPath;
+    }
+
+    /** {@code tokenizer_kwargs}, or null (recorded; peft4j's tokenizer loading takes no options). */
+    public JsonObject tokenizerKwargs() {
+        return tokenizerKwargs;
+    }
+
+    /** PEFT's {@code __post_init__} checks, with its messages. */
+    void validate() {
+        if (promptTuningInit == PromptTuningInit.TEXT && (tokenizerNameOrPath == null
+                || tokenizerNameOrPath.isEmpty())) {
+            throw new IllegalArgumentException("When prompt_tuning_init='TEXT', tokenizer_name_or_path can't be "
+                    + (tokenizerNameOrPath == null ? "None" : tokenizerNameOrPath) + ".");
+        }
+        if (promptTuningInit == PromptTuningInit.TEXT && promptTuningInitText == null) {
+            throw new IllegalArgumentException("When prompt_tuning_init='TEXT', prompt_tuning_init_text can't be "
+                    + "None.");
+        }
+        if (tokenizerKwargs != null && tokenizerKwargs.size() > 0 && promptTuningInit != PromptTuningInit.TEXT) {
+            throw new IllegalArgumentException("tokenizer_kwargs only valid when using prompt_tuning_init='TEXT'.");
+        }
+    }
+
+    /** Parses {@code adapter_config.json} (unknown keys are ignored with PEFT's warning). */
+    static PromptTuningConfig fromJson(ConfigJson j) {
+        PromptTuningConfig c = new PromptTuningConfig();
+        c.readPromptLearning(j);
+        try {
+            c.promptTuningInit = PromptTuningInit.of(j.string("prompt_tuning_init", "RANDOM"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(j.source() + ": field 'prompt_tuning_init': " + e.getMessage(), e);
+        }
+        c.promptTuningInitText = j.string("prompt_tuning_init_text", null);
+        c.tokenizerNameOrPath = j.string("tokenizer_name_or_path", null);
+        JsonElement kw = j.raw("tokenizer_kwargs");
+        if (kw != null && !kw.isJsonNull()) {
+            if (!kw.isJsonObject()) {
+                throw j.error("tokenizer_kwargs", "an object or null");
+            }
+            c.tokenizerKwargs = kw.getAsJsonObject().deepCopy();
+        }
+        warnUnknown(j, PromptTuningConfig.class);
+        try {
+            c.validate();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(j.source() + ": " + e.getMessage(), e);
+        }
+        return c;
+    }
+
+    @Override
+    public PromptTuningConfig copy() {
+        PromptTuningConfig c = new PromptTuningConfig();
+        copyPromptLearningTo(c);
+        c.promptTuningInit = promptTuningInit;
+        c.promptTuningInitText = promptTuningInitText;
+        c.tokenizerNameOrPath = tokenizerNameOrPath;
+        c.tokenizerKwargs = tokenizerKwargs == null ? null : tokenizerKwargs.deepCopy();
+        c.tokenizer = tokenizer;
+        return c;
+    }
+
+    @Override
+    protected Map<String, Object> methodFields() {
+        Map<String, Object> m = promptLearningFields();
+        m.put("prompt_tuning_init", promptTuningInit.name());
+        m.put("prompt_tuning_init_text", promptTuningInitText);
+        m.put("tokenizer_name_or_path", tokenizerNameOrPath);
+        m.put("tokenizer_kwargs", tokenizerKwargs);
+        return m;
+    }
+}
