@@ -7,6 +7,7 @@ For every case under ``interop/fixtures/ptune/<case>/`` this writes
   init.safetensors             the freshly initialised trainable parameters, by PEFT's names
                                (prompt_encoder.default.embedding.weight, ...mlp_head.0.weight, ...lstm_head...)
   reference.safetensors        input_ids, attention_mask (right padding), labels (first label -100, padding -100),
+                               labels_full / loss_full / gradfull.* (the same step with the first label counted),
                                logits [B, T, V] (virtual positions dropped), loss [1] and grad.<name> for every
                                trainable parameter after one backward (train mode; GPT-2 loaded with its dropouts
                                set to 0, as the Java tests load it),
@@ -90,6 +91,18 @@ def make(case, out):
     for k, v in pm.named_parameters():
         if v.requires_grad:
             ref["grad." + k] = v.grad.detach().clone().contiguous()
+    # the same step with the first label counted: PEFT's loss runs over the virtual positions too (labelled -100),
+    # so the last virtual position predicts the first real token
+    labels_full = ids.clone()
+    labels_full[mask == 0] = -100
+    pm.zero_grad()
+    out_full = pm(input_ids=ids, attention_mask=mask, labels=labels_full)
+    out_full.loss.backward()
+    ref["labels_full"] = labels_full
+    ref["loss_full"] = out_full.loss.detach().reshape(1)
+    for k, v in pm.named_parameters():
+        if v.requires_grad:
+            ref["gradfull." + k] = v.grad.detach().clone().contiguous()
     pm.save_pretrained(os.path.join(d, "adapter"))
     os.remove(os.path.join(d, "adapter", "README.md"))   # PEFT's model card: machine paths, nothing to test
     loaded = PeftModel.from_pretrained(base(model_name), os.path.join(d, "adapter"))

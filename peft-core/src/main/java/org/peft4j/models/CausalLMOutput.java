@@ -10,12 +10,37 @@ public final class CausalLMOutput {
     private final Value hiddenStates;
     private final List<Value> presentKeys;
     private final List<Value> presentValues;
+    private final Value lossLogits;
 
     public CausalLMOutput(Value logits, Value hiddenStates, List<Value> presentKeys, List<Value> presentValues) {
+        this(logits, hiddenStates, presentKeys, presentValues, null);
+    }
+
+    private CausalLMOutput(Value logits, Value hiddenStates, List<Value> presentKeys, List<Value> presentValues,
+            Value lossLogits) {
         this.logits = logits;
         this.hiddenStates = hiddenStates;
         this.presentKeys = presentKeys == null ? List.of() : Collections.unmodifiableList(presentKeys);
         this.presentValues = presentValues == null ? List.of() : Collections.unmodifiableList(presentValues);
+        this.lossLogits = lossLogits;
+    }
+
+    /**
+     * This output with {@code lossLogits}: {@link #logits()} with one more position in front, e.g. from the last
+     * virtual token of prompt learning on, whose logits predict the first label.
+     */
+    public CausalLMOutput withLossLogits(Value lossLogits) {
+        return new CausalLMOutput(logits, hiddenStates, presentKeys, presentValues, lossLogits);
+    }
+
+    /**
+     * The logits the causal-LM loss reads when they differ from {@link #logits()}: [batch, 1 + seq, vocab], the
+     * position before the first of {@code logits()} included, so that every label is predicted (PEFT's prompt
+     * learning: the last virtual token predicts the first real one); null when the output starts at the sequence's
+     * first position.
+     */
+    public Value lossLogits() {
+        return lossLogits;
     }
 
     public Value logits() {

@@ -25,11 +25,27 @@ public final class CausalLMLoss {
      * @param labels int64 [batch, seq]
      */
     public static Value build(Graph g, Value logits, Value labels) {
+        return build(g, logits, labels, null);
+    }
+
+    /**
+     * The mean loss when the position before the first label is known: {@code lossLogits} [batch, 1 + seq, vocab]
+     * start one position earlier than the labels, so every label is a target (as PEFT's prompt learning computes it
+     * over the virtual tokens' positions, labelled -100, and the real ones).
+     *
+     * @param lossLogits logits from the position before the first label, or null (then {@code logits} are used and
+     *     the first label is not a target)
+     */
+    public static Value build(Graph g, Value logits, Value labels, Value lossLogits) {
         if (labels.dtype() != DType.I64) {
             throw new IllegalArgumentException("labels must be int64, got " + labels);
         }
         Value shiftLogits = g.slice(logits, new long[] {0}, new long[] {-1}, new long[] {1});
         Value shiftLabels = g.slice(labels, new long[] {1}, new long[] {Long.MAX_VALUE}, new long[] {1});
+        if (lossLogits != null) {
+            shiftLogits = g.slice(lossLogits, new long[] {0}, new long[] {-1}, new long[] {1});
+            shiftLabels = labels;
+        }
         Value counted = g.not(g.equal(shiftLabels, g.intScalar(Batch.IGNORE_INDEX)));
         Value safeLabels = g.where(counted, shiftLabels, g.intScalar(0));
         Value logp = g.logSoftmax(shiftLogits, -1);

@@ -21,9 +21,12 @@ public interface LossSpec {
      */
     Value build(Graph g, CausalLMOutput out, Value labels);
 
-    /** transformers' causal-LM loss: mean cross entropy of the next-token predictions over counted labels. */
+    /**
+     * transformers' causal-LM loss: mean cross entropy of the next-token predictions over counted labels (the first
+     * label counts too when the output has {@link CausalLMOutput#lossLogits()}).
+     */
     static LossSpec causalLM() {
-        return (g, out, labels) -> CausalLMLoss.build(g, out.logits(), labels);
+        return (g, out, labels) -> CausalLMLoss.build(g, out.logits(), labels, out.lossLogits());
     }
 
     /** An extra term of the loss, emitted from the model's output (a regulariser reads parameters directly). */

@@ -195,6 +195,16 @@ final class PtuneFixtures {
                 assertThat(relErr(g, ref.get(GRAD + k).toFloatArray())).as("%s: gradient of %s", c, k)
                         .isLessThan(1e-4);
             }
+            // with the first label counted, the last virtual position predicts it, as in PEFT's loss
+            TrainStep.Output full = step.run(new Batch(ref.get("input_ids"), ref.get("attention_mask"),
+                    ref.get("labels_full")));
+            double wantFull = ref.get("loss_full").toFloatArray()[0];
+            assertThat(Math.abs(full.loss() - wantFull) / Math.abs(wantFull))
+                    .as("%s: loss with the first label %s vs %s", c, full.loss(), wantFull).isLessThan(1e-4);
+            for (String k : init.keySet()) {
+                assertThat(relErr(full.gradients().get(k).toFloatArray(), ref.get("gradfull." + k).toFloatArray()))
+                        .as("%s: gradient of %s with the first label", c, k).isLessThan(1e-4);
+            }
         }
         pm.savePretrained(saveTo);
         Tensor saved = read(saveTo.resolve("adapter_model.safetensors")).get("prompt_embeddings");

@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
  * <p>The default input transform is prompt tuning's and P-tuning's: the active encoder's {@code [batch,
  * num_virtual_tokens, hidden]} embeddings ({@link #virtualTokens}) are prepended to the token embeddings, the attention
  * mask gets {@code num_virtual_tokens} ones in front and explicit positions move by {@code num_virtual_tokens}; the
- * output drops the virtual positions again. With a key/value cache the virtual tokens are prepended only while the
- * cache is empty (the prompt step): later steps find them in the cache. Prefix tuning overrides
- * {@link #transformInput} to seed the cache with its key/value prefixes instead.
+ * output drops the virtual positions again, but the loss also reads the last one's logits
+ * ({@link CausalLMOutput#lossLogits()}): as in PEFT, it predicts the first real token. With a key/value cache the
+ * virtual tokens are prepended only while the cache is empty (the prompt step): later steps find them in the cache.
+ * Prefix tuning overrides {@link #transformInput} to seed the cache with its key/value prefixes instead.
  *
  * <p>Not thread-safe: adapter management changes the model in place.
  */
@@ -235,7 +236,14 @@ public abstract class PromptLearningTuner implements TunerModel {
         int n = config(activeAdapter).numVirtualTokens();
         Value logits = dropVirtual(g, input, output.logits(), n);
         Value hidden = output.hiddenStates() == null ? null : dropVirtual(g, input, output.hiddenStates(), n);
-        return new CausalLMOutput(logits, hidden, output.presentKeys(), output.presentValues());
+        CausalLMOutput out = new CausalLMOutput(logits, hidden, output.presentKeys(), output.presentValues());
+        if (input.pastKeys() == null) {
+            // PEFT computes the loss over the virtual positions too (labelled -100): the last one predicts the
+            // first real token
+            out = out.withLossLogits(g.slice(output.logits(), new long[] {n - 1}, new long[] {Long.MAX_VALUE},
+                    new long[] {1}));
+        }
+        return out;
     }
 
     /** {@code x[:, taken:]}: a constant slice without a cache (so it has a gradient), a computed one with it. */
