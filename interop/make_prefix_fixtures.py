@@ -15,7 +15,11 @@ Reads the committed tiny models in ``interop/fixtures/models/<name>`` and writes
                           loss and grad.<name>: one training step (labels, no dropout) of the trainable model;
                           gen_input_ids, gen_attention_mask (int64 [2, 5]), generated (greedy, max_new_tokens 6,
                           cache on, pad_token_id 0) from the loaded adapter
-  case.json               the config as PEFT filled it, trainable / all parameter counts, saved keys
+  case.json               model, trainable / all parameter counts (get_nb_trainable_parameters), trainable
+                          parameter names, saved keys and shapes
+
+and ``interop/fixtures/prefix/configs.json``: PEFT's default PrefixTuningConfig as saved, and the fields
+_prepare_prompt_learning_config fills for each fixture model (GQA: token_dim = head_dim * num_key_value_heads).
 
 Deterministic: fixed seed per case, CPU, one thread.
 """
@@ -45,6 +49,7 @@ CASES = [
     ("gpt2", "gpt2", dict()),
     ("llama-gqa-projection", "llama-gqa", dict(prefix_projection=True, encoder_hidden_size=16)),
     ("gpt2-projection", "gpt2", dict(prefix_projection=True, encoder_hidden_size=16)),
+    ("qwen2", "qwen2", dict()),
 ]
 
 
@@ -145,10 +150,36 @@ def make(case, model_name, kw, seed):
     print(case, "trainable", trainable, "all", total, "loss", float(res.loss), "saved", saved)
 
 
+def configs():
+    """configs.json: PEFT's default PrefixTuningConfig as save_pretrained writes it, and the fields
+    _prepare_prompt_learning_config fills for each fixture model (with and without an explicit encoder_hidden_size)."""
+    from peft.utils.other import _prepare_prompt_learning_config
+    d = os.path.join(OUT, "defaults")
+    shutil.rmtree(d, ignore_errors=True)
+    PrefixTuningConfig().save_pretrained(d)
+    with open(os.path.join(d, "adapter_config.json")) as f:
+        out = {"defaults": json.load(f), "filled": {}}
+    shutil.rmtree(d)
+    keys = ["num_layers", "token_dim", "num_attention_heads", "num_transformer_submodules", "encoder_hidden_size"]
+    for name in ["llama-gqa", "llama-mha", "qwen2", "mistral", "gpt2"]:
+        mc = transformers.AutoConfig.from_pretrained(os.path.join(MODELS, name))
+        for kw in (dict(), dict(encoder_hidden_size=7)):
+            c = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3, **kw)
+            c = _prepare_prompt_learning_config(c, mc)
+            if c.num_transformer_submodules is None:  # set by PeftModel._setup_prompt_encoder
+                c.num_transformer_submodules = 1
+            out["filled"][name + ("-ehs7" if kw else "")] = {k: getattr(c, k) for k in keys}
+    with open(os.path.join(OUT, "configs.json"), "w") as f:
+        json.dump(out, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     wanted = sys.argv[1:]
+    os.makedirs(OUT, exist_ok=True)
+    configs()
     for i, (case, model_name, kw) in enumerate(CASES):
         if not wanted or case in wanted:
             make(case, model_name, kw, 1000 + i)

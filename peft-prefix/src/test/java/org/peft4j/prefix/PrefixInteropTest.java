@@ -62,7 +62,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void configIsFilledAsPeftFillsItAndParametersAreCountedAsPeft(String c) throws Exception {
         PeftModel pm = fresh(c);
         JsonObject info = PrefixCases.info(c);
@@ -87,7 +87,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void configJsonReadsAndWritesAsPeft(String c, @TempDir Path tmp) throws Exception {
         Path dir = PrefixCases.dir(c).resolve("adapter");
         PeftConfig cfg = PeftConfigs.fromPretrained(dir);
@@ -96,7 +96,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void peftSavedAdapterLoadsToPeftsLogits(String c) throws Exception {
         PeftModel pm = PeftModel.fromPretrained(base(c), PrefixCases.dir(c).resolve("adapter"));
         try (SafeTensors ref = expected(c)) {
@@ -108,7 +108,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void trainableAdapterGivesPeftsLogitsLossAndGradients(String c) throws Exception {
         PeftModel pm = fresh(c);
         try (SafeTensors ref = expected(c)) {
@@ -131,7 +131,7 @@ class PrefixInteropTest {
 
     /** Llama has no dropout, so the real training step (TrainStep) must give PEFT's loss and gradients too. */
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "llama-gqa-projection"})
+    @ValueSource(strings = {"llama-gqa", "qwen2", "llama-gqa-projection"})
     void theTrainingStepGivesPeftsLossAndGradients(String c) throws Exception {
         PeftModel pm = fresh(c);
         try (SafeTensors ref = expected(c); TrainStep step = new TrainStep(pm, OrtRuntime.shared())) {
@@ -148,7 +148,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void greedyGenerationWithTheCacheGivesPeftsTokens(String c) throws Exception {
         GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(6).padTokenId(0L).build();
         try (SafeTensors ref = expected(c)) {
@@ -162,7 +162,7 @@ class PrefixInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "gpt2", "llama-gqa-projection", "gpt2-projection"})
+    @ValueSource(strings = {"llama-gqa", "gpt2", "qwen2", "llama-gqa-projection", "gpt2-projection"})
     void savesWhatPeftSaves(String c, @TempDir Path tmp) throws Exception {
         PeftModel pm = fresh(c);
         pm.savePretrained(tmp);
