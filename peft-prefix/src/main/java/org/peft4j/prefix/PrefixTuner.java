@@ -63,9 +63,20 @@ public final class PrefixTuner extends PromptLearningTuner {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException as PEFT: {@code "PREFIX_TUNING does not work with gradient checkpointing."}
+     *     when the base model has gradient checkpointing on, or when the prefix's shape does not fit the model's
+     *     key/value cache
+     */
     @Override
     protected Module createPromptEncoder(String name, PromptLearningConfig config) {
         PrefixTuningConfig c = (PrefixTuningConfig) config;
+        if (model.isGradientCheckpointing()) {
+            // PEFT's _setup_prompt_encoder: the prefix lives in the cache, which checkpointing does not keep
+            throw new IllegalArgumentException("PREFIX_TUNING does not work with gradient checkpointing.");
+        }
         int heads = c.numAttentionHeads();
         if (c.tokenDim() % heads != 0 || heads != model.numKvHeads() || c.tokenDim() / heads != model.headDim()
                 || c.numLayers() != model.numLayers()) {

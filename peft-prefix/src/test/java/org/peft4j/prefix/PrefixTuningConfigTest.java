@@ -84,6 +84,32 @@ class PrefixTuningConfigTest {
     }
 
     @Test
+    void refusesGradientCheckpointingAsPeft() throws Exception {
+        PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa"));
+        m.gradientCheckpointingEnable();
+        assertThatThrownBy(() -> Peft.getPeftModel(m, new PrefixTuningConfig(3)))
+                .hasMessage("PREFIX_TUNING does not work with gradient checkpointing.");
+    }
+
+    /** A step built with checkpointing turned on after the adapter was added still gives the plain step's numbers. */
+    @Test
+    void aCheckpointedStepAfterwardsGivesThePlainStepsGradients() throws Exception {
+        PeftModel pm = PrefixInteropTest.fresh("llama-gqa");
+        try (SafeTensors ref = SafeTensors.open(PrefixCases.dir("llama-gqa").resolve("expected.safetensors"))) {
+            org.peft4j.data.Batch b = new org.peft4j.data.Batch(ref.get("input_ids"), ref.get("attention_mask"),
+                    ref.get("labels"));
+            pm.gradientCheckpointingEnable();
+            try (org.peft4j.train.TrainStep step = new org.peft4j.train.TrainStep(pm,
+                    org.peft4j.runtime.OrtRuntime.shared())) {
+                org.peft4j.train.TrainStep.Output out = step.run(b);
+                String n = "prompt_encoder.default.embedding.weight";
+                assertThat(PrefixCases.relativeL2(out.gradients().get(n).toFloatArray(), ref.get("grad." + n)
+                        .toFloatArray())).isLessThan(1e-4);
+            }
+        }
+    }
+
+    @Test
     void disablingTheAdapterGivesTheBaseModel() throws Exception {
         Path dir = PrefixCases.dir("llama-gqa");
         PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")),
