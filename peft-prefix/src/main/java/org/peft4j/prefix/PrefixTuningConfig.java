@@ -40,6 +40,7 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         return initWeights;
     }
 
+    /** Sets {@code init_weights} ({@code "zero"} or null). */
     public PrefixTuningConfig initWeights(String v) {
         this.initWeights = v;
         return this;
@@ -50,6 +51,7 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         return encoderHiddenSize;
     }
 
+    /** Sets {@code encoder_hidden_size} (null: {@code token_dim}). */
     public PrefixTuningConfig encoderHiddenSize(Integer v) {
         this.encoderHiddenSize = v;
         return this;
@@ -60,6 +62,7 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         return prefixProjection;
     }
 
+    /** Sets {@code prefix_projection}. */
     public PrefixTuningConfig prefixProjection(boolean v) {
         this.prefixProjection = v;
         return this;
