@@ -17,6 +17,8 @@ import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.tuners.PromptLearningConfig;
 import org.peft4j.peft.tuners.TunerConfig;
 import org.peft4j.qlora.KbitTraining;
 import org.peft4j.runtime.OrtRuntime;
@@ -29,14 +31,16 @@ import picocli.CommandLine.Option;
 /**
  * {@code peft4j finetune}: LoRA fine-tuning of a Hugging Face model folder on instruction data (alpaca or chat
  * records, JSON or JSONL), as PEFT + transformers' {@code Trainer} do it; QLoRA with {@code --load-in-4bit} (the base
- * quantized at load, then PEFT's {@code prepare_model_for_kbit_training}). The model folder's tokenizer and chat
+ * quantized at load, then PEFT's {@code prepare_model_for_kbit_training}); prefix tuning, prompt tuning or P-tuning
+ * with {@code --peft-type}. The model folder's tokenizer and chat
  * template tokenise the data with labels on the responses only ({@link SftTokenizer}); the {@link Trainer} shows a
  * progress bar, logs to {@code output-dir/trainer_log.jsonl} and writes checkpoints; the adapter is saved in PEFT's
  * format in the output folder, next to {@code loss.png}.
  */
 @Command(name = "finetune", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         sortOptions = false,
-        description = "LoRA fine-tuning of a Hugging Face model folder on instruction data (JSON / JSONL, alpaca or "
+        description = "LoRA (or, with --peft-type, prompt-learning) fine-tuning of a Hugging Face model folder on "
+            + "instruction data (JSON / JSONL, alpaca or "
             + "chat records). Saves the adapter (PEFT format), the JSONL log and loss.png in --output-dir.")
 public final class FinetuneCommand extends CliCommand {
     /** The loss curve's file name in the output folder. */
@@ -80,6 +84,9 @@ public final class FinetuneCommand extends CliCommand {
     @Mixin
     QuantOptions quant;
 
+    @Mixin
+    PromptOptions prompt;
+
     @Override
     protected void run() throws Exception {
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
@@ -91,7 +98,7 @@ public final class FinetuneCommand extends CliCommand {
         if (maxLength <= 0) {
             throw new CliException("--max-length must be > 0, got " + maxLength);
         }
-        LoraConfig loraConfig = lora.build(targets);
+        LoraConfig loraConfig = prompt.isLora() ? lora.build(targets) : null;
         TrainingArguments args = training.build(outputDir, evalData != null);
         Path resume = Checkpoints.resolve(resumeFromCheckpoint, outputDir);
 
@@ -106,9 +113,8 @@ public final class FinetuneCommand extends CliCommand {
             }
             checkVocabulary(train, base, modelDir, trainFile);
             checkVocabulary(eval, base, modelDir, evalData);
-            PeftModel peftModel = Peft.getPeftModel(base, loraConfig);
-            TunerConfig used = (TunerConfig) peftModel.activePeftConfig();
-            List<String> adapted = new ArrayList<>(peftModel.tuner().tunerLayers().keySet());
+            PeftConfig peftConfig = loraConfig != null ? loraConfig : prompt.build(modelDir, tokenizer);
+            PeftModel peftModel = Peft.getPeftModel(base, peftConfig);
             out().printf("model:   %s (%s, %d layers%s)%n", modelDir, base.config().modelType(), base.numLayers(),
                     quant.describe() == null ? "" : ", " + quant.describe());
             out().printf("data:    %s (%d examples, %,d tokens, %,d in responses)%n", trainFile, train.size(),
@@ -116,9 +122,15 @@ public final class FinetuneCommand extends CliCommand {
             if (!eval.isEmpty()) {
                 out().printf("eval:    %s (%d examples)%n", evalData, eval.size());
             }
-            out().printf(Locale.ROOT, "LoRA:    r=%d, lora_alpha=%s, lora_dropout=%s, target_modules=%s%n",
-                    loraConfig.r(), num(loraConfig.loraAlpha()), num(loraConfig.loraDropout()),
-                    TargetSelection.describe(loraConfig.targetModules(), used.targetModules(), adapted));
+            if (loraConfig != null) {
+                TunerConfig used = (TunerConfig) peftModel.activePeftConfig();
+                List<String> adapted = new ArrayList<>(peftModel.tuner().tunerLayers().keySet());
+                out().printf(Locale.ROOT, "LoRA:    r=%d, lora_alpha=%s, lora_dropout=%s, target_modules=%s%n",
+                        loraConfig.r(), num(loraConfig.loraAlpha()), num(loraConfig.loraDropout()),
+                        TargetSelection.describe(loraConfig.targetModules(), used.targetModules(), adapted));
+            } else {
+                out().println("method:  " + PromptOptions.describe((PromptLearningConfig) peftModel.activePeftConfig()));
+            }
             out().println(trainableLine(peftModel));
             if (resume != null) {
                 out().println("resuming from " + resume);
@@ -140,7 +152,8 @@ public final class FinetuneCommand extends CliCommand {
                 out().println("no steps were run (the checkpoint is already at step " + total + "); "
                         + LOSS_PLOT + " not written");
             } else {
-                LossPlot.write(curves, plot, "LoRA fine-tuning of " + modelDir.getFileName());
+                LossPlot.write(curves, plot, (loraConfig != null ? "LoRA" : peftConfig.peftType().name())
+                        + " fine-tuning of " + modelDir.getFileName());
             }
             report(losses, curves, plot, trainer.logFile());
         }
