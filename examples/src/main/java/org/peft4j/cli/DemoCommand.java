@@ -49,6 +49,14 @@ public final class DemoCommand extends CliCommand {
             + "(default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
+    @Option(names = "--peft-type", defaultValue = "LORA", paramLabel = "TYPE", description = "The method: LORA, "
+            + "PREFIX_TUNING, PROMPT_TUNING or P_TUNING (default: ${DEFAULT-VALUE}).")
+    String peftType;
+
+    @Option(names = "--num-virtual-tokens", defaultValue = "20", paramLabel = "N", description = "Prompt learning: "
+            + "virtual tokens (default: ${DEFAULT-VALUE}).")
+    int numVirtualTokens;
+
     /**
      * The finetune arguments of the demo: LoRA r=16 on every linear layer, no LoRA dropout (dropout masks cost more
      * than the rest of this tiny model's LoRA step on a CPU: 2.5x the step time).
@@ -59,7 +67,8 @@ public final class DemoCommand extends CliCommand {
                 "--learning-rate", Double.toString(learningRate), "--num-train-epochs", Double.toString(epochs),
                 "--max-steps", Long.toString(maxSteps), "--per-device-train-batch-size", "8",
                 "--warmup-ratio", "0.05", "--lr-scheduler-type", "cosine", "--logging-steps", "5",
-                "--save-steps", "100000", "--max-length", "256"));
+                "--save-steps", "100000", "--max-length", "256", "--peft-type", peftType,
+                "--num-virtual-tokens", Integer.toString(numVirtualTokens)));
         if (verbose) {
             a.add("--verbose");
         }
@@ -71,7 +80,8 @@ public final class DemoCommand extends CliCommand {
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(null), "--model", true, true);
         Path promptsFile = ModelPaths.requireFile(ModelPaths.prompts(null), "--prompts-file",
                 "JSONL held-out prompts");
-        out().println("== peft4j demo: LoRA fine-tuning of the embedded default model ==");
+        out().println("== peft4j demo: " + (peftType.equalsIgnoreCase("LORA") ? "LoRA" : peftType)
+                + " fine-tuning of the embedded default model ==");
         out().println("The base model was pretrained from scratch by peft4j (examples/default/pretrain.sh); it"
                 + " answers as a nameless assistant.");
         out().println("Fine-tuning teaches it a new identity (Abacus, by the peft4j team) and a finance glossary,"
