@@ -166,6 +166,24 @@ class PrefixTuningConfigTest {
         }
     }
 
+    /** Two PEFT adapters on one model: each, when active, gives its own PEFT logits (and generations). */
+    @Test
+    void switchingBetweenTwoLoadedPrefixAdapters() throws Exception {
+        PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")),
+                PrefixCases.dir("llama-gqa").resolve("adapter"));
+        pm.loadAdapter(PrefixCases.dir("llama-gqa-projection").resolve("adapter"), "proj", false);
+        for (String[] c : new String[][] {{"proj", "llama-gqa-projection"}, {"default", "llama-gqa"}}) {
+            pm.setAdapter(c[0]);
+            try (SafeTensors ref = SafeTensors.open(PrefixCases.dir(c[1]).resolve("expected.safetensors"))) {
+                assertThat(Fixtures.maxAbsDiff(pm.logits(ref.get("input_ids"), ref.get("attention_mask"))
+                        .toFloatArray(), ref.get("loaded_logits").toFloatArray())).as(c[0]).isLessThan(1e-4);
+                assertThat(pm.generate(PrefixCases.rows(ref.get("gen_input_ids")), PrefixCases.rows(ref.get(
+                        "gen_attention_mask")), org.peft4j.generation.GenerationConfig.builder().maxNewTokens(6)
+                        .padTokenId(0L).build())).as(c[0]).isDeepEqualTo(PrefixCases.rows(ref.get("generated")));
+            }
+        }
+    }
+
     @Test
     void disablingTheAdapterGivesTheBaseModel() throws Exception {
         Path dir = PrefixCases.dir("llama-gqa");
