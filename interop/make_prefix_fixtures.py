@@ -15,6 +15,7 @@ Reads the committed tiny models in ``interop/fixtures/models/<name>`` and writes
                           loss and grad.<name>: one training step (labels, no dropout) of the trainable model;
                           gen_input_ids, gen_attention_mask (int64 [2, 5]), generated (greedy, max_new_tokens 6,
                           cache on, pad_token_id 0) from the loaded adapter
+  f16.safetensors         (llama-gqa only) loaded_logits and base_logits with a float16 base (float16 [2, 7, V])
   case.json               model, trainable / all parameter counts (get_nb_trainable_parameters), trainable
                           parameter names, saved keys and shapes
 
@@ -147,6 +148,17 @@ def make(case, model_name, kw, seed):
     with open(os.path.join(out, "case.json"), "w") as f:
         json.dump(info, f, indent=2, sort_keys=True, default=str)
         f.write("\n")
+    if case == "llama-gqa":
+        # a float16 base: get_prompt casts the float32 prefix to the base dtype
+        b16 = AutoModelForCausalLM.from_pretrained(os.path.join(MODELS, model_name), attn_implementation="eager",
+                                                   dtype=torch.float16)
+        l16 = PeftModel.from_pretrained(b16, os.path.join(out, "adapter"))
+        l16.eval()
+        with torch.no_grad():
+            f16 = l16(input_ids=ids, attention_mask=mask).logits
+            base16 = b16(input_ids=ids, attention_mask=mask).logits
+        save_file({"loaded_logits": f16.contiguous(), "base_logits": base16.contiguous()},
+                  os.path.join(out, "f16.safetensors"))
     print(case, "trainable", trainable, "all", total, "loss", float(res.loss), "saved", saved)
 
 

@@ -110,6 +110,81 @@ class PrefixTuningConfigTest {
     }
 
     @Test
+    void everyOpOfTheTrainingAndDecodingGraphsHasACudaKernel() throws Exception {
+        PeftModel pm = PrefixInteropTest.fresh("llama-gqa-projection");
+        java.util.Set<String> ops = new java.util.TreeSet<>();
+        try (org.peft4j.train.TrainStep step = new org.peft4j.train.TrainStep(pm,
+                org.peft4j.runtime.OrtRuntime.shared())) {
+            step.graph().nodes().forEach(n -> ops.add(org.peft4j.autodiff.Ops.key(n.domain(), n.opType())));
+        }
+        new org.peft4j.generation.Generator(pm).decodingGraph().nodes().forEach(n -> ops.add(
+                org.peft4j.autodiff.Ops.key(n.domain(), n.opType())));
+        assertThat(ops).contains("Tanh", "Gather", "Expand", "Slice").allSatisfy(op -> assertThat(
+                org.peft4j.autodiff.Ops.all().stream().anyMatch(d -> org.peft4j.autodiff.Ops.key(d.domain(),
+                        d.opType()).equals(op) && d.hasCudaKernel())).as("%s has a CUDA kernel", op).isTrue());
+    }
+
+    /** A float16 base gets the prefix cast to float16 (get_prompt's {@code .to(base_model_torch_dtype)}). */
+    @Test
+    void aFloat16BaseGetsTheFloat32PrefixCastAndPeftsFloat16Logits() throws Exception {
+        Path dir = PrefixCases.dir("llama-gqa");
+        PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa"),
+                org.peft4j.tensor.DType.F16), dir.resolve("adapter"));
+        assertThat(pm.namedParameters().get("prompt_encoder.default.embedding.weight").dtype())
+                .isEqualTo(org.peft4j.tensor.DType.F32);
+        try (SafeTensors ref = SafeTensors.open(dir.resolve("f16.safetensors"))) {
+            Tensor ids;
+            Tensor mask;
+            try (SafeTensors e = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+                ids = e.get("input_ids").copy();
+                mask = e.get("attention_mask").copy();
+            }
+            Tensor got = pm.logits(ids, mask);
+            float[] g = got.toFloatArray();
+            float[] w = ref.get("loaded_logits").toFloatArray();
+            float[] bw = ref.get("base_logits").toFloatArray();
+            float[] bg;
+            try (PeftModel.AdapterDisabled d = pm.disableAdapter()) {
+                bg = pm.logits(ids, mask).toFloatArray();
+            }
+            long[] m = mask.toLongArray();
+            int v = g.length / m.length;
+            double err = 0;
+            double baseErr = 0;
+            double effect = 0;
+            for (int pos = 0; pos < m.length; pos++) {
+                for (int k = 0; m[pos] == 1 && k < v; k++) {
+                    int i = pos * v + k;
+                    err = Math.max(err, Math.abs(g[i] - w[i]));
+                    baseErr = Math.max(baseErr, Math.abs(bg[i] - bw[i]));
+                    effect = Math.max(effect, Math.abs(w[i] - bw[i]));
+                }
+            }
+            // the core's float16 graphs differ from torch's CPU float16 by ~10 ulp at |logit| ~15 (base 0.18 here):
+            // the prefix must add nothing beyond that, and that must be far below the prefix's own effect
+            assertThat(err).isLessThanOrEqualTo(2 * baseErr).isLessThan(effect / 10);
+        }
+    }
+
+    /** Two PEFT adapters on one model: each, when active, gives its own PEFT logits (and generations). */
+    @Test
+    void switchingBetweenTwoLoadedPrefixAdapters() throws Exception {
+        PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")),
+                PrefixCases.dir("llama-gqa").resolve("adapter"));
+        pm.loadAdapter(PrefixCases.dir("llama-gqa-projection").resolve("adapter"), "proj", false);
+        for (String[] c : new String[][] {{"proj", "llama-gqa-projection"}, {"default", "llama-gqa"}}) {
+            pm.setAdapter(c[0]);
+            try (SafeTensors ref = SafeTensors.open(PrefixCases.dir(c[1]).resolve("expected.safetensors"))) {
+                assertThat(Fixtures.maxAbsDiff(pm.logits(ref.get("input_ids"), ref.get("attention_mask"))
+                        .toFloatArray(), ref.get("loaded_logits").toFloatArray())).as(c[0]).isLessThan(1e-4);
+                assertThat(pm.generate(PrefixCases.rows(ref.get("gen_input_ids")), PrefixCases.rows(ref.get(
+                        "gen_attention_mask")), org.peft4j.generation.GenerationConfig.builder().maxNewTokens(6)
+                        .padTokenId(0L).build())).as(c[0]).isDeepEqualTo(PrefixCases.rows(ref.get("generated")));
+            }
+        }
+    }
+
+    @Test
     void disablingTheAdapterGivesTheBaseModel() throws Exception {
         Path dir = PrefixCases.dir("llama-gqa");
         PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")),
