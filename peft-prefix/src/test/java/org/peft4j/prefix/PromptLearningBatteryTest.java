@@ -87,6 +87,21 @@ class PromptLearningBatteryTest {
         return out;
     }
 
+    /**
+     * Moves every trainable parameter away from its (seeded) initial value, as PEFT's battery uses non-default
+     * weights, so a save/load that dropped the weights and re-initialised them would be seen.
+     */
+    static void perturb(PeftModel pm) {
+        java.util.Random rnd = new java.util.Random(13);
+        pm.namedParameters().values().stream().filter(p -> p.trainable()).forEach(p -> {
+            float[] v = p.data().toFloatArray();
+            for (int i = 0; i < v.length; i++) {
+                v[i] += (float) (0.3 * rnd.nextGaussian());
+            }
+            p.data().writeFloats(v);
+        });
+    }
+
     static double maxDiff(Tensor a, Tensor b) {
         return PtuneFixtures.maskedMaxAbsDiff(a, b, MASK);
     }
@@ -161,6 +176,7 @@ class PromptLearningBatteryTest {
             throws Exception {
         JsonObject c = cases().getAsJsonObject(name);
         PeftModel pm = Peft.getPeftModel(base(c), config(name));
+        perturb(pm);
         Tensor before = pm.logits(IDS, MASK);
         Path a = tmp.resolve("a");
         Path b = tmp.resolve("b");
