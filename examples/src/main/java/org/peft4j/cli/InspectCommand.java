@@ -12,6 +12,8 @@ import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.nn.Module;
+import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.peft.tuners.PromptLearningConfig;
 import org.peft4j.peft.tuners.TargetMatcher;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,7 +24,10 @@ import picocli.CommandLine.Option;
  * weights read), each module with its type and parameter shapes, and which modules a {@code target_modules}
  * setting selects under PEFT's matching rules ({@link TargetSelection}). Without {@code --target-modules} the
  * model type's PEFT default is shown. Selecting nothing fails (exit 1) with PEFT's message and the module names that
- * could be targeted.
+ * could be targeted. With {@code --adapter} a saved adapter is described: a LoRA adapter's own
+ * {@code target_modules} / {@code r} select and count the modules; a prompt-learning adapter (prefix tuning, prompt
+ * tuning, P-tuning) shows its method, {@code num_virtual_tokens}, {@code token_dim}, {@code num_layers}, the
+ * trainable parameters of {@code get_peft_model} with its config and the saved tensors.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         sortOptions = false,
@@ -32,6 +37,11 @@ public final class InspectCommand extends CliCommand {
     @Option(names = "--model", paramLabel = "DIR|FILE", description = "A model folder or its config.json "
             + "(default: the embedded " + ModelPaths.DEFAULT_MODEL + ").")
     Path model;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A saved adapter folder "
+            + "(adapter_config.json): describe it; a LoRA adapter's target_modules and r replace --target-modules "
+            + "and --r.")
+    Path adapter;
 
     @Mixin
     TargetOptions targets;
@@ -47,16 +57,29 @@ public final class InspectCommand extends CliCommand {
         }
         Path config = configFile(ModelPaths.model(model));
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.load(config));
-        LoraConfig.Builder b = LoraConfig.builder().r(r);
-        targets.apply(b);
+        PeftConfig saved = adapter == null ? null : AdapterInfo.load(adapter);
         LoraConfig cfg;
-        try {
-            cfg = b.build();
-        } catch (IllegalArgumentException e) {
-            throw new CliException("invalid target options: " + e.getMessage(), e);
+        if (saved instanceof LoraConfig lora) {
+            cfg = lora;
+        } else {
+            LoraConfig.Builder b = LoraConfig.builder().r(r);
+            targets.apply(b);
+            try {
+                cfg = b.build();
+            } catch (IllegalArgumentException e) {
+                throw new CliException("invalid target options: " + e.getMessage(), e);
+            }
         }
         out().printf(Locale.ROOT, "model: %s (%s, %d layers, %,d parameters)%n", config, m.config().modelType(),
                 m.numLayers(), m.numParameters());
+        if (saved != null) {
+            AdapterInfo.print(out(), adapter, saved);
+        }
+        if (saved instanceof PromptLearningConfig pl) {
+            AdapterInfo.printPromptLearning(out(), m, pl);
+            return;
+        }
+        int rank = saved instanceof LoraConfig lora ? lora.r() : r;
         TargetSelection sel;
         try {
             sel = TargetSelection.select(m, cfg);
@@ -70,8 +93,8 @@ public final class InspectCommand extends CliCommand {
         out().println("target_modules: " + TargetSelection.describe(cfg.targetModules(), sel.targetModules(),
                 sel.selected()));
         out().println(sel.selected().size() + " modules selected");
-        long lora = sel.loraParameters(m, r);
-        out().printf(Locale.ROOT, "LoRA r=%d adds %,d trainable parameters (%.4f%% of %,d)%n", r, lora,
+        long lora = sel.loraParameters(m, rank);
+        out().printf(Locale.ROOT, "LoRA r=%d adds %,d trainable parameters (%.4f%% of %,d)%n", rank, lora,
                 100.0 * lora / (m.numParameters() + lora), m.numParameters() + lora);
     }
 
