@@ -222,8 +222,9 @@ public class PeftModel implements CausalLM {
         }
         PeftType existing = peftConfig().isEmpty() ? null : peftConfig().values().iterator().next().peftType();
         if (existing != null && existing != config.peftType()) {
-            throw new IllegalArgumentException("Cannot combine adapters with different peft types. Found "
-                    + existing + " and " + config.peftType() + ".");
+            // PEFT formats the enum members: "Found PeftType.PREFIX_TUNING and PeftType.LORA."
+            throw new IllegalArgumentException("Cannot combine adapters with different peft types. Found PeftType."
+                    + existing + " and PeftType." + config.peftType() + ".");
         }
         if (config.baseModelNameOrPath() == null) {
             config.setBaseModelNameOrPath(getBaseModel().nameOrPath());

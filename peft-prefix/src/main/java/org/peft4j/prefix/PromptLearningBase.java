@@ -7,6 +7,7 @@ import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Shape;
 import org.peft4j.graph.Value;
+import org.peft4j.models.CausalLMInput;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Module;
@@ -24,6 +25,49 @@ abstract class PromptLearningBase extends PromptLearningTuner {
 
     PromptLearningBase(PreTrainedModel model) {
         super(model);
+    }
+
+    /**
+     * As PEFT's {@code _adjust_prompt_learning_kwargs} for prompt tuning and P-tuning: explicit position ids are
+     * dropped ("Position ids are not supported for parameter efficient tuning. Ignoring position ids."), so the model
+     * numbers the virtual and real tokens {@code past .. past + T - 1} from its cache length, padding included. This
+     * decides a left-padded row's positions in {@code generate}, where transformers passes {@code cumsum(mask) - 1}.
+     */
+    @Override
+    public CausalLMInput transformInput(Graph g, CausalLMInput input) {
+        if (!active() || input.positionIds() == null) {
+            return super.transformInput(g, input);
+        }
+        CausalLMInput in = CausalLMInput.of(input.inputIds());
+        if (input.pastKeys() != null) {
+            in.past(input.pastKeys(), input.pastValues());
+        }
+        in.useCache(input.useCache()).attentionMask(input.attentionMask()).prefixEmbeds(input.prefixEmbeds());
+        return super.transformInput(g, in);
+    }
+
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_adapter'}. */
+    @Override
+    public void mergeAdapter(java.util.List<String> adapterNames, boolean safeMerge) {
+        throw NoMerge.refuse(model, "merge_adapter");
+    }
+
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unmerge_adapter'}. */
+    @Override
+    public void unmergeAdapter() {
+        throw NoMerge.refuse(model, "unmerge_adapter");
+    }
+
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_and_unload'}. */
+    @Override
+    public PreTrainedModel mergeAndUnload(boolean safeMerge, java.util.List<String> adapterNames) {
+        throw NoMerge.refuse(model, "merge_and_unload");
+    }
+
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unload'}. */
+    @Override
+    public PreTrainedModel unload() {
+        throw NoMerge.refuse(model, "unload");
     }
 
     static int totalVirtualTokens(PromptLearningConfig c) {
