@@ -88,30 +88,6 @@ public final class PrefixTuner extends PromptLearningTuner {
         return new PrefixEncoder(c, rng);
     }
 
-    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_adapter'}. */
-    @Override
-    public void mergeAdapter(java.util.List<String> adapterNames, boolean safeMerge) {
-        throw NoMerge.refuse(model, "merge_adapter");
-    }
-
-    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unmerge_adapter'}. */
-    @Override
-    public void unmergeAdapter() {
-        throw NoMerge.refuse(model, "unmerge_adapter");
-    }
-
-    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_and_unload'}. */
-    @Override
-    public PreTrainedModel mergeAndUnload(boolean safeMerge, java.util.List<String> adapterNames) {
-        throw NoMerge.refuse(model, "merge_and_unload");
-    }
-
-    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unload'}. */
-    @Override
-    public PreTrainedModel unload() {
-        throw NoMerge.refuse(model, "unload");
-    }
-
     /** Prefix tuning feeds key/value prefixes ({@link #transformInput}), never virtual token embeddings. */
     @Override
     protected Value virtualTokens(Graph g, String adapter, Module encoder, Value batchSize) {

@@ -269,36 +269,42 @@ public abstract class PromptLearningTuner implements TunerModel {
 
     // ------------------------------------------------------------------ merging: not for prompt learning
 
-    private UnsupportedOperationException noMerge(String what) {
-        String type = peftConfig.isEmpty() ? "prompt learning" : peftConfig.values().iterator().next().peftType()
-                .name();
-        return new UnsupportedOperationException(what + " is not supported for prompt learning methods (" + type
-                + "): their virtual tokens are inputs, not weights that can be merged into the base model.");
+    /**
+     * PEFT 0.21.2's refusal: a prompt-learning {@code PeftModel}'s {@code base_model} is the transformers model itself
+     * (no tuner), so the attribute lookup fails with Python's {@code AttributeError}, e.g. {@code 'LlamaForCausalLM'
+     * object has no attribute 'merge_and_unload'}.
+     */
+    private UnsupportedOperationException noMerge(String method) {
+        List<String> arch = new ArrayList<>();
+        com.google.gson.JsonElement a = model.config().json().get("architectures");
+        if (a != null && a.isJsonArray() && !a.getAsJsonArray().isEmpty()) {
+            arch.add(a.getAsJsonArray().get(0).getAsString());
+        }
+        String name = arch.isEmpty() ? model.transformersClassName() : arch.get(0);
+        return new UnsupportedOperationException("'" + name + "' object has no attribute '" + method + "'");
     }
 
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_adapter'}. */
     @Override
     public void mergeAdapter(List<String> adapterNames, boolean safeMerge) {
         throw noMerge("merge_adapter");
     }
 
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unmerge_adapter'}. */
     @Override
     public void unmergeAdapter() {
         throw noMerge("unmerge_adapter");
     }
 
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'merge_and_unload'}. */
     @Override
     public PreTrainedModel mergeAndUnload(boolean safeMerge, List<String> adapterNames) {
         throw noMerge("merge_and_unload");
     }
 
-    /** Drops every adapter and returns the base model (still frozen, as PEFT leaves it). */
+    /** Refused as PEFT: {@code '<architecture>' object has no attribute 'unload'}. */
     @Override
     public PreTrainedModel unload() {
-        for (String name : new ArrayList<>(peftConfig.keySet())) {
-            encoders.promptEncoder.remove(name);
-        }
-        peftConfig.clear();
-        activeAdapter = null;
-        return model;
+        throw noMerge("unload");
     }
 }

@@ -75,8 +75,11 @@ class PromptLearningCoreTest {
         assertThat(pm.getNbTrainableParameters()).containsExactly(N * hidden, all + N * hidden);
         assertThat(m.numTrainableParameters()).as("the backbone is frozen").isZero();
         assertThat(pm.activePeftConfig().peftType().isPromptLearning()).isTrue();
+        // PEFT 0.21.2: the base_model of a prompt-learning PeftModel is the transformers model, which has no merge
         assertThatThrownBy(pm::mergeAndUnload).isInstanceOf(UnsupportedOperationException.class)
-                .hasMessageContaining("prompt learning");
+                .hasMessage("'LlamaForCausalLM' object has no attribute 'merge_and_unload'");
+        assertThatThrownBy(pm::unload).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessage("'LlamaForCausalLM' object has no attribute 'unload'");
     }
 
     @Test
