@@ -153,4 +153,23 @@ final class LlamaBench {
         g.output("hidden", out.hiddenStates());
         return OrtRuntime.shared().compile(g, p -> false).run(Map.of("input_ids", ids)).get("hidden");
     }
+
+    /**
+     * {@code count} batches of {@code batch} x {@code tokens} deterministic token ids below {@code vocab}, all
+     * attended, labels equal to the inputs.
+     */
+    static java.util.List<org.peft4j.data.Batch> syntheticBatches(int count, int batch, int tokens, long vocab) {
+        java.util.List<org.peft4j.data.Batch> out = new java.util.ArrayList<>();
+        for (int b = 0; b < count; b++) {
+            long[] ids = new long[batch * tokens];
+            long[] mask = new long[ids.length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = (1 + 7919L * (i + b * 31L)) % vocab;
+                mask[i] = 1;
+            }
+            Tensor t = Tensor.of(ids, batch, tokens);
+            out.add(new org.peft4j.data.Batch(t, Tensor.of(mask, batch, tokens), t));
+        }
+        return out;
+    }
 }

@@ -2,7 +2,6 @@ package org.peft4j.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,17 +74,7 @@ public final class QloraBench {
         }
         PeftModel pm = Peft.getPeftModel(base, LoraConfig.builder().r(16).loraAlpha(32)
                 .targetModules("all-linear").build());
-        List<Batch> batches = new ArrayList<>();
-        for (int b = 0; b < 2; b++) {
-            long[] ids = new long[batch * tokens];
-            long[] mask = new long[ids.length];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = (1 + 7919L * (i + b * 31L)) % base.vocabSize();
-                mask[i] = 1;
-            }
-            Tensor t = Tensor.of(ids, batch, tokens);
-            batches.add(new Batch(t, Tensor.of(mask, batch, tokens), t));
-        }
+        List<Batch> batches = LlamaBench.syntheticBatches(2, batch, tokens, base.vocabSize());
         Path out = Files.createTempDirectory("qlora-bench");
         OrtRuntime rt = OrtRuntime.shared();
         new Trainer(pm, args(out, warmup, gc), rt).showProgress(false).train(batches);

@@ -2,7 +2,6 @@ package org.peft4j.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.peft4j.lora.LoraConfig;
@@ -10,7 +9,6 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
 import org.peft4j.peft.PeftModel;
 import org.peft4j.runtime.OrtRuntime;
-import org.peft4j.tensor.Tensor;
 import org.peft4j.data.Batch;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingArguments;
@@ -51,17 +49,7 @@ public final class TrainStepBench {
         PreTrainedModel base = LlamaBench.withRandomWeights(config, layers);
         PeftModel pm = Peft.getPeftModel(base, LoraConfig.builder().r(16).loraAlpha(32)
                 .targetModules("q_proj", "v_proj").build());
-        List<Batch> batches = new ArrayList<>();
-        for (int b = 0; b < 4; b++) {
-            long[] ids = new long[batch * tokens];
-            long[] mask = new long[ids.length];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = (1 + 7919L * (i + b * 31L)) % base.vocabSize();
-                mask[i] = 1;
-            }
-            Tensor t = Tensor.of(ids, batch, tokens);
-            batches.add(new Batch(t, Tensor.of(mask, batch, tokens), t));
-        }
+        List<Batch> batches = LlamaBench.syntheticBatches(4, batch, tokens, base.vocabSize());
         Path out = Files.createTempDirectory("trainstep-bench");
         OrtRuntime rt = OrtRuntime.shared();
         Trainer warm = new Trainer(pm, args(out, warmup), rt).showProgress(false);
