@@ -73,6 +73,9 @@ public class PeftModel implements CausalLM {
      *
      * @param isTrainable whether the loaded adapter's weights are trainable (otherwise inference mode)
      * @throws IOException if the folder has no config or weights, or they do not fit the model
+     * @throws IllegalArgumentException as PEFT, {@code "Cannot set a prompt learning adapter to trainable when loading
+     *     pretrained adapter."} for a prompt-learning adapter with {@code isTrainable} (resume a prompt-learning run
+     *     from its Trainer checkpoint instead)
      */
     public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable)
             throws IOException {
@@ -91,10 +94,16 @@ public class PeftModel implements CausalLM {
      * Loads another saved adapter under {@code adapterName} (not activated).
      *
      * @return the adapter keys the file lacked and the file keys that matched nothing
-     * @throws IllegalArgumentException if the name is taken or the method differs from the existing adapters'
+     * @throws IllegalArgumentException if the name is taken or the method differs from the existing adapters'; as
+     *     PEFT's {@code _check_new_adapter_config}, {@code "Cannot set a prompt learning adapter to trainable when
+     *     loading pretrained adapter."} for a prompt-learning adapter with {@code isTrainable}
      */
     public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) throws IOException {
         PeftConfig config = PeftConfigs.fromPretrained(dir);
+        if (config.isPromptLearning() && isTrainable) {
+            throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
+                    + "pretrained adapter.");
+        }
         config.setInferenceMode(!isTrainable);
         addAdapter(adapterName, config);
         return loadAdapterWeights(dir, adapterName);

@@ -206,8 +206,15 @@ class PrefixTuningConfigTest {
                 .hasMessageContaining("does not fit the model's key/value cache");
         PeftModel pm = Peft.getPeftModel(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")),
                 new PrefixTuningConfig(3).prefixProjection(true).encoderHiddenSize(16));
+        // PEFT's load_adapter refuses a trainable prompt-learning adapter before it reads the weights
         assertThatThrownBy(() -> pm.loadAdapter(PrefixCases.dir("llama-gqa-projection").resolve("adapter"), "other",
-                true)).hasMessageContaining("Cannot load flattened prompt embeddings when `prefix_projection=True`.");
+                true)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("Cannot set a prompt learning adapter to trainable when loading pretrained adapter.");
+        assertThat(pm.peftConfig()).containsOnlyKeys("default");
+        // the flattened prefix cannot go into a projected (trainable) encoder
+        assertThatThrownBy(() -> pm.tuner().loadAdapterStateDict(java.util.Map.of("prompt_embeddings",
+                org.peft4j.tensor.Tensor.zeros(org.peft4j.tensor.DType.F32, 3, 2 * 2 * 48)), "default"))
+                .hasMessageContaining("Cannot load flattened prompt embeddings when `prefix_projection=True`.");
         // a config of 5 virtual tokens over a file of 3: torch's size-mismatch message
         Path bad = tmp.resolve("bad");
         java.nio.file.Files.createDirectories(bad);

@@ -224,5 +224,10 @@ class PromptLearningBatteryTest {
         assertThatThrownBy(() -> PeftModel.fromPretrained(base(c), a, "default", true))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("Cannot set a prompt learning adapter to trainable when loading pretrained adapter.");
+        // and from load_adapter for a new adapter (_check_new_adapter_config), before anything is added
+        assertThatThrownBy(() -> loaded.loadAdapter(a, "trainable", true))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("Cannot set a prompt learning adapter to trainable when loading pretrained adapter.");
+        assertThat(loaded.peftConfig()).containsOnlyKeys("default", "other");
     }
 }
