@@ -61,8 +61,10 @@ public class PeftModel implements CausalLM {
     }
 
     /**
-     * Loads the adapter saved in {@code dir} onto {@code model} as adapter "default", frozen (PEFT's default
-     * {@code is_trainable=False}).
+     * Loads the adapter saved in {@code dir} onto {@code model} as adapter "default", in inference mode (PEFT's
+     * default {@code is_trainable=False}): a LoRA-like adapter is frozen; a prompt-learning adapter's loaded prompt
+     * embedding still requires gradients, as in PEFT 0.21.2, so {@link #getNbTrainableParameters()} and
+     * {@link #printTrainableParameters()} count it as PEFT does (see {@code PromptLearningTuner}).
      */
     public static PeftModel fromPretrained(PreTrainedModel model, Path dir) throws IOException {
         return fromPretrained(model, dir, "default", false);

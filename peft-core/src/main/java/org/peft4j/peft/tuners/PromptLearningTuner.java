@@ -112,11 +112,18 @@ public abstract class PromptLearningTuner implements TunerModel {
         updateTrainable();
     }
 
-    /** Only the active adapter's encoder trains, unless it was added in inference mode. */
+    /**
+     * The active adapter's encoder requires gradients, the others do not. Inference mode does not freeze it: as in
+     * PEFT 0.21.2, whose {@code PeftModel.from_pretrained(..., is_trainable=False)} leaves {@code requires_grad=True}
+     * on the loaded prompt encoder (for prompt learning it only switches the encoder to its inference form, the
+     * saved {@code prompt_embeddings} in a plain embedding), so {@code get_nb_trainable_parameters} counts it and a
+     * Trainer run on the loaded model would update it. (PEFT also leaves an inactive encoder requiring gradients;
+     * it gets none, as it is not in the forward, so peft4j keeps it frozen: the counts then differ from PEFT's
+     * only for a model holding several prompt adapters.)
+     */
     private void updateTrainable() {
         for (Map.Entry<String, Module> e : encoders.promptEncoder.namedChildren().entrySet()) {
-            boolean train = e.getKey().equals(activeAdapter) && !peftConfig.get(e.getKey()).inferenceMode()
-                    && !disabled;
+            boolean train = e.getKey().equals(activeAdapter) && !disabled;
             e.getValue().requiresGrad(train);
         }
     }
