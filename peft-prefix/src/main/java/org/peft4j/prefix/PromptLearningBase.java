@@ -7,7 +7,6 @@ import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Shape;
 import org.peft4j.graph.Value;
-import org.peft4j.models.CausalLMInput;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Module;
@@ -16,7 +15,10 @@ import org.peft4j.peft.tuners.PromptLearningTuner;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
-/** What prompt tuning and P-tuning share: initialisation helpers, the batch expansion, the saved key. */
+/**
+ * What prompt tuning and P-tuning share: initialisation helpers, the batch expansion, the saved key. The input
+ * transform (virtual tokens prepended, explicit position ids dropped as PEFT) is the core default's.
+ */
 abstract class PromptLearningBase extends PromptLearningTuner {
     /** The one key of a saved prompt-learning adapter. */
     static final String PROMPT_EMBEDDINGS = "prompt_embeddings";
@@ -25,25 +27,6 @@ abstract class PromptLearningBase extends PromptLearningTuner {
 
     PromptLearningBase(PreTrainedModel model) {
         super(model);
-    }
-
-    /**
-     * As PEFT's {@code _adjust_prompt_learning_kwargs} for prompt tuning and P-tuning: explicit position ids are
-     * dropped ("Position ids are not supported for parameter efficient tuning. Ignoring position ids."), so the model
-     * numbers the virtual and real tokens {@code past .. past + T - 1} from its cache length, padding included. This
-     * decides a left-padded row's positions in {@code generate}, where transformers passes {@code cumsum(mask) - 1}.
-     */
-    @Override
-    public CausalLMInput transformInput(Graph g, CausalLMInput input) {
-        if (!active() || input.positionIds() == null) {
-            return super.transformInput(g, input);
-        }
-        CausalLMInput in = CausalLMInput.of(input.inputIds());
-        if (input.pastKeys() != null) {
-            in.past(input.pastKeys(), input.pastValues());
-        }
-        in.useCache(input.useCache()).attentionMask(input.attentionMask()).prefixEmbeds(input.prefixEmbeds());
-        return super.transformInput(g, in);
     }
 
     static int totalVirtualTokens(PromptLearningConfig c) {

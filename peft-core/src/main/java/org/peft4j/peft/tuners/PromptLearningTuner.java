@@ -27,11 +27,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The default input transform is prompt tuning's and P-tuning's: the active encoder's {@code [batch,
  * num_virtual_tokens, hidden]} embeddings ({@link #virtualTokens}) are prepended to the token embeddings, the attention
- * mask gets {@code num_virtual_tokens} ones in front and explicit positions move by {@code num_virtual_tokens}; the
- * output drops the virtual positions again, but the loss also reads the last one's logits
+ * mask gets {@code num_virtual_tokens} ones in front and explicit position ids are dropped, as PEFT's
+ * {@code _adjust_prompt_learning_kwargs} drops them ("Position ids are not supported for parameter efficient tuning.
+ * Ignoring position ids."), so the model numbers the virtual and real tokens {@code past .. past + T - 1} from its
+ * cache length, padding included (which decides a left-padded row's positions in {@code generate}, where transformers
+ * passes {@code cumsum(mask) - 1}); the output drops the virtual positions again, but the loss also reads the last one's logits
  * ({@link CausalLMOutput#lossLogits()}): as in PEFT, it predicts the first real token. With a key/value cache the
  * virtual tokens are prepended only while the cache is empty (the prompt step): later steps find them in the cache.
- * Prefix tuning overrides {@link #transformInput} to seed the cache with its key/value prefixes instead.
+ * Prefix tuning overrides {@link #transformInput} to seed the cache with its key/value prefixes instead (and, as
+ * PEFT, moves explicit position ids by {@code num_virtual_tokens}).
  *
  * <p>Not thread-safe: adapter management changes the model in place.
  */
@@ -45,6 +49,7 @@ public abstract class PromptLearningTuner implements TunerModel {
     private final Encoders encoders = new Encoders();
     private String activeAdapter;
     private boolean disabled;
+    private boolean warnedPositionIds;
 
     /** Holds the prompt encoders so that their parameters are named {@code prompt_encoder.<adapter>...}. */
     private static final class Encoders extends Module {
@@ -215,13 +220,10 @@ public abstract class PromptLearningTuner implements TunerModel {
                     Map.of("value", org.peft4j.tensor.Tensor.of(new long[] {1}, 1))).output(0);
             out.attentionMask(g.concat(1, ones, input.attentionMask()));
         }
-        if (input.positionIds() != null) {
-            Value shifted = g.add(input.positionIds(), g.intScalar(n));
-            Value virtual = g.unsqueeze(g.range(g.intScalar(0), taken, g.intScalar(1)), 0);
-            Value rows = g.dimOf(shifted, 0);
-            Value expanded = g.expand(virtual, g.concat(0, g.unsqueeze(rows, 0), g.unsqueeze(taken, 0)),
-                    Shape.of(shifted.shape().dim(0), Dim.of("virtual")));
-            out.positionIds(g.concat(1, expanded, shifted));
+        if (input.positionIds() != null && !warnedPositionIds) {
+            // PEFT's _adjust_prompt_learning_kwargs (warnings.warn: shown once)
+            warnedPositionIds = true;
+            LOG.warn("Position ids are not supported for parameter efficient tuning. Ignoring position ids.");
         }
         return out;
     }

@@ -142,20 +142,80 @@ class PromptLearningCoreTest {
         long[][] prompts = {{5, 9, 17, 2, 44}, {0, 0, 20, 21, 22}};
         long[][] masks = {{1, 1, 1, 1, 1}, {0, 0, 1, 1, 1}};
         GenerationConfig cfg = GenerationConfig.greedy(8);
-        long[][] fullPrompts = new long[2][];
-        long[][] fullMasks = new long[2][];
-        for (int b = 0; b < 2; b++) {
-            fullPrompts[b] = concat(V, prompts[b]);
-            fullMasks[b] = concat(new long[] {1, 1, 1}, masks[b]);
-        }
-        long[][] want = new Generator(m).generate(fullPrompts, fullMasks, cfg);
         PeftModel pm = withVirtualCopiesOf(m);
         long[][] got = new Generator(pm).generate(prompts, masks, cfg);
         for (int b = 0; b < 2; b++) {
-            assertThat(got[b]).containsExactly(Arrays.copyOfRange(want[b], N, want[b].length));
+            // the Generator passes cumsum(mask) - 1 as positions; as PEFT, prompt learning drops them, so the model
+            // numbers V + row 0, 1, 2, ... padding included: the base model's greedy tokens with those positions
+            long[] want = greedyWithCountingPositions(m, concat(V, prompts[b]), concat(new long[] {1, 1, 1},
+                    masks[b]), got[b].length - prompts[b].length);
+            assertThat(Arrays.copyOfRange(got[b], 0, prompts[b].length)).containsExactly(prompts[b]);
+            assertThat(Arrays.copyOfRange(got[b], prompts[b].length, got[b].length)).as("row %d", b)
+                    .containsExactly(want);
             assertThat(got[b].length).isGreaterThan(prompts[b].length);
         }
+        // the padded row differs from what cumsum(mask) - 1 positions would give (so the check above can fail)
+        long[] shifted = new Generator(m).generate(new long[][] {concat(V, prompts[1])},
+                new long[][] {concat(new long[] {1, 1, 1}, masks[1])}, cfg)[0];
+        assertThat(Arrays.copyOfRange(shifted, N, shifted.length)).isNotEqualTo(got[1]);
         assertThat(pm.generate(prompts, masks, cfg)).isDeepEqualTo(got);
+    }
+
+    @Test
+    void explicitPositionIdsAreDroppedAsPeftDoes() throws Exception {
+        PreTrainedModel m = base();
+        long[] ids = {5, 9, 17, 2, 44, 6, 31, 8, 0, 0, 20, 21, 22, 23, 24, 25};   // the second row left-padded
+        long[] mask = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+        long[] cumsum = {0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 1, 2, 3, 4, 5};          // what generate passes
+        Tensor want = expectedLogits(m, ids, mask, 2, 8);  // the base model on V + row, counting 0, 1, 2, ...
+        PeftModel pm = withVirtualCopiesOf(m);
+        Tensor got = logitsWithPositions(pm, Tensor.of(ids, 2, 8), Tensor.of(mask, 2, 8), Tensor.of(cumsum, 2, 8));
+        assertThat(Fixtures.maxAbsDiff(got.toFloatArray(), want.toFloatArray())).isLessThan(1e-5);
+        // any other explicit positions give the same logits
+        long[] far = new long[16];
+        Arrays.setAll(far, i -> 40 + i);
+        Tensor other = logitsWithPositions(pm, Tensor.of(ids, 2, 8), Tensor.of(mask, 2, 8), Tensor.of(far, 2, 8));
+        assertThat(Fixtures.maxAbsDiff(other.toFloatArray(), want.toFloatArray())).isLessThan(1e-5);
+    }
+
+    /** The logits of {@code model} with explicit position ids. */
+    static Tensor logitsWithPositions(org.peft4j.models.CausalLM model, Tensor ids, Tensor mask, Tensor pos) {
+        org.peft4j.graph.Graph g = new org.peft4j.graph.Graph();
+        org.peft4j.graph.Value in = g.input("input_ids", org.peft4j.tensor.DType.I64,
+                org.peft4j.graph.Dim.of("batch"), org.peft4j.graph.Dim.of("seq"));
+        org.peft4j.graph.Value am = g.input("attention_mask", org.peft4j.tensor.DType.I64,
+                org.peft4j.graph.Dim.of("batch"), org.peft4j.graph.Dim.of("seq"));
+        org.peft4j.graph.Value p = g.input("position_ids", org.peft4j.tensor.DType.I64,
+                org.peft4j.graph.Dim.of("batch"), org.peft4j.graph.Dim.of("seq"));
+        g.output("logits", model.forward(g, org.peft4j.models.CausalLMInput.of(in).attentionMask(am).positionIds(p))
+                .logits());
+        try (org.peft4j.runtime.CompiledGraph cg = OrtRuntime.shared().compile(g, x -> false)) {
+            return cg.run(java.util.Map.of("input_ids", ids, "attention_mask", mask, "position_ids", pos))
+                    .get("logits");
+        }
+    }
+
+    /** {@code steps} greedy tokens of the base model (no cache) with positions 0, 1, 2, ... over every column. */
+    static long[] greedyWithCountingPositions(PreTrainedModel m, long[] ids, long[] mask, int steps) {
+        long[] out = new long[steps];
+        long vocab = m.vocabSize();
+        for (int s = 0; s < steps; s++) {
+            int t = ids.length;
+            long[] pos = new long[t];
+            Arrays.setAll(pos, i -> i);
+            float[] l = logitsWithPositions(m, Tensor.of(ids, 1, t), Tensor.of(mask, 1, t), Tensor.of(pos, 1, t))
+                    .toFloatArray();
+            int best = 0;
+            for (int v = 1; v < vocab; v++) {
+                if (l[(int) ((t - 1) * vocab + v)] > l[(int) ((t - 1) * vocab + best)]) {
+                    best = v;
+                }
+            }
+            out[s] = best;
+            ids = concat(ids, new long[] {best});
+            mask = concat(mask, new long[] {1});
+        }
+        return out;
     }
 
     @Test
