@@ -53,6 +53,8 @@ public final class TrainStep implements AutoCloseable {
     private final Object graphState;
     private final Graph graph;
     private final CheckpointedRun checkpointed;
+    /** Whether the loss also scores the first label (the model's output has loss logits, e.g. prompt learning). */
+    private boolean scoresFirstLabel;
     private Graph evalGraph;
     private final Map<Graph, CompiledGraph> compiled = new IdentityHashMap<>();
 
@@ -108,7 +110,17 @@ public final class TrainStep implements AutoCloseable {
         Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
         Value mask = g.input("attention_mask", DType.I64, Dim.of("batch"), Dim.of("seq"));
         CausalLMOutput out = model.forward(g, CausalLMInput.of(ids).attentionMask(mask));
+        scoresFirstLabel = out.lossLogits() != null;
         return model.transformLoss(g, lossSpec.build(g, out, labels));
+    }
+
+    /**
+     * Whether the loss scores the first label too ({@link CausalLMOutput#lossLogits()}: with prompt learning the last
+     * virtual position predicts it), so its mean runs over {@code labels != -100} rather than
+     * {@code labels[..., 1:] != -100}.
+     */
+    boolean scoresFirstLabel() {
+        return scoresFirstLabel;
     }
 
     /** The model this step trains. */

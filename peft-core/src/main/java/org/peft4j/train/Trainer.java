@@ -354,7 +354,9 @@ public final class Trainer {
     /**
      * Runs the micro-batches of optimizer step {@code s} and adds their gradients into {@code acc}: as transformers
      * with {@code num_items_in_batch}, the step's loss is sum(nll) over all its micro-batches (on every worker)
-     * divided by their total counted tokens, so micro-batch k weighs tokens_k / tokens, not 1 / accumulation.
+     * divided by their total counted tokens ({@code labels[..., 1:] != -100}), so micro-batch k weighs
+     * tokens_k / tokens, not 1 / accumulation. When the model's loss also scores the first label (prompt learning, as
+     * PEFT's forward under transformers' Trainer) the numerator covers it too while the count does not.
      *
      * @return the step's loss, summed across workers
      */
@@ -370,10 +372,14 @@ public final class Trainer {
             if (progress != null) {
                 progress.addTokens(counted);
             }
-            if (counted == 0 && tokens > 0) {
+            // the positions the step's mean loss ran over: with prompt learning the first label is scored too
+            // (PEFT's forward), while num_items_in_batch counts labels[..., 1:] only (transformers'
+            // _loss_shifts_labels): the micro-batch adds sum(nll over every scored position) / tokens
+            long scored = step.scoresFirstLabel() ? labelTokens(micro[k]) : counted;
+            if (scored == 0 && tokens > 0) {
                 continue; // adds sum(nll) = 0 and no gradient; its own mean loss would be 0 / 0
             }
-            double share = (double) counted / tokens; // NaN when no token counts: the loss is NaN, as in torch
+            double share = (double) scored / tokens; // NaN when no token counts: the loss is NaN, as in torch
             TrainStep.Output out = step.run(micro[k], TrainStep.dropoutSeed(args.seed(), s, k));
             loss += out.loss() * share;
             for (Map.Entry<String, Tensor> e : out.gradients().entrySet()) {
@@ -385,6 +391,17 @@ public final class Trainer {
             }
         }
         return gradientReducer.sum(loss);
+    }
+
+    /** {@code labels != -100} over every position, the first included. */
+    private static long labelTokens(Batch b) {
+        long n = 0;
+        for (long l : b.labels().toLongArray()) {
+            if (l != Batch.IGNORE_INDEX) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** The evaluation loss: the mean of the batches' losses weighted by their rows, as transformers averages. */
