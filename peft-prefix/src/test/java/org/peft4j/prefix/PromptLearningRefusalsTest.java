@@ -134,4 +134,39 @@ class PromptLearningRefusalsTest {
         assertThatThrownBy(() -> pm.setAdapter("nope")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("Adapter nope not found.");
     }
+
+    /**
+     * Encoder-decoder prefixes ({@code num_transformer_submodules=2}, PEFT's default for SEQ_2_SEQ_LM): PEFT 0.21.2
+     * builds them on a causal LM but its forward fails (prompt / P-tuning: "Expected input batch_size (10) to match
+     * target batch_size (7)"; prefix: "'EncoderDecoderCache' object has no attribute ..."), checked in the venv.
+     * peft4j has no encoder-decoder model and refuses them when the adapter is added, naming the field.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"})
+    void twoTransformerSubmodulesAreRefusedOnACausalLm(String method, @org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path tmp) throws Exception {
+        // from a saved config that sets the field ...
+        PeftModel pm = Peft.getPeftModel(llama(), config(method));
+        pm.savePretrained(tmp);
+        java.nio.file.Path cfg = tmp.resolve("adapter_config.json");
+        com.google.gson.JsonObject j = Fixtures.json(cfg);
+        assertThat(j.get("num_transformer_submodules").getAsInt()).isEqualTo(1);
+        j.addProperty("num_transformer_submodules", 2);
+        java.nio.file.Files.writeString(cfg, j.toString());
+        assertThatThrownBy(() -> PeftModel.fromPretrained(llama(), tmp))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("num_transformer_submodules=2 (task_type=CAUSAL_LM) is for encoder-decoder "
+                        + "models")
+                .hasMessageContaining("LlamaForCausalLM is a causal LM");
+        // ... and from SEQ_2_SEQ_LM, whose default it is
+        PromptLearningConfig seq2seq = switch (method) {
+            case "PROMPT_TUNING" -> new PromptTuningConfig(4).taskType(TaskType.SEQ_2_SEQ_LM);
+            case "P_TUNING" -> new PromptEncoderConfig(4).taskType(TaskType.SEQ_2_SEQ_LM).encoderHiddenSize(16);
+            default -> new PrefixTuningConfig(3).taskType(TaskType.SEQ_2_SEQ_LM);
+        };
+        assertThatThrownBy(() -> Peft.getPeftModel(llama(), seq2seq)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("num_transformer_submodules=2 (task_type=SEQ_2_SEQ_LM)");
+        // and one submodule on the same model is fine
+        assertThat(Peft.getPeftModel(llama(), config(method)).activeAdapters()).containsExactly("default");
+    }
 }

@@ -98,6 +98,13 @@ public abstract class PromptLearningTuner implements TunerModel {
 
     // ------------------------------------------------------------------ adapters
 
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException for a config other than a {@link PromptLearningConfig}, or one with
+     *     {@code num_transformer_submodules != 1} (encoder-decoder prefixes; PEFT builds them on a causal LM but its
+     *     forward fails)
+     */
     @Override
     public void injectAdapter(String adapterName, PeftConfig config) {
         if (!(config instanceof PromptLearningConfig)) {
@@ -106,6 +113,9 @@ public abstract class PromptLearningTuner implements TunerModel {
         }
         PromptLearningConfig cfg = (PromptLearningConfig) config;
         cfg.prepareFor(model.config());
+        if (cfg.numTransformerSubmodules() != 1) {
+            throw new IllegalArgumentException(numTransformerSubmodulesMessage(cfg));
+        }
         Module encoder = createPromptEncoder(adapterName, cfg);
         peftConfig.put(adapterName, cfg);
         encoders.promptEncoder.put(adapterName, encoder);
@@ -115,6 +125,21 @@ public abstract class PromptLearningTuner implements TunerModel {
             activeAdapter = adapterName;
         }
         updateTrainable();
+    }
+
+    /**
+     * Why {@code num_transformer_submodules != 1} is refused. PEFT 0.21.2 builds such an adapter on a causal LM (its
+     * default is 2 only for {@code SEQ_2_SEQ_LM}) but its forward then fails: prompt tuning and P-tuning prepend
+     * {@code 2 * num_virtual_tokens} embeddings but only {@code num_virtual_tokens} ignored labels ("Expected input
+     * batch_size (10) to match target batch_size (7)"), prefix tuning builds an encoder-decoder cache. peft4j refuses
+     * it when the adapter is added.
+     */
+    private String numTransformerSubmodulesMessage(PromptLearningConfig cfg) {
+        return "num_transformer_submodules=" + cfg.numTransformerSubmodules() + " (task_type="
+                + (cfg.taskType() == null ? null : cfg.taskType().name()) + ") is for encoder-decoder models, whose "
+                + "encoder and decoder each get the virtual tokens; " + model.transformersClassName() + " is a "
+                + "causal LM (peft4j has no encoder-decoder models): use num_transformer_submodules=1 and task_type="
+                + "CAUSAL_LM";
     }
 
     /**
