@@ -35,6 +35,12 @@ import org.peft4j.train.TrainingArguments;
 class PromptTrainerResumeTest {
     static PromptLearningConfig config(String method) {
         return switch (method) {
+            case "gpt2/prefix" -> config("prefix");
+            case "gpt2/prefix-projection" -> config("prefix-projection");
+            case "gpt2/ptuning-mlp" -> config("ptuning-mlp");
+            // PEFT's LSTM head applies encoder_dropout between its layers (2 by default)
+            case "gpt2/ptuning-lstm" -> new PromptEncoderConfig(4).taskType(TaskType.CAUSAL_LM).encoderHiddenSize(16)
+                    .encoderReparameterizationType(PromptEncoderReparameterizationType.LSTM).encoderDropout(0.1);
             case "prefix" -> new PrefixTuningConfig(3).taskType(TaskType.CAUSAL_LM);
             case "prefix-projection" -> new PrefixTuningConfig(3).taskType(TaskType.CAUSAL_LM).prefixProjection(true)
                     .encoderHiddenSize(16);
@@ -46,8 +52,14 @@ class PromptTrainerResumeTest {
         };
     }
 
+    /** {@code gpt2/...} cases run on the GPT-2 fixture with its dropouts (0.1 on embeddings, attention, residuals). */
+    static String modelName(String method) {
+        return method.startsWith("gpt2/") ? "gpt2" : "llama-gqa";
+    }
+
     static PeftModel model(String method) throws Exception {
-        return Peft.getPeftModel(AutoModelForCausalLM.fromPretrained(Fixtures.model("llama-gqa")), config(method));
+        return Peft.getPeftModel(AutoModelForCausalLM.fromPretrained(Fixtures.model(modelName(method))),
+                config(method));
     }
 
     /** Two left-padded rows of different lengths; the loss counts the real tokens after the first. */
@@ -82,16 +94,22 @@ class PromptTrainerResumeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"prefix", "prefix-projection", "prompt", "ptuning-mlp", "ptuning-lstm"})
+    @ValueSource(strings = {"prefix", "prefix-projection", "prompt", "ptuning-mlp", "ptuning-lstm", "gpt2/prefix",
+            "gpt2/prefix-projection", "gpt2/ptuning-mlp", "gpt2/ptuning-lstm"})
     void trainerTrainsOnlyTheEncoderAndResumesBitIdentically(String method, @TempDir Path out) throws Exception {
         PeftModel a = model(method);
+        if (method.startsWith("gpt2/")) {
+            // the case is there for its dropout: a resumed run must draw the same masks as the uninterrupted one
+            assertThat(a.getBaseModel().config().json().get("resid_pdrop").getAsDouble()).isEqualTo(0.1);
+            assertThat(a.getBaseModel().config().json().get("attn_pdrop").getAsDouble()).isEqualTo(0.1);
+        }
         Map<String, float[]> init = trainableValues(a);
         TreeSet<String> encoderParams = a.namedParameters().keySet().stream()
                 .filter(k -> k.startsWith("prompt_encoder.default.")).collect(Collectors.toCollection(TreeSet::new));
         assertThat(encoderParams).isNotEmpty();
         assertThat(init.keySet()).as("the trainable set is the prompt encoder").containsExactlyInAnyOrderElementsOf(
                 encoderParams);
-        if (!method.equals("prefix") && !method.equals("prompt")) {
+        if (!method.endsWith("prefix") && !method.equals("prompt")) {
             assertThat(encoderParams).as("the reparameterisation is trained").hasSizeGreaterThan(1);
         }
         // the emitted TrainStep graph has one gradient output per encoder parameter, none for the base model
@@ -115,8 +133,12 @@ class PromptTrainerResumeTest {
         try (OrtRuntime rt = new OrtRuntime(RuntimeOptions.builder().optIntraOpThreads(1).build())) {
             List<Double> full = new Trainer(a, args(out.resolve("full")), rt).showProgress(false).train(batches());
             assertThat(full).hasSize(8);
-            // the same two batches again and again: the loss falls
-            assertThat(full.get(6) + full.get(7)).as("losses %s", full).isLessThan(0.97 * (full.get(0) + full.get(1)));
+            if (!method.startsWith("gpt2/")) {
+                // the same two batches again and again: the loss falls (under GPT-2's dropout 8 steps are too noisy
+                // to say so; those cases are here for the bit-identical resume)
+                assertThat(full.get(6) + full.get(7)).as("losses %s", full)
+                        .isLessThan(0.97 * (full.get(0) + full.get(1)));
+            }
             a.namedParameters().forEach((k, p) -> {
                 if (!p.trainable()) {
                     assertThat(p.data().toFloatArray()).as("frozen %s", k).containsExactly(frozenBefore.get(k));
@@ -147,7 +169,7 @@ class PromptTrainerResumeTest {
             Path saved = out.resolve("adapter");
             c.savePretrained(saved);
             PeftModel back = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model(
-                    "llama-gqa")), saved);
+                    modelName(method))), saved);
             Batch bt = batches().get(0);
             assertThat(PtuneFixtures.maskedMaxAbsDiff(back.logits(bt.inputIds(), bt.attentionMask()),
                     a.logits(bt.inputIds(), bt.attentionMask()), bt.attentionMask())).isLessThan(1e-5);
