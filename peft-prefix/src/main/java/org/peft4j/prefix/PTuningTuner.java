@@ -47,7 +47,7 @@ public final class PTuningTuner extends PromptLearningBase {
 
     @Override
     protected Module createPromptEncoder(String name, PromptLearningConfig config) {
-        return new PromptEncoder((PromptEncoderConfig) config, rng);
+        return new PromptEncoder((PromptEncoderConfig) config, rng());
     }
 
     @Override

@@ -5,7 +5,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.peft4j.graph.Dim;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Shape;
@@ -39,8 +38,6 @@ import org.peft4j.tensor.Tensor;
  * loading builds the inference-mode encoder (a plain embedding) and copies the tensor into it. Not thread-safe.
  */
 public final class PrefixTuner extends PromptLearningTuner {
-    private final Random rng = new Random(0);
-
     PrefixTuner(PreTrainedModel model) {
         super(model);
     }
@@ -85,7 +82,7 @@ public final class PrefixTuner extends PromptLearningTuner {
                     + "key/value cache (" + model.numLayers() + " layers of " + model.numKvHeads() + " key/value heads "
                     + "of size " + model.headDim() + ")");
         }
-        return new PrefixEncoder(c, rng);
+        return new PrefixEncoder(c, rng());
     }
 
     /** Prefix tuning feeds key/value prefixes ({@link #transformInput}), never virtual token embeddings. */

@@ -23,8 +23,6 @@ abstract class PromptLearningBase extends PromptLearningTuner {
     /** The one key of a saved prompt-learning adapter. */
     static final String PROMPT_EMBEDDINGS = "prompt_embeddings";
 
-    final Random rng = new Random();
-
     PromptLearningBase(PreTrainedModel model) {
         super(model);
     }

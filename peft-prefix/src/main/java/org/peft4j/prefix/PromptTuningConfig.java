@@ -90,7 +90,11 @@ public final class PromptTuningConfig extends PromptLearningConfig {
         return tokenizerNameOrPath;
     }
 
-    /** {@code tokenizer_kwargs}, or null (recorded; peft4j's tokenizer loading takes no options). */
+    /**
+     * {@code tokenizer_kwargs}, or null: applied to the TEXT init's tokenizer where peft4j can honour them
+     * ({@code add_prefix_space}, {@code use_fast}, {@code subfolder}, {@code local_files_only}; {@code trust_remote_code}
+     * dropped as PEFT); any other field is refused when the adapter is created, naming it.
+     */
     public JsonObject tokenizerKwargs() {
         return tokenizerKwargs;
     }

@@ -1,10 +1,9 @@
 package org.peft4j.prefix;
 
-import java.nio.file.Path;
+import com.google.gson.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.peft4j.data.HfTokenizer;
-import org.peft4j.data.Tokenizer;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.models.PreTrainedModel;
@@ -54,12 +53,12 @@ public final class PromptTuningTuner extends PromptLearningBase {
         PromptEmbedding e = new PromptEmbedding(total, cfg.tokenDim());
         Tensor w;
         if (cfg.inferenceMode() || cfg.promptTuningInit() == PromptTuningInit.RANDOM) {
-            w = normal(rng, total, cfg.tokenDim());
+            w = normal(rng(), total, cfg.tokenDim());
         } else if (cfg.promptTuningInit() == PromptTuningInit.SAMPLE_VOCAB) {
             long vocab = wordEmbeddings().numEmbeddings();
             long[] ids = new long[total];
             for (int i = 0; i < total; i++) {
-                ids[i] = (long) (rng.nextDouble() * vocab);
+                ids[i] = (long) (rng().nextDouble() * vocab);
             }
             w = embeddingRows(ids);
         } else {
@@ -69,11 +68,26 @@ public final class PromptTuningTuner extends PromptLearningBase {
         return e;
     }
 
-    /** PEFT's TEXT ids: {@code tokenizer(text)["input_ids"]}, truncated or repeated to {@code total}. */
+    /**
+     * PEFT's TEXT ids: {@code tokenizer(text)["input_ids"]}, truncated or repeated to {@code total}; the tokenizer
+     * loaded with {@code tokenizer_kwargs} as far as peft4j can honour them ({@link TokenizerKwargs}).
+     */
     static long[] textIds(PromptTuningConfig cfg, int total) {
-        Tokenizer tok = cfg.tokenizer() != null ? cfg.tokenizer()
-                : HfTokenizer.load(Path.of(cfg.tokenizerNameOrPath()));
-        long[] ids = tok.encode(cfg.promptTuningInitText(), true);
+        long[] ids;
+        if (cfg.tokenizer() != null) {
+            JsonObject kw = cfg.tokenizerKwargs() == null ? new JsonObject() : cfg.tokenizerKwargs().deepCopy();
+            kw.remove("trust_remote_code");
+            TokenizerKwargs.check(kw);
+            if (kw.has("add_prefix_space") || kw.has("subfolder")) {
+                throw new IllegalArgumentException("tokenizer_kwargs " + kw.keySet() + " change how the tokenizer is "
+                        + "loaded: give tokenizer_name_or_path without a Tokenizer object");
+            }
+            ids = cfg.tokenizer().encode(cfg.promptTuningInitText(), true);
+        } else {
+            try (HfTokenizer tok = TokenizerKwargs.load(cfg.tokenizerNameOrPath(), cfg.tokenizerKwargs())) {
+                ids = tok.encode(cfg.promptTuningInitText(), true);
+            }
+        }
         if (ids.length == 0) {
             throw new IllegalArgumentException("prompt_tuning_init_text '" + cfg.promptTuningInitText()
                     + "' has no tokens");

@@ -50,6 +50,7 @@ public abstract class PromptLearningTuner implements TunerModel {
     private String activeAdapter;
     private boolean disabled;
     private boolean warnedPositionIds;
+    private java.util.Random rng = new java.util.Random(0);
 
     /** Holds the prompt encoders so that their parameters are named {@code prompt_encoder.<adapter>...}. */
     private static final class Encoders extends Module {
@@ -73,6 +74,25 @@ public abstract class PromptLearningTuner implements TunerModel {
     @Override
     public List<String> activeAdapters() {
         return activeAdapter == null ? List.of() : List.of(activeAdapter);
+    }
+
+    /**
+     * Seeds the generator that initialises new adapters' prompt encoders (as {@code LoraModel.seed}): RANDOM prompt
+     * embeddings are drawn from N(0, 1) as torch's {@code nn.Embedding} default, the P-tuning / prefix projection
+     * layers as torch's {@code nn.Linear} / {@code nn.LSTM} defaults, but from {@link java.util.Random}, so the
+     * values differ from torch's under the same seed while the distributions are the same. Without a call the
+     * generator is seeded with 0, so a run is reproducible; it affects adapters added after the call.
+     *
+     * @return this tuner
+     */
+    public PromptLearningTuner seed(long seed) {
+        this.rng = new java.util.Random(seed);
+        return this;
+    }
+
+    /** The generator for new adapters' initial weights ({@link #seed}). */
+    protected java.util.Random rng() {
+        return rng;
     }
 
     /** The prompt encoder of adapter {@code name}, or null. */
