@@ -134,6 +134,13 @@ public final class Generator {
         try {
             long[][] stepIds = inputIds;
             for (int step = 0; step < cfg.maxNewTokens(); step++) {
+                int total = seqs.get(0).length;
+                if (previous != null && base.recomputeCacheForGeneration(total, total - 1)) {
+                    // the model's prepare_inputs_for_generation drops the cache here (Phi-3's rope switch)
+                    previous.close();
+                    previous = null;
+                    stepIds = seqs.toArray(new long[0][]);
+                }
                 int seq = stepIds[0].length;
                 long[][] positions = positions(masks, seq);
                 Map<String, OnnxTensorLike> feed = new LinkedHashMap<>();

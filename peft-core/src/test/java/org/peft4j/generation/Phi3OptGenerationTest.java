@@ -30,7 +30,7 @@ class Phi3OptGenerationTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void greedyGenerationsMatchTransformers(String name) throws Exception {
         PreTrainedModel m = load(name);
         JsonObject ref = Fixtures.json(dir().resolve(name + ".json"));
@@ -54,7 +54,7 @@ class Phi3OptGenerationTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void lossAndGradientsMatchTorch(String name) throws Exception {
         PreTrainedModel m = load(name);
         try (SafeTensors ref = SafeTensors.open(dir().resolve(name + ".safetensors"))) {

@@ -36,7 +36,7 @@ class Phi3OptParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void logitsMatchTransformers(String name) throws Exception {
         PreTrainedModel m = load(name);
         try (SafeTensors ref = SafeTensors.open(reference(name))) {
@@ -50,7 +50,7 @@ class Phi3OptParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void leftPaddedLogitsMatchOnTokens(String name) throws Exception {
         PreTrainedModel m = load(name);
         try (SafeTensors ref = SafeTensors.open(reference(name))) {
@@ -70,7 +70,7 @@ class Phi3OptParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt-350m"})
+    @ValueSource(strings = {"phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "opt-350m"})
     void realConfigurationCountsMatchTorch(String name) throws Exception {
         Path configs = Fixtures.root().resolve("phi3-opt").resolve("configs");
         JsonObject want = Fixtures.json(configs.resolve("counts.json")).getAsJsonObject(name);
@@ -94,7 +94,7 @@ class Phi3OptParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void parameterNamesAreTheCheckpointsKeys(String name) throws Exception {
         PreTrainedModel m = load(name);
         Path file = Fixtures.root().resolve("models").resolve(name).resolve("model.safetensors");
