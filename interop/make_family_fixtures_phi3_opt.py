@@ -23,6 +23,16 @@ Writes (nothing else):
                                  eos ids, observations (longrope: long vs short logits differ; generate with and
                                  without cache agree)
   fixtures/phi3-opt/lora/<case>/ PEFT-saved LoRA adapters on these models, in make_lora_fixtures.py's case format
+  fixtures/phi3-opt/half/<name>.safetensors
+                                 input_ids / attention_mask (the padded batch above) -> logits_f16 (float32 [2, 11, V]
+                                 widened from the float16 model's logits, eager attention, CPU)
+  fixtures/phi3-opt/prefix/<name>/
+                                 PEFT prefix tuning (3 virtual tokens, prompt encoder randomised) on each tiny model:
+                                 adapter/ (save_pretrained), expected.safetensors with input_ids / attention_mask
+                                 [2, 7] (row 1 left-padded by 2) -> loaded_logits (PeftModel.from_pretrained) and
+                                 base_logits; gen_input_ids / gen_attention_mask [2, 5] -> generated (PEFT's greedy
+                                 generate, 6 new tokens, cache on; for phi3 the cache holds the 3 virtual tokens, so
+                                 Phi3ForCausalLM.prepare_inputs_for_generation never drops it)
   fixtures/phi3-opt/configs/<name>.json and counts.json
                                  the published config.json values of microsoft/Phi-3-mini-4k-instruct,
                                  microsoft/Phi-3-mini-128k-instruct and facebook/opt-350m, and their parameter counts
@@ -219,6 +229,35 @@ def reference(name, model, seed):
     return {k: v.contiguous() for k, v in t.items()}, info
 
 
+def prefix_case(name, seed):
+    from peft import PeftModel, PrefixTuningConfig, get_peft_model
+    out = os.path.join(OUT, "prefix", name)
+    os.makedirs(out)
+    torch.manual_seed(seed)
+    base = mlf.load_base(name)
+    g = torch.Generator().manual_seed(seed)
+    vocab = base.config.vocab_size
+    ids, mask = left_pad(rand(g, (2, 7), vocab), 2)
+    gen, gmask = left_pad(rand(g, (2, 5), vocab), 1)
+    with torch.no_grad():
+        base_logits = base(input_ids=ids, attention_mask=mask).logits
+    pm = get_peft_model(base, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3))
+    with torch.no_grad():
+        for p in pm.parameters():
+            if p.requires_grad:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    pm.save_pretrained(os.path.join(out, "adapter"))
+    loaded = PeftModel.from_pretrained(mlf.load_base(name), os.path.join(out, "adapter")).eval()
+    with torch.no_grad():
+        logits = loaded(input_ids=ids, attention_mask=mask).logits
+        generated = loaded.generate(input_ids=gen, attention_mask=gmask, max_new_tokens=6, do_sample=False,
+                                    pad_token_id=mf.PAD_ID, eos_token_id=None)
+    assert (logits - base_logits).abs().max() > 1e-2, "the prefix has no effect"
+    save_file({"input_ids": ids, "attention_mask": mask, "loaded_logits": logits.contiguous(),
+               "base_logits": base_logits.contiguous(), "gen_input_ids": gen, "gen_attention_mask": gmask,
+               "generated": generated}, os.path.join(out, "expected.safetensors"))
+
+
 def meta_counts(repo, cfg_dict):
     config = AutoConfig.for_model(**cfg_dict)
     with torch.device("meta"):
@@ -242,7 +281,7 @@ def main():
     transformers.set_seed(0)
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for sub in ("reference", "lora", "configs"):
+    for sub in ("reference", "lora", "configs", "half", "prefix"):
         os.makedirs(os.path.join(OUT, sub))
     vers = mf.versions()
     for idx, (name, cfg_cls, model_cls, kw) in enumerate(SPECS):
@@ -276,6 +315,20 @@ def main():
     mlf.MODELS = MODELS
     for case, model_name, kw, opts in LORA_CASES:
         mlf.build_case(os.path.join(OUT, "lora"), case, model_name, kw, opts)
+    for idx, (name, _, _, _) in enumerate(SPECS):
+        m16 = AutoModelForCausalLM.from_pretrained(os.path.join(MODELS, name), attn_implementation="eager",
+                                                   dtype=torch.float16).eval()
+        g = torch.Generator().manual_seed(9900 + idx)
+        ids, mask = left_pad(rand(g, (2, SEQ), m16.config.vocab_size), PAD_ROW1)
+        with torch.no_grad():
+            f16 = m16(input_ids=ids, attention_mask=mask).logits
+        assert f16.dtype == torch.float16
+        save_file({"input_ids": ids, "attention_mask": mask, "logits_f16": f16.float().contiguous()},
+                  os.path.join(OUT, "half", name + ".safetensors"))
+
+    for idx, (name, _, _, _) in enumerate(SPECS):
+        prefix_case(name, 9950 + idx)
+
     for d in [OUT] + [os.path.join(MODELS, s[0]) for s in SPECS]:
         size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
         print(f"wrote {size} bytes under {os.path.relpath(d, HERE)}")

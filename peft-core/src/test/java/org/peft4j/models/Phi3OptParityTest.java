@@ -70,6 +70,30 @@ class Phi3OptParityTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
+    void float16LogitsMatchTransformers(String name) throws Exception {
+        PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.root().resolve("models").resolve(name),
+                org.peft4j.tensor.DType.F16);
+        Path half = Fixtures.root().resolve("phi3-opt").resolve("half").resolve(name + ".safetensors");
+        try (SafeTensors ref = SafeTensors.open(half)) {
+            Tensor mask = ref.get("attention_mask");
+            Tensor logits = m.logits(ref.get("input_ids"), mask);
+            assertThat(logits.dtype()).isEqualTo(org.peft4j.tensor.DType.F16);
+            float[] got = logits.toFloatArray();
+            float[] want = ref.get("logits_f16").toFloatArray();
+            long[] valid = mask.toLongArray();
+            int vocab = want.length / valid.length;
+            double max = 0;
+            for (int pos = 0; pos < valid.length; pos++) {
+                for (int v = 0; valid[pos] == 1 && v < vocab; v++) {
+                    max = Math.max(max, Math.abs(got[pos * vocab + v] - want[pos * vocab + v]));
+                }
+            }
+            assertThat(max).as("%s float16 logits vs transformers", name).isLessThan(HalfPrecisionParityTest.TOL);
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "opt-350m"})
     void realConfigurationCountsMatchTorch(String name) throws Exception {
         Path configs = Fixtures.root().resolve("phi3-opt").resolve("configs");
