@@ -33,6 +33,12 @@ Writes (nothing else):
                                  base_logits; gen_input_ids / gen_attention_mask [2, 5] -> generated (PEFT's greedy
                                  generate, 6 new tokens, cache on; for phi3 the cache holds the 3 virtual tokens, so
                                  Phi3ForCausalLM.prepare_inputs_for_generation never drops it)
+  fixtures/phi3-opt/lora-train-step/<name>/
+                                 one LoRA training step (opt: q_proj, v_proj; phi3: qkv_proj, gate_up_proj; r 8,
+                                 alpha 16, no dropout, LoRA weights randomised): adapter/ (the weights before the
+                                 step), expected.safetensors with input_ids / attention_mask / labels [2, 11] (row 1
+                                 left-padded by 2; labels -100 at pads and at each row's first real token), loss and
+                                 grad.<PEFT name> of every LoRA tensor (model.train(), loss.backward())
   fixtures/phi3-opt/configs/<name>.json and counts.json
                                  the published config.json values of microsoft/Phi-3-mini-4k-instruct,
                                  microsoft/Phi-3-mini-128k-instruct and facebook/opt-350m, and their parameter counts
@@ -258,6 +264,32 @@ def prefix_case(name, seed):
                "generated": generated}, os.path.join(out, "expected.safetensors"))
 
 
+def lora_train_step(name, targets, seed):
+    from peft import LoraConfig, get_peft_model
+    out = os.path.join(OUT, "lora-train-step", name)
+    os.makedirs(out)
+    g = torch.Generator().manual_seed(seed)
+    base = mlf.load_base(name)
+    ids, mask = left_pad(rand(g, (2, SEQ), base.config.vocab_size), TRAIN_PAD_ROW1)
+    labels = ids.clone()
+    labels[mask == 0] = -100
+    labels[0, 0] = -100
+    labels[1, TRAIN_PAD_ROW1] = -100
+    model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=targets, lora_dropout=0.0,
+                                            task_type="CAUSAL_LM"))
+    mlf.randomise_(model, g)
+    model.save_pretrained(os.path.join(out, "adapter"))
+    model.train()
+    res = model(input_ids=ids, attention_mask=mask, labels=labels)
+    res.loss.backward()
+    t = {"input_ids": ids, "attention_mask": mask, "labels": labels, "loss": res.loss.detach().float().reshape(())}
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            t["grad." + n] = p.grad.detach().float().contiguous()
+    assert len(t) == 4 + 2 * 2 * len(targets)
+    save_file(t, os.path.join(out, "expected.safetensors"))
+
+
 def meta_counts(repo, cfg_dict):
     config = AutoConfig.for_model(**cfg_dict)
     with torch.device("meta"):
@@ -281,7 +313,7 @@ def main():
     transformers.set_seed(0)
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for sub in ("reference", "lora", "configs", "half", "prefix"):
+    for sub in ("reference", "lora", "configs", "half", "prefix", "lora-train-step"):
         os.makedirs(os.path.join(OUT, sub))
     vers = mf.versions()
     for idx, (name, cfg_cls, model_cls, kw) in enumerate(SPECS):
@@ -328,6 +360,9 @@ def main():
 
     for idx, (name, _, _, _) in enumerate(SPECS):
         prefix_case(name, 9950 + idx)
+
+    lora_train_step("opt", ["q_proj", "v_proj"], 9970)
+    lora_train_step("phi3", ["qkv_proj", "gate_up_proj"], 9971)
 
     for d in [OUT] + [os.path.join(MODELS, s[0]) for s in SPECS]:
         size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
