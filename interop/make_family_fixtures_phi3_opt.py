@@ -33,6 +33,9 @@ Writes (nothing else):
                                  base_logits; gen_input_ids / gen_attention_mask [2, 5] -> generated (PEFT's greedy
                                  generate, 6 new tokens, cache on; for phi3 the cache holds the 3 virtual tokens, so
                                  Phi3ForCausalLM.prepare_inputs_for_generation never drops it)
+  fixtures/phi3-opt/prompt/{opt,phi3}/
+                                 the same with PEFT prompt tuning (PromptTuningConfig, 3 virtual tokens; loaded_logits
+                                 without the virtual positions)
   fixtures/phi3-opt/lora-train-step/<name>/
                                  one LoRA training step (opt: q_proj, v_proj; phi3: qkv_proj, gate_up_proj; r 8,
                                  alpha 16, no dropout, LoRA weights randomised): adapter/ (the weights before the
@@ -235,9 +238,9 @@ def reference(name, model, seed):
     return {k: v.contiguous() for k, v in t.items()}, info
 
 
-def prefix_case(name, seed):
-    from peft import PeftModel, PrefixTuningConfig, get_peft_model
-    out = os.path.join(OUT, "prefix", name)
+def prefix_case(name, seed, kind="prefix"):
+    from peft import PeftModel, PrefixTuningConfig, PromptTuningConfig, get_peft_model
+    out = os.path.join(OUT, kind, name)
     os.makedirs(out)
     torch.manual_seed(seed)
     base = mlf.load_base(name)
@@ -247,7 +250,8 @@ def prefix_case(name, seed):
     gen, gmask = left_pad(rand(g, (2, 5), vocab), 1)
     with torch.no_grad():
         base_logits = base(input_ids=ids, attention_mask=mask).logits
-    pm = get_peft_model(base, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3))
+    cfg_cls = PrefixTuningConfig if kind == "prefix" else PromptTuningConfig
+    pm = get_peft_model(base, cfg_cls(task_type="CAUSAL_LM", num_virtual_tokens=3))
     with torch.no_grad():
         for p in pm.parameters():
             if p.requires_grad:
@@ -258,6 +262,7 @@ def prefix_case(name, seed):
         logits = loaded(input_ids=ids, attention_mask=mask).logits
         generated = loaded.generate(input_ids=gen, attention_mask=gmask, max_new_tokens=6, do_sample=False,
                                     pad_token_id=mf.PAD_ID, eos_token_id=None)
+    logits = logits[:, -ids.shape[1]:]  # prompt tuning's logits include the virtual positions
     assert (logits - base_logits).abs().max() > 1e-2, "the prefix has no effect"
     save_file({"input_ids": ids, "attention_mask": mask, "loaded_logits": logits.contiguous(),
                "base_logits": base_logits.contiguous(), "gen_input_ids": gen, "gen_attention_mask": gmask,
@@ -313,7 +318,7 @@ def main():
     transformers.set_seed(0)
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for sub in ("reference", "lora", "configs", "half", "prefix", "lora-train-step"):
+    for sub in ("reference", "lora", "configs", "half", "prefix", "prompt", "lora-train-step"):
         os.makedirs(os.path.join(OUT, sub))
     vers = mf.versions()
     for idx, (name, cfg_cls, model_cls, kw) in enumerate(SPECS):
@@ -360,6 +365,8 @@ def main():
 
     for idx, (name, _, _, _) in enumerate(SPECS):
         prefix_case(name, 9950 + idx)
+    for idx, name in enumerate(["opt", "phi3"]):  # PEFT's token_dim is hidden_size, so not opt-proj
+        prefix_case(name, 9960 + idx, kind="prompt")
 
     lora_train_step("opt", ["q_proj", "v_proj"], 9970)
     lora_train_step("phi3", ["qkv_proj", "gate_up_proj"], 9971)

@@ -17,11 +17,12 @@ import org.peft4j.testutil.Fixtures;
  * (interop/make_family_fixtures_phi3_opt.py): a PEFT-saved prefix (3 virtual tokens) gives PEFT's logits on a
  * left-padded batch (OPT's positions come from the mask including the prefix; Phi-3's positions start after the
  * prefix, beyond original_max_position_embeddings, so the long rope factors), and PEFT's greedy tokens with the
- * cache.
+ * cache; the same for PEFT prompt tuning (3 virtual token embeddings) on OPT and Phi-3.
  */
 class Phi3OptPrefixTest {
     static Path dir(String name) {
-        return Fixtures.root().resolve("phi3-opt").resolve("prefix").resolve(name);
+        String[] kindModel = name.contains("/") ? name.split("/") : new String[] {"prefix", name};
+        return Fixtures.root().resolve("phi3-opt").resolve(kindModel[0]).resolve(kindModel[1]);
     }
 
     static PreTrainedModel base(String name) throws Exception {
@@ -29,9 +30,10 @@ class Phi3OptPrefixTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "opt-proj", "phi3"})
+    @ValueSource(strings = {"opt", "opt-proj", "phi3", "prompt/opt", "prompt/phi3"})
     void peftSavedPrefixGivesPeftsLogitsAndTokens(String name) throws Exception {
-        PeftModel pm = PeftModel.fromPretrained(base(name), dir(name).resolve("adapter"));
+        String model = name.startsWith("prompt/") ? name.substring("prompt/".length()) : name;
+        PeftModel pm = PeftModel.fromPretrained(base(model), dir(name).resolve("adapter"));
         try (SafeTensors ref = SafeTensors.open(dir(name).resolve("expected.safetensors"))) {
             float[] got = pm.logits(ref.get("input_ids"), ref.get("attention_mask")).toFloatArray();
             long[] mask = ref.get("attention_mask").toLongArray();
@@ -48,7 +50,9 @@ class Phi3OptPrefixTest {
             }
             assertThat(max).isLessThan(1e-4);
             assertThat(fromBase).as("the prefix matters").isGreaterThan(1e-2);
-            GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(6).padTokenId(0L).build();
+            // PEFT generated with eos_token_id=None: no stop token (-1 is never produced)
+            GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(6).padTokenId(0L).eosTokenId(-1L)
+                    .build();
             long[][] out = pm.generate(PrefixCases.rows(ref.get("gen_input_ids")),
                     PrefixCases.rows(ref.get("gen_attention_mask")), greedy);
             assertThat(out).isDeepEqualTo(PrefixCases.rows(ref.get("generated")));
