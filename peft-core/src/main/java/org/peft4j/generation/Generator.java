@@ -134,6 +134,13 @@ public final class Generator {
         try {
             long[][] stepIds = inputIds;
             for (int step = 0; step < cfg.maxNewTokens(); step++) {
+                int total = seqs.get(0).length;
+                if (previous != null && base.recomputeCacheForGeneration(total, cachedLength(previous))) {
+                    // the model's prepare_inputs_for_generation drops the cache here (Phi-3's rope switch)
+                    previous.close();
+                    previous = null;
+                    stepIds = seqs.toArray(new long[0][]);
+                }
                 int seq = stepIds[0].length;
                 long[][] positions = positions(masks, seq);
                 Map<String, OnnxTensorLike> feed = new LinkedHashMap<>();
@@ -190,6 +197,11 @@ public final class Generator {
                 previous.close();
             }
         }
+    }
+
+    /** The cached positions (virtual tokens included), as {@code past_key_values.get_seq_length()}. */
+    private static long cachedLength(CompiledGraph.Outputs previous) {
+        return previous.onnx(presentKey(0)).getInfo().getShape()[2];
     }
 
     /** transformers' position ids: cumsum(mask) - 1, with 0 at padded positions; the last {@code seq} columns. */

@@ -23,6 +23,7 @@ public final class DecoderContext {
     private Value seqLen;
     private Value pastLen;
     private Value attentionMask;
+    private boolean positionIdsGiven;
     private final Map<Long, Value> slidingAllowed = new HashMap<>();
 
     private DecoderContext(Value positions, Value allowed, CausalLMInput in) {
@@ -48,6 +49,7 @@ public final class DecoderContext {
         DecoderContext ctx = new DecoderContext(positions, allowed, in);
         ctx.seqLen = seqLen;
         ctx.pastLen = pastLen;
+        ctx.positionIdsGiven = in.positionIds() != null;
         return ctx;
     }
 
@@ -69,6 +71,21 @@ public final class DecoderContext {
     public Value allowed(Graph g, long slidingWindow) {
         return slidingAllowed.computeIfAbsent(slidingWindow,
                 w -> AttentionOps.allowedMask(g, seqLen, pastLen, attentionMask, w));
+    }
+
+    /** The attention mask of the forward (int64 [B, past + T], 1 = token), or null when none was given. */
+    public Value attentionMask() {
+        return attentionMask;
+    }
+
+    /** Rank-0 int64: the number of cached positions (0 without a cache). */
+    public Value pastLength() {
+        return pastLen;
+    }
+
+    /** Whether the caller gave position ids; otherwise {@link #positions()} are {@code past .. past + T - 1}. */
+    public boolean positionIdsGiven() {
+        return positionIdsGiven;
     }
 
     public void setRotary(Value cos, Value sin) {

@@ -219,6 +219,16 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         return "lm_head";
     }
 
+    /**
+     * Whether generation must drop the key/value cache and recompute every position before the step whose input is
+     * {@code sequenceLength} tokens long with {@code cachedLength} of them cached, as a transformers model's
+     * {@code prepare_inputs_for_generation} override does (Phi-3, when its rope switches to the long factors). No by
+     * default.
+     */
+    public boolean recomputeCacheForGeneration(long sequenceLength, long cachedLength) {
+        return false;
+    }
+
     public abstract int numLayers();
 
     public abstract int numKvHeads();

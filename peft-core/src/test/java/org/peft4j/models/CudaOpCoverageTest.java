@@ -46,7 +46,7 @@ class CudaOpCoverageTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "qwen2", "gpt2"})
+    @ValueSource(strings = {"llama-gqa", "qwen2", "gpt2", "opt", "opt-proj", "phi3"})
     void everyEmittedOpHasACudaKernel(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.load(Fixtures.model(name).resolve(
                 "config.json")));

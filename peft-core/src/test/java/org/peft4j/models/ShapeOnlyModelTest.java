@@ -61,7 +61,7 @@ class ShapeOnlyModelTest {
         ModelConfig c = ModelConfig.parse("{\"model_type\": \"falcon\"}");
         assertThatThrownBy(() -> AutoModelForCausalLM.fromConfig(c))
                 .hasMessageContaining("unsupported model_type 'falcon'")
-                .hasMessageContaining("gpt2, llama, mistral, qwen2");
+                .hasMessageContaining("gpt2, llama, mistral, opt, phi3, qwen2");
     }
 
     @Test

@@ -14,6 +14,8 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
+import org.peft4j.models.opt.OPTForCausalLM;
+import org.peft4j.models.phi3.Phi3ForCausalLM;
 import org.peft4j.nn.Module;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.TensorSource;
@@ -35,6 +37,8 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("mistral", LlamaForCausalLM::new);
         FACTORIES.put("qwen2", LlamaForCausalLM::new);
         FACTORIES.put("gpt2", GPT2LMHeadModel::new);
+        FACTORIES.put("opt", OPTForCausalLM::new);
+        FACTORIES.put("phi3", Phi3ForCausalLM::new);
     }
 
     private AutoModelForCausalLM() {
