@@ -48,6 +48,11 @@ final class Checkpoints {
         if (!Files.isDirectory(outputDir)) {
             return Optional.empty();
         }
+        try {
+            org.peft4j.train.CheckpointFolders.recover(outputDir); // a crashed checkpoint write or rotation
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot recover the checkpoints in " + outputDir, e);
+        }
         try (Stream<Path> s = Files.list(outputDir)) {
             return s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())
                     .filter(p -> Files.isRegularFile(p.resolve("trainer_state.json")))

@@ -52,6 +52,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
      * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself).
      *
      * @throws UncheckedIOException when the file is missing or unreadable
+     * @throws IllegalArgumentException naming the file and the field when tokenizer.json is not what the Rust
+     *     tokenizers library reads (checked in Java first: some bad files make the native library abort the JVM)
      */
     public static HfTokenizer load(Path path) {
         Path folder = TokenizerFiles.folder(path);
@@ -60,6 +62,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new UncheckedIOException(new IOException("no tokenizer.json in " + folder));
         }
         JsonObject json = TokenizerFiles.readObject(file);
+        TokenizerJsonCheck.check(file, json); // before native code, which aborts the JVM on some bad files
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "false",
                 "truncation", "false",

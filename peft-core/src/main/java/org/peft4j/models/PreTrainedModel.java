@@ -22,6 +22,7 @@ import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
+import org.peft4j.util.FolderSave;
 
 /**
  * A causal language model: the root of a module tree whose names match transformers' ({@code
@@ -281,24 +282,27 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
 
     /**
      * Writes a Hugging Face folder: {@code config.json} and {@code model.safetensors} (tied aliases left out, as
-     * transformers saves them). Each file is written to a temporary file and renamed into place. A quantized model
+     * transformers saves them). The two files are replaced together ({@link FolderSave}): after a crash at any moment the
+     * folder holds the old or the new pair, or the next load or save completes the new one. A quantized model
      * writes its modules' quantized state (e.g. 4-bit packed weights and their quant-state entries) and its
      * {@link #quantizationConfig()} as config.json's {@code quantization_config}, so that transformers loads it
      * quantized.
      */
     public void savePretrained(Path dir) throws IOException {
-        Files.createDirectories(dir);
         LinkedHashMap<String, Tensor> sd = stateDict();
         for (String k : tiedWeightKeys()) {
             sd.remove(k);
         }
-        SafeTensorsWriter.write(dir.resolve("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
         String configJson = config.toJson();
         if (quantizationConfig != null) {
             com.google.gson.JsonObject json = config.json();
             json.add("quantization_config", quantizationConfig.toJson());
             configJson = new ModelConfig(json, config.source()).toJson();
         }
-        AtomicFiles.writeString(dir.resolve("config.json"), configJson + "\n");
+        try (FolderSave save = FolderSave.begin(dir)) {
+            SafeTensorsWriter.write(save.file("model.safetensors"), sd, SafeTensorsWriter.PT_METADATA);
+            AtomicFiles.writeString(save.file("config.json"), configJson + "\n");
+            save.commit();
+        }
     }
 }

@@ -29,6 +29,7 @@ import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.safetensors.TensorSource;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
+import org.peft4j.util.FolderSave;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -422,7 +423,8 @@ public class PeftModel implements CausalLM {
     /**
      * Saves adapters as PEFT does: {@code adapter_config.json} and {@code adapter_model.safetensors} (metadata
      * {@code {"format":"pt"}}) in {@code dir} for "default" and in {@code dir/<name>/} for others, plus a
-     * {@code README.md} model card. Every file is written to a temporary file and renamed into place.
+     * {@code README.md} model card. The folder is replaced as a whole ({@link FolderSave}): after a crash at any moment it
+     * holds the complete old or the complete new files, or the next load or save completes the new ones.
      *
      * @param selectedAdapters adapters to save; null means all
      * @throws IllegalArgumentException if {@code dir} is a file or an adapter name is unknown
@@ -437,27 +439,28 @@ public class PeftModel implements CausalLM {
             throw new IllegalArgumentException("You passed an invalid `selected_adapters` arguments, current supported "
                     + "adapter names are " + new ArrayList<>(peftConfig().keySet()) + " - got " + names + ".");
         }
-        Files.createDirectories(dir);
         PreTrainedModel base = getBaseModel();
-        AtomicFiles.writeString(dir.resolve("README.md"), ModelCard.render(base.nameOrPath(),
-                peftConfig().values().iterator().next()));
-        for (String name : names) {
-            Path out = "default".equals(name) ? dir : dir.resolve(name);
-            Files.createDirectories(out);
-            SafeTensorsWriter.write(out.resolve(SAFETENSORS_WEIGHTS_NAME), getPeftModelStateDict(name),
-                    SafeTensorsWriter.PT_METADATA);
-            PeftConfig cfg = peftConfig().get(name).copy();
-            if (cfg.baseModelNameOrPath() == null) {
-                cfg.setBaseModelNameOrPath(base.nameOrPath());
+        try (FolderSave save = FolderSave.begin(dir)) {
+            AtomicFiles.writeString(save.file("README.md"), ModelCard.render(base.nameOrPath(),
+                    peftConfig().values().iterator().next()));
+            for (String name : names) {
+                String prefix = "default".equals(name) ? "" : name + "/";
+                SafeTensorsWriter.write(save.file(prefix + SAFETENSORS_WEIGHTS_NAME), getPeftModelStateDict(name),
+                        SafeTensorsWriter.PT_METADATA);
+                PeftConfig cfg = peftConfig().get(name).copy();
+                if (cfg.baseModelNameOrPath() == null) {
+                    cfg.setBaseModelNameOrPath(base.nameOrPath());
+                }
+                cfg.setInferenceMode(true);
+                if (cfg.taskType() == null) {
+                    com.google.gson.JsonObject am = new com.google.gson.JsonObject();
+                    am.addProperty("base_model_class", base.transformersClassName());
+                    am.addProperty("parent_library", transformersModule(base));
+                    cfg.setAutoMapping(am);
+                }
+                cfg.savePretrained(save.file(prefix + PeftConfig.CONFIG_NAME).getParent());
             }
-            cfg.setInferenceMode(true);
-            if (cfg.taskType() == null) {
-                com.google.gson.JsonObject am = new com.google.gson.JsonObject();
-                am.addProperty("base_model_class", base.transformersClassName());
-                am.addProperty("parent_library", transformersModule(base));
-                cfg.setAutoMapping(am);
-            }
-            cfg.savePretrained(out);
+            save.commit();
         }
     }
 

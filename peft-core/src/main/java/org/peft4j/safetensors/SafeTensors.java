@@ -45,6 +45,14 @@ import org.peft4j.tensor.Tensor;
  * data section covered by no tensor (the tensors must tile it contiguously from 0 to the end of the file). Unknown extra
  * fields in a tensor entry are ignored, as the Python library does.
  *
+ * <p>Files change by rename only. Tensors are memory-mapped, so a file truncated in place while mapped would make
+ * the next access to the missing pages kill the JVM with SIGBUS. peft4j's own writers ({@link SafeTensorsWriter},
+ * {@code save_pretrained}) write a new file and rename it over the old one, which leaves open files and mapped
+ * tensors on the old contents; other programs must do the same. As a cheap guard, {@link #get} checks that the file
+ * still has the size it had when opened (one {@code fstat}) before mapping, and {@link #checkUnchanged()} does so on
+ * demand: a file rewritten in place is then a {@link SafeTensorsException} instead of a crash (a truncation after
+ * the tensor was mapped cannot be caught this way).
+ *
  * <p>Instances are thread-safe.
  */
 public final class SafeTensors implements TensorSource {
@@ -89,12 +97,14 @@ public final class SafeTensors implements TensorSource {
     private final Map<String, TensorInfo> tensors;
     private final List<String> keys;
     private final Map<String, String> metadata;
+    private final long sizeAtOpen;
     private volatile boolean closed;
 
     private SafeTensors(Path file, FileChannel channel, long headerLength, Map<String, TensorInfo> tensors,
-            Map<String, String> metadata) {
+            Map<String, String> metadata, long sizeAtOpen) {
         this.file = file;
         this.channel = channel;
+        this.sizeAtOpen = sizeAtOpen;
         this.headerLength = headerLength;
         this.tensors = tensors;
         this.keys = Collections.unmodifiableList(new ArrayList<>(tensors.keySet()));
@@ -195,7 +205,7 @@ public final class SafeTensors implements TensorSource {
         long dataStart = 8 + n;
         long dataLength = size - dataStart;
         Header header = parseHeader(file, root, dataStart, dataLength);
-        return new SafeTensors(file, channel, n, header.tensors, header.metadata);
+        return new SafeTensors(file, channel, n, header.tensors, header.metadata, size);
     }
 
     private static String limitMessage(StrictJson.LimitException e) {
@@ -480,10 +490,32 @@ public final class SafeTensors implements TensorSource {
             throw new SafeTensorsException(file, name, "is " + length + " bytes; a single tensor must be smaller"
                     + " than 2 GiB (" + (Integer.MAX_VALUE + 1L) + " bytes) to be mapped");
         }
+        if (length > 0) {
+            checkUnchanged(name);
+        }
         ByteBuffer bytes = length == 0
                 ? ByteBuffer.allocateDirect(0)
                 : channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), length);
         return Tensor.wrap(t.dtype(), t.shape(), bytes);
+    }
+
+    /**
+     * Checks that the file still has the size it had when opened, i.e. was not truncated or rewritten in place
+     * (which would make mapped pages fault with SIGBUS).
+     *
+     * @throws SafeTensorsException naming the file and both sizes when it changed
+     */
+    public void checkUnchanged() throws IOException {
+        checkUnchanged(null);
+    }
+
+    private void checkUnchanged(String tensor) throws IOException {
+        long now = channel.size();
+        if (now != sizeAtOpen) {
+            throw new SafeTensorsException(file, tensor, "changed size from " + sizeAtOpen + " to " + now
+                    + " bytes since it was opened: it was rewritten in place (replace weight files by writing a new "
+                    + "file and renaming it over the old one)");
+        }
     }
 
     /** The {@code __metadata__} map, in header order; empty if the header has none. */

@@ -19,6 +19,7 @@ import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
+import org.peft4j.util.FolderSave;
 
 /**
  * A training checkpoint folder {@code output_dir/checkpoint-N/}: trainable weights ({@code model.safetensors}),
@@ -26,8 +27,10 @@ import org.peft4j.util.AtomicFiles;
  * ({@code optimizer.safetensors}: {@code exp_avg.P} / {@code exp_avg_sq.P} for torch's AdamW; bitsandbytes'
  * {@code state1.P} / {@code state2.P} (uint8 codes or float32) and {@code absmax1.P} / {@code absmax2.P} for its
  * optimizers; a checkpoint without the metadata is torch's AdamW), the data position ({@code rng_state.json}) and
- * {@code trainer_state.json}, plus whatever the trainer's extra writer adds (a PEFT model's adapter files). The folder is written under a temporary name and renamed into place, so a crash never
- * leaves a half-written checkpoint.
+ * {@code trainer_state.json}, plus whatever the trainer's extra writer adds (a PEFT model's adapter files). The folder
+ * is written under a temporary name and renamed into place, an older one of the same step moved aside first, and
+ * rotation renames a folder away before deleting it, so a crash never leaves a half-written folder under a
+ * {@code checkpoint-N} name ({@link CheckpointFolders#recover} tidies up after one).
  */
 final class Checkpoint {
     static final String PREFIX = "checkpoint-";
@@ -91,8 +94,10 @@ final class Checkpoint {
     }
 
     Path write(Path outputDir, ExtraFiles extra) throws IOException {
+        Files.createDirectories(outputDir);
+        CheckpointFolders.recover(outputDir);
         Path target = outputDir.resolve(PREFIX + globalStep);
-        Path tmp = outputDir.resolve("." + PREFIX + globalStep + ".tmp");
+        Path tmp = outputDir.resolve("." + PREFIX + globalStep + CheckpointFolders.TMP);
         deleteTree(tmp);
         Files.createDirectories(tmp);
         SafeTensorsWriter.write(tmp.resolve("model.safetensors"), weights, SafeTensorsWriter.PT_METADATA);
@@ -112,12 +117,29 @@ final class Checkpoint {
         if (extra != null) {
             extra.write(tmp);
         }
-        deleteTree(target);
+        FolderSave.fsyncDirectory(tmp);
+        CheckpointFolders.hook.at("written");
+        // a checkpoint of the same step (a resumed run) moves aside first; recover() puts it back if the new one
+        // never arrives, and deletes it once the new one is in place
+        Path old = outputDir.resolve("." + PREFIX + globalStep + CheckpointFolders.OLD);
+        if (Files.exists(target)) {
+            deleteTree(old);
+            AtomicFiles.moveIntoPlace(target, old);
+            FolderSave.fsyncDirectory(outputDir);
+            CheckpointFolders.hook.at("moved aside");
+        }
         AtomicFiles.moveIntoPlace(tmp, target);
+        FolderSave.fsyncDirectory(outputDir);
+        CheckpointFolders.hook.at("renamed");
+        deleteTree(old);
         return target;
     }
 
     static Checkpoint read(Path dir) throws IOException {
+        Path parent = dir.toAbsolutePath().getParent();
+        if (parent != null && Files.isDirectory(parent)) {
+            CheckpointFolders.recover(parent);
+        }
         JsonObject state = JsonParser.parseString(Files.readString(dir.resolve("trainer_state.json"),
                 StandardCharsets.UTF_8)).getAsJsonObject();
         JsonObject rng = JsonParser.parseString(Files.readString(dir.resolve("rng_state.json"),
@@ -181,20 +203,20 @@ final class Checkpoint {
                 break;
             }
             if (!protect.contains(p.toAbsolutePath().normalize())) {
-                deleteTree(p);
+                // renamed out of the checkpoint-N namespace first, so that a crash never leaves half a checkpoint
+                // under its final name; recover() deletes what a crash leaves of it
+                Path gone = outputDir.resolve("." + p.getFileName() + CheckpointFolders.DELETED);
+                deleteTree(gone);
+                AtomicFiles.moveIntoPlace(p, gone);
+                FolderSave.fsyncDirectory(outputDir);
+                CheckpointFolders.hook.at("rotated " + p.getFileName());
+                deleteTree(gone);
                 remaining--;
             }
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toArray(Path[]::new)) {
-                Files.delete(x);
-            }
-        }
+    static void deleteTree(Path p) throws IOException {
+        FolderSave.deleteTree(p);
     }
 }

@@ -119,6 +119,7 @@ public final class AutoModelForCausalLM {
         if (!Files.isDirectory(dir)) {
             throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
         }
+        org.peft4j.util.FolderSave.recover(dir); // completes a save_pretrained interrupted after its commit
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
         PreTrainedModel model;
         QuantizationConfig quant = quantizationConfig;

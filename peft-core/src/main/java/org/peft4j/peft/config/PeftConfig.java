@@ -187,6 +187,15 @@ public abstract class PeftConfig {
      */
     public static ConfigJson readJson(Path dirOrFile) throws IOException {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
+        // completes a save_pretrained interrupted after its commit: of this folder, or of the folder above for an
+        // adapter saved in a subfolder
+        Path folder = file.toAbsolutePath().getParent();
+        if (folder != null) {
+            org.peft4j.util.FolderSave.recover(folder);
+            if (folder.getParent() != null) {
+                org.peft4j.util.FolderSave.recover(folder.getParent());
+            }
+        }
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
