@@ -35,6 +35,7 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("mistral", LlamaForCausalLM::new);
         FACTORIES.put("qwen2", LlamaForCausalLM::new);
         FACTORIES.put("gpt2", GPT2LMHeadModel::new);
+        FACTORIES.put("qwen3", LlamaForCausalLM::new);
     }
 
     private AutoModelForCausalLM() {

@@ -6,9 +6,13 @@ import org.peft4j.models.AttentionOps;
 import org.peft4j.models.DecoderContext;
 import org.peft4j.nn.Linear;
 import org.peft4j.nn.Module;
+import org.peft4j.nn.RMSNorm;
 import org.peft4j.tensor.DType;
 
-/** Grouped-query self-attention with rotary embeddings: q_proj, k_proj, v_proj, o_proj. */
+/**
+ * Grouped-query self-attention with rotary embeddings: q_proj, k_proj, v_proj, o_proj (and Qwen3's per-head q_norm,
+ * k_norm).
+ */
 public class LlamaAttention extends Module {
     private final int numHeads;
     private final int numKvHeads;
@@ -24,6 +28,10 @@ public class LlamaAttention extends Module {
         registerModule("k_proj", new Linear(c.hiddenSize, numKvHeads * headDim, c.qkvBias, dtype));
         registerModule("v_proj", new Linear(c.hiddenSize, numKvHeads * headDim, c.qkvBias, dtype));
         registerModule("o_proj", new Linear(numHeads * headDim, c.hiddenSize, c.attentionBias, dtype));
+        if (c.qkNorm) {
+            registerModule("q_norm", new RMSNorm(headDim, c.rmsNormEps, dtype));
+            registerModule("k_norm", new RMSNorm(headDim, c.rmsNormEps, dtype));
+        }
     }
 
     /** Emits attention for hidden states [B, T, hidden], reading and extending the cache in {@code ctx}. */
@@ -31,6 +39,11 @@ public class LlamaAttention extends Module {
         Value q = AttentionOps.splitHeads(g, layer("q_proj").forward(g, hidden), numHeads, headDim);
         Value k = AttentionOps.splitHeads(g, layer("k_proj").forward(g, hidden), numKvHeads, headDim);
         Value v = AttentionOps.splitHeads(g, layer("v_proj").forward(g, hidden), numKvHeads, headDim);
+        if (config.qkNorm) {
+            // Qwen3: q_norm / k_norm over head_dim of [B, T, H, D]; the same values on [B, H, T, D]
+            q = layer("q_norm").forward(g, q);
+            k = layer("k_norm").forward(g, k);
+        }
         q = LlamaRotaryEmbedding.apply(g, q, ctx.cos(), ctx.sin(), headDim);
         k = LlamaRotaryEmbedding.apply(g, k, ctx.cos(), ctx.sin(), headDim);
         Value[] kv = ctx.withCache(g, layerIdx, k, v);
