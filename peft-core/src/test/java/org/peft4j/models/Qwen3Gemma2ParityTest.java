@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -24,6 +25,7 @@ import org.peft4j.graph.Node;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
 import org.peft4j.models.auto.AutoModelForCausalLM;
+import org.peft4j.models.gemma2.Gemma2ForCausalLM;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.tensor.DType;
@@ -42,7 +44,7 @@ class Qwen3Gemma2ParityTest {
     static final double TOL = 1e-4;
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void logitsMatchTransformers(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(name));
         try (SafeTensors ref = SafeTensors.open(Fixtures.reference(name))) {
@@ -75,7 +77,7 @@ class Qwen3Gemma2ParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void moduleAndParameterNamesMatchTransformers(String name) throws Exception {
         JsonObject ref = Fixtures.referenceJson(name);
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.load(Fixtures.model(name).resolve(
@@ -106,7 +108,7 @@ class Qwen3Gemma2ParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void stateDictRoundTripWritesTransformersKeys(String name, @TempDir Path tmp) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(name));
         m.savePretrained(tmp);
@@ -132,7 +134,7 @@ class Qwen3Gemma2ParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void greedyGenerationsMatchTransformers(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(name));
         JsonObject ref = Fixtures.referenceJson(name);
@@ -158,7 +160,7 @@ class Qwen3Gemma2ParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void fullFineTuningGradientsMatchTorch(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(name));
         try (SafeTensors ref = SafeTensors.open(Fixtures.root().resolve("reference").resolve(name
@@ -175,7 +177,7 @@ class Qwen3Gemma2ParityTest {
 
     /** Tolerance and rationale as {@code HalfPrecisionParityTest} (|logit| below 10 here). */
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void float16LogitsMatchTransformers(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(Fixtures.model(name), DType.F16);
         try (SafeTensors ref = SafeTensors.open(Fixtures.root().resolve("half").resolve(name + ".safetensors"))) {
@@ -187,7 +189,7 @@ class Qwen3Gemma2ParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3-0.6b", "qwen3-8b"})
+    @ValueSource(strings = {"qwen3-0.6b", "qwen3-8b", "gemma-2-2b"})
     void realConfigurationCountsMatchTorch(String name) throws Exception {
         Path configs = Fixtures.root().resolve("configs");
         JsonObject want = Fixtures.json(configs.resolve("counts-qwen3-gemma2.json")).getAsJsonObject(name);
@@ -208,8 +210,23 @@ class Qwen3Gemma2ParityTest {
         assertThat(m.parameters()).noneMatch(Parameter::hasData);
     }
 
+    @Test
+    void gemma2ConfigDefaultsAreTransformers() {
+        Gemma2ForCausalLM m = (Gemma2ForCausalLM) AutoModelForCausalLM.fromConfig(ModelConfig.parse(
+                "{\"model_type\": \"gemma2\", \"num_hidden_layers\": 3, \"sliding_window\": null,"
+                + " \"final_logit_softcapping\": null}"));
+        assertThat(m.gemma2Config().layerTypes()).containsExactly("sliding_attention", "full_attention",
+                "sliding_attention");
+        assertThat(m.gemma2Config().headDim()).isEqualTo(256);
+        assertThat(m.gemma2Config().attnLogitSoftcapping()).isEqualTo(50.0);
+        assertThat(m.gemma2Config().finalLogitSoftcapping()).isNull();
+        assertThat(m.gemma2Config().slidingWindow()).isNull();
+        assertThat(m.tiedWeightKeys()).containsExactly("lm_head.weight");
+        assertThat(m.decayParameterNames()).noneMatch(n -> n.contains("norm"));
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3"})
+    @ValueSource(strings = {"qwen3", "gemma2"})
     void everyEmittedOpHasACudaKernel(String name) throws Exception {
         PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.load(Fixtures.model(name).resolve(
                 "config.json")));
@@ -223,6 +240,9 @@ class Qwen3Gemma2ParityTest {
         collect(new TrainStep(m, OrtRuntime.shared()).graph(), ops);
         assertThat(ops).contains("Gemm", "Softmax").allSatisfy(op -> assertThat(CudaOpCoverageTest.hasCudaKernel(op))
                 .as("%s has a definition that says CUDA", op).isTrue());
+        if (name.equals("gemma2")) {
+            assertThat(ops).contains("Tanh");
+        }
     }
 
     private static void collect(Graph g, Set<String> ops) {

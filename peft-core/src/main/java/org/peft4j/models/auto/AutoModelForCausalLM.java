@@ -12,6 +12,7 @@ import java.util.function.BiFunction;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
+import org.peft4j.models.gemma2.Gemma2ForCausalLM;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
 import org.peft4j.nn.Module;
@@ -36,6 +37,7 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("qwen2", LlamaForCausalLM::new);
         FACTORIES.put("gpt2", GPT2LMHeadModel::new);
         FACTORIES.put("qwen3", LlamaForCausalLM::new);
+        FACTORIES.put("gemma2", Gemma2ForCausalLM::new);
     }
 
     private AutoModelForCausalLM() {
