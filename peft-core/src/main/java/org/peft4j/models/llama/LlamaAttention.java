@@ -40,9 +40,11 @@ public class LlamaAttention extends Module {
         Value k = AttentionOps.splitHeads(g, layer("k_proj").forward(g, hidden), numKvHeads, headDim);
         Value v = AttentionOps.splitHeads(g, layer("v_proj").forward(g, hidden), numKvHeads, headDim);
         if (config.qkNorm) {
-            // Qwen3: q_norm / k_norm over head_dim of [B, T, H, D]; the same values on [B, H, T, D]
-            q = layer("q_norm").forward(g, q);
-            k = layer("k_norm").forward(g, k);
+            // Qwen3: q_norm / k_norm over head_dim of [B, T, H, D]; the same values on [B, H, T, D], normalised as
+            // [B, H*T, D]: ONNX Runtime 1.29's CPU session fails ("Squeeze: axis 1 is not in valid range") on the
+            // training graph of a rank-4 RMSNorm whose weight is a frozen initializer (LoRA training); rank 3 runs
+            q = headNorm(g, "q_norm", q, numHeads);
+            k = headNorm(g, "k_norm", k, numKvHeads);
         }
         q = LlamaRotaryEmbedding.apply(g, q, ctx.cos(), ctx.sin(), headDim);
         k = LlamaRotaryEmbedding.apply(g, k, ctx.cos(), ctx.sin(), headDim);
@@ -52,6 +54,12 @@ public class LlamaAttention extends Module {
         Value vr = AttentionOps.repeatKv(g, kv[1], numKvHeads, nRep, headDim);
         Value out = AttentionOps.attend(g, q, kr, vr, allowed(g, ctx, layerIdx), 1.0 / Math.sqrt(headDim));
         return layer("o_proj").forward(g, AttentionOps.mergeHeads(g, out, numHeads, headDim));
+    }
+
+    /** RMSNorm {@code name} over the last axis of x [B, heads, T, D]. */
+    private Value headNorm(Graph g, String name, Value x, long heads) {
+        Value flat = g.reshape(x, 0, -1, headDim);
+        return g.reshape(layer(name).forward(g, flat), 0, heads, -1, headDim);
     }
 
     /** The causal mask, or for a {@code sliding_attention} layer the sliding-window one. */
