@@ -18,6 +18,8 @@ Writes only these paths (the other fixture scripts leave them alone; this one le
                                           (adapter/, expected.safetensors, case.json), plus train.safetensors:
                                           loss and lora_A / lora_B gradients of one training step of the adapter
                                           loaded trainable (input_ids, attention_mask, labels, loss, grad.<name>)
+  families/lora/gemma2-embed-tokens/      LoRA (r 4, random A and B) on gemma2's scaled embed_tokens: adapter/,
+                                          expected.safetensors (input_ids, attention_mask, logits, base_logits)
   families/prefix/<name>/                 make_prefix_fixtures.make (prefix tuning, 3 virtual tokens): PEFT's
                                           gemma2 branch of get_prompt builds a DynamicCache from the config
   configs/qwen3-0.6b.json, qwen3-8b.json, gemma-2-2b.json   the published config.json values
@@ -137,6 +139,33 @@ def lora_train_step(case, name):
     print(case, "LoRA train-step loss", float(out.loss), "grads", len(t) - 4)
 
 
+def lora_embedding_case():
+    """LoRA on Gemma 2's scaled embedding (PEFT multiplies the adapter's output by the layer's embed_scale); random
+    A and B (init_lora_weights=False). Not build_case: PEFT's merge of a tied embedding also changes lm_head."""
+    from peft import LoraConfig, get_peft_model
+    folder = os.path.join(FAM, "lora", "gemma2-embed-tokens")
+    os.makedirs(folder)
+    torch.manual_seed(9321)
+    base = mlf.load_base("gemma2")
+    g = torch.Generator().manual_seed(9322)
+    ids, mask = mlf.make_inputs(g, base.config.vocab_size, 7, 3)
+    with torch.no_grad():
+        base_logits = base(input_ids=ids, attention_mask=mask).logits
+    pm = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["embed_tokens"], init_lora_weights=False,
+                                         task_type="CAUSAL_LM"))
+    pm.eval()
+    emb = pm.base_model.model.model.embed_tokens
+    assert float(emb._get_embed_scale()) == float(torch.tensor(base.config.hidden_size ** 0.5))
+    with torch.no_grad():
+        logits = pm(input_ids=ids, attention_mask=mask).logits
+    assert (logits - base_logits).abs().max() > 1e-2
+    pm.save_pretrained(os.path.join(folder, "adapter"))
+    save_file({"input_ids": ids, "attention_mask": mask, "logits": logits.contiguous(),
+               "base_logits": base_logits.contiguous()}, os.path.join(folder, "expected.safetensors"),
+              metadata={"peft": __import__("peft").__version__, "transformers": transformers.__version__})
+    print("gemma2-embed-tokens", float((logits - base_logits).abs().max()))
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -177,6 +206,7 @@ def main():
         lora_train_step(case, name)
         mpf.OUT = os.path.join(FAM, "prefix")
         mpf.make(name, name, dict(), seed + 70)
+    lora_embedding_case()
     counts = {}
     for name, cfg in REAL_CONFIGS.items():
         mf.dump_json(os.path.join(FIX, "configs", name + ".json"), cfg)

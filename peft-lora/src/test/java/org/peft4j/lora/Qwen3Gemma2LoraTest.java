@@ -91,6 +91,22 @@ class Qwen3Gemma2LoraTest {
         }
     }
 
+    /** LoRA on Gemma 2's scaled embedding: PEFT multiplies the adapter's output by the layer's sqrt(hidden). */
+    @org.junit.jupiter.api.Test
+    void loraOnTheScaledEmbeddingIsScaledAsPeft() throws Exception {
+        Path d = Fixtures.root().resolve("families").resolve("lora").resolve("gemma2-embed-tokens");
+        PeftModel pm = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(Fixtures.model("gemma2")),
+                d.resolve("adapter"), "default", false);
+        try (SafeTensors want = SafeTensors.open(d.resolve("expected.safetensors"))) {
+            Tensor ids = want.get("input_ids");
+            Tensor mask = want.get("attention_mask");
+            assertThat(PeftAdapterInteropTest.maxDiffOnTokens(pm.logits(ids, mask), want.get("logits"), mask))
+                    .isLessThan(PeftAdapterInteropTest.TOL);
+            assertThat(PeftAdapterInteropTest.maxDiffOnTokens(pm.logits(ids, mask), want.get("base_logits"), mask))
+                    .as("the adapter matters").isGreaterThan(1e-2);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"qwen3", "gemma2"})
     void trainingStepGivesPeftsLossAndLoraGradients(String model) throws Exception {
