@@ -61,7 +61,7 @@ class ShapeOnlyModelTest {
         ModelConfig c = ModelConfig.parse("{\"model_type\": \"falcon\"}");
         assertThatThrownBy(() -> AutoModelForCausalLM.fromConfig(c))
                 .hasMessageContaining("unsupported model_type 'falcon'")
-                .hasMessageContaining("gpt2, llama, mistral, opt, phi3, qwen2");
+                .hasMessageContaining("gemma2, gpt2, llama, mistral, opt, phi3, qwen2, qwen3");
     }
 
     @Test

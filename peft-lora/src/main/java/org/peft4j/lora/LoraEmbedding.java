@@ -4,6 +4,7 @@ import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
+import org.peft4j.models.gemma2.Gemma2TextScaledWordEmbedding;
 import org.peft4j.nn.Embedding;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
@@ -88,7 +89,12 @@ public class LoraEmbedding extends LoraLayer {
             Value at = g.transpose(g.param(loraEmbeddingA().get(a)), 1, 0);
             Value afterA = g.gather(at, ids, 0);
             Value bt = g.transpose(g.param(loraEmbeddingB().get(a)), 1, 0);
-            acc = g.add(acc, g.mulScalar(g.matmul(afterA, bt), scaling.get(a)));
+            Value delta = g.mulScalar(g.matmul(afterA, bt), scaling.get(a));
+            if (baseLayer() instanceof Gemma2TextScaledWordEmbedding) {
+                // PEFT scales the adapter's output as the layer scales the embedding (_get_embed_scale)
+                delta = g.mulScalar(delta, ((Gemma2TextScaledWordEmbedding) baseLayer()).embedScale());
+            }
+            acc = g.add(acc, delta);
         }
         return outType == DType.F32 ? acc : g.cast(acc, outType);
     }

@@ -12,6 +12,7 @@ import java.util.function.BiFunction;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
+import org.peft4j.models.gemma2.Gemma2ForCausalLM;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
 import org.peft4j.models.opt.OPTForCausalLM;
@@ -39,6 +40,8 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("gpt2", GPT2LMHeadModel::new);
         FACTORIES.put("opt", OPTForCausalLM::new);
         FACTORIES.put("phi3", Phi3ForCausalLM::new);
+        FACTORIES.put("qwen3", LlamaForCausalLM::new);
+        FACTORIES.put("gemma2", Gemma2ForCausalLM::new);
     }
 
     private AutoModelForCausalLM() {

@@ -9,12 +9,15 @@ import java.util.Set;
 import org.peft4j.models.ModelConfig;
 
 /**
- * Typed view of a Llama-family config.json ({@code llama}, {@code mistral}, {@code qwen2}). Reads the rope settings
- * from {@code rope_theta}/{@code rope_scaling} or from the newer {@code rope_parameters}.
+ * Typed view of a Llama-family config.json ({@code llama}, {@code mistral}, {@code qwen2}, {@code qwen3}). Reads the
+ * rope settings
+ * from {@code rope_theta}/{@code rope_scaling} or from the newer {@code rope_parameters}. Qwen3 adds per-head
+ * {@code q_norm} / {@code k_norm}, defaults {@code head_dim} to 128 and puts {@code attention_bias} on all four
+ * projections.
  */
 public final class LlamaConfig {
     /** The model types this family implements. */
-    public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
+    public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2", "qwen3");
 
     final ModelConfig raw;
     final String modelType;
@@ -30,6 +33,8 @@ public final class LlamaConfig {
     final boolean qkvBias;
     final boolean mlpBias;
     final boolean tieWordEmbeddings;
+    /** Qwen3: RMSNorm over each head of q and k before the rotary embedding. */
+    final boolean qkNorm;
     final String hiddenAct;
     final double attentionDropout;
     final RopeSettings rope;
@@ -55,7 +60,9 @@ public final class LlamaConfig {
         this.numLayers = c.getInt("num_hidden_layers", 0, Integer.MAX_VALUE);
         this.numHeads = c.getInt("num_attention_heads", 1, Integer.MAX_VALUE);
         this.numKvHeads = c.getInt("num_key_value_heads", numHeads, 1, Integer.MAX_VALUE);
-        this.headDim = c.getInt("head_dim", (int) (hiddenSize / numHeads), 1, Integer.MAX_VALUE);
+        boolean qwen3 = modelType.equals("qwen3");
+        this.headDim = c.getInt("head_dim", qwen3 ? 128 : (int) (hiddenSize / numHeads), 1, Integer.MAX_VALUE);
+        this.qkNorm = qwen3;
         this.rmsNormEps = c.getDouble("rms_norm_eps", 1e-6, 0, Double.MAX_VALUE);
         boolean qwen = modelType.equals("qwen2");
         this.attentionBias = !qwen && c.getBoolean("attention_bias", false);
@@ -90,7 +97,8 @@ public final class LlamaConfig {
 
     /**
      * {@code config.sliding_window} as transformers sets it: Mistral's {@code sliding_window} (4096 when the key is
-     * absent, none when null); Qwen2's {@code sliding_window} (default 4096) only with {@code use_sliding_window};
+     * absent, none when null); Qwen2's and Qwen3's {@code sliding_window} (default
+     * 4096) only with {@code use_sliding_window};
      * none for Llama.
      */
     static Long slidingWindow(ModelConfig c, String modelType) {
@@ -99,6 +107,7 @@ public final class LlamaConfig {
                 return !c.containsKey("sliding_window") ? Long.valueOf(4096)
                         : c.has("sliding_window") ? Long.valueOf(c.getInt("sliding_window", 1, Integer.MAX_VALUE)) : null;
             case "qwen2":
+            case "qwen3":
                 if (!c.getBoolean("use_sliding_window", false)) {
                     return null;
                 }
@@ -110,14 +119,15 @@ public final class LlamaConfig {
     }
 
     /**
-     * Per-layer attention type. Qwen2: {@code layer_types} from config.json, else sliding for layers
+     * Per-layer attention type. Qwen2 and Qwen3: {@code layer_types} from config.json, else sliding for layers
      * {@code i >= max_window_layers} (default 28) when there is a window. Mistral: every layer slides when there is a
      * window ({@code layer_types} is ignored, as MistralModel does). Llama: all full.
      */
     static List<String> layerTypes(ModelConfig c, String modelType, int numLayers, Long window) {
-        List<String> types = modelType.equals("qwen2") ? c.getStrings("layer_types") : null;
+        boolean qwen = modelType.equals("qwen2") || modelType.equals("qwen3");
+        List<String> types = qwen ? c.getStrings("layer_types") : null;
         if (types == null) {
-            int firstSliding = modelType.equals("qwen2") ? c.getInt("max_window_layers", 28, 0, Integer.MAX_VALUE) : 0;
+            int firstSliding = qwen ? c.getInt("max_window_layers", 28, 0, Integer.MAX_VALUE) : 0;
             types = new ArrayList<>();
             for (int i = 0; i < numLayers; i++) {
                 types.add(window != null && i >= firstSliding ? SLIDING_ATTENTION : FULL_ATTENTION);

@@ -11,9 +11,10 @@ import org.peft4j.nn.Linear;
 import org.peft4j.tensor.DType;
 
 /**
- * Llama, Mistral and Qwen2 causal LMs ({@code model_type} llama, mistral, qwen2): RMSNorm, rotary embeddings
+ * Llama, Mistral, Qwen2 and Qwen3 causal LMs ({@code model_type} llama, mistral, qwen2, qwen3): RMSNorm, rotary
+ * embeddings
  * (default, linear and llama3 scaling), SwiGLU, grouped-query attention, optional attention bias (Qwen2: q, k, v
- * only), tied or untied {@code lm_head}.
+ * only), Qwen3's per-head q/k RMSNorm, tied or untied {@code lm_head}.
  */
 public class LlamaForCausalLM extends PreTrainedModel {
     private final LlamaConfig cfg;
@@ -38,12 +39,13 @@ public class LlamaForCausalLM extends PreTrainedModel {
         return ((LlamaModel) child("model")).forward(g, embeddings, ctx);
     }
 
-    /** {@code LlamaForCausalLM}, {@code MistralForCausalLM} or {@code Qwen2ForCausalLM}, by {@code model_type}. */
+    /** {@code LlamaForCausalLM}, {@code MistralForCausalLM}, {@code Qwen2ForCausalLM} or {@code Qwen3ForCausalLM}. */
     @Override
     public String transformersClassName() {
         switch (config().modelType()) {
             case "mistral": return "MistralForCausalLM";
             case "qwen2": return "Qwen2ForCausalLM";
+            case "qwen3": return "Qwen3ForCausalLM";
             default: return "LlamaForCausalLM";
         }
     }

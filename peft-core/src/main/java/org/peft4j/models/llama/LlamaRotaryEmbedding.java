@@ -17,6 +17,16 @@ public class LlamaRotaryEmbedding extends Module {
         this.invFreq = inverseFrequencies(rope, headDim);
     }
 
+    /**
+     * The rotary embedding of another family's config, read as Llama reads it ({@code rope_theta} /
+     * {@code rope_scaling} or {@code rope_parameters}; default, linear and llama3 types).
+     *
+     * @throws IllegalArgumentException naming the file and the field for an unsupported or incomplete rope setting
+     */
+    protected LlamaRotaryEmbedding(org.peft4j.models.ModelConfig config, long headDim) {
+        this(LlamaConfig.RopeSettings.from(config, headDim), headDim);
+    }
+
     /** The inverse frequencies, computed in float32 as transformers does. */
     static double[] inverseFrequencies(LlamaConfig.RopeSettings rope, long dim) {
         int half = (int) (dim / 2);
@@ -86,7 +96,7 @@ public class LlamaRotaryEmbedding extends Module {
     }
 
     /** {@code x * cos + rotate_half(x) * sin} for x [B, H, T, D]. */
-    static Value apply(Graph g, Value x, Value cos, Value sin, long headDim) {
+    public static Value apply(Graph g, Value x, Value cos, Value sin, long headDim) {
         long half = headDim / 2;
         Value x1 = g.slice(x, new long[] {0}, new long[] {half}, new long[] {-1});
         Value x2 = g.slice(x, new long[] {half}, new long[] {headDim}, new long[] {-1});
