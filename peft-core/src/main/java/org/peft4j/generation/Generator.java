@@ -110,6 +110,7 @@ public final class Generator {
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
         int batch = inputIds.length;
         int len = inputIds[0].length;
+        org.peft4j.models.TokenIds.checkInEmbedding(inputIds, base.vocabSize());
         if (attentionMask == null) {
             attentionMask = new long[batch][len];
             for (long[] row : attentionMask) {
