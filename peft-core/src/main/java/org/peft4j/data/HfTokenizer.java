@@ -107,11 +107,6 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     }
 
     @Override
-    public long[] encode(String text) {
-        return encode(text, false);
-    }
-
-    @Override
     public long[] encode(String text, boolean addSpecialTokens) {
         return tokenizer.encode(text, addSpecialTokens, false).getIds();
     }
