@@ -155,7 +155,7 @@ public final class FinetuneCommand extends CliCommand {
                 LossPlot.write(curves, plot, (loraConfig != null ? "LoRA" : peftConfig.peftType().name())
                         + " fine-tuning of " + modelDir.getFileName());
             }
-            report(losses, curves, plot, trainer.logFile());
+            report(losses, curves, plot, trainer.logFile(), total - losses.size() + 1);
         }
     }
 
@@ -224,12 +224,13 @@ public final class FinetuneCommand extends CliCommand {
         return new LossPlot.Curves(train, logged.eval());
     }
 
-    private void report(List<Double> losses, LossPlot.Curves curves, Path plot, Path log) {
+    /** The summary; an eval loss only when this run evaluated (not one a resumed run's log holds from before). */
+    private void report(List<Double> losses, LossPlot.Curves curves, Path plot, Path log, long firstStepOfThisRun) {
         if (!losses.isEmpty()) {
             out().printf(Locale.ROOT, "trained %d steps: loss %.4f -> %.4f%n", losses.size(), losses.get(0),
                     losses.get(losses.size() - 1));
         }
-        if (!curves.eval().isEmpty()) {
+        if (!curves.eval().isEmpty() && !losses.isEmpty() && curves.eval().lastKey() >= firstStepOfThisRun) {
             out().printf(Locale.ROOT, "eval loss at step %d: %.4f%n", curves.eval().lastKey(),
                     curves.eval().lastEntry().getValue());
         }

@@ -12,11 +12,11 @@ public final class LoraOptions {
     int r;
 
     @Option(names = "--lora-alpha", defaultValue = "16", description = "LoRA alpha; the scaling is alpha / r "
-            + "(default: ${DEFAULT-VALUE}).")
+            + "(default: ${DEFAULT-VALUE}; PEFT's LoraConfig default is 8).")
     double loraAlpha;
 
     @Option(names = "--lora-dropout", defaultValue = "0.05", description = "Dropout before the LoRA branch "
-            + "(default: ${DEFAULT-VALUE}).")
+            + "(default: ${DEFAULT-VALUE}; PEFT's LoraConfig default is 0.0).")
     double loraDropout;
 
     @Option(names = "--use-rslora", arity = "0..1", fallbackValue = "true", defaultValue = "false",

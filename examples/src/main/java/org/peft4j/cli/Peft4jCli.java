@@ -16,7 +16,9 @@ import picocli.CommandLine.Command;
         subcommands = {DemoCommand.class, FinetuneCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Without --model / --data, finetune and generate use the embedded default model and data in "
-            + "examples/default/ of the peft4j folder.", "Run 'peft4j <command> --help' for a command's options."})
+            + "examples/default/ of the peft4j folder.", "Defaults for LoRA fine-tuning differ from the library's "
+            + "(PEFT / transformers): --lora-alpha 16 (8), --lora-dropout 0.05 (0.0), --learning-rate 2e-4 (5e-5), "
+            + "--logging-steps 10 (500).", "Run 'peft4j <command> --help' for a command's options."})
 public final class Peft4jCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -27,9 +29,24 @@ public final class Peft4jCli implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** A {@link CommandLine} for this command (what {@link #main} runs). */
+    /**
+     * A {@link CommandLine} for this command (what {@link #main} runs). Bad usage prints the one error (with
+     * picocli's suggestions for a mistyped option or command) and a hint to {@code --help}, not the whole help.
+     */
     public static CommandLine commandLine() {
-        return new CommandLine(new Peft4jCli());
+        CommandLine cl = new CommandLine(new Peft4jCli());
+        cl.setParameterExceptionHandler(Peft4jCli::shortUsageError);
+        return cl;
+    }
+
+    private static int shortUsageError(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        java.io.PrintWriter err = cmd.getErr();
+        err.println(cmd.getColorScheme().errorText(cmd.getCommandSpec().qualifiedName() + ": " + ex.getMessage()));
+        CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+        err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for its options.");
+        err.flush();
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /** Runs the command line and exits with its status. */

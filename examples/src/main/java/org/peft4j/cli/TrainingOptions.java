@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
  */
 public final class TrainingOptions {
     @Option(names = "--learning-rate", defaultValue = "2e-4", description = "Peak learning rate of AdamW "
-            + "(default: ${DEFAULT-VALUE}).")
+            + "(default: ${DEFAULT-VALUE}, a usual LoRA rate; transformers' TrainingArguments default is 5e-5).")
     double learningRate;
 
     @Option(names = "--num-train-epochs", defaultValue = "3", description = "Epochs, when --max-steps is not set "
@@ -65,7 +65,7 @@ public final class TrainingOptions {
     double maxGradNorm;
 
     @Option(names = "--logging-steps", defaultValue = "10", description = "Log the loss every N steps "
-            + "(default: ${DEFAULT-VALUE}).")
+            + "(default: ${DEFAULT-VALUE}; transformers' TrainingArguments default is 500).")
     long loggingSteps;
 
     @Option(names = "--eval-steps", description = "Evaluate on --eval-data every N steps (default: "

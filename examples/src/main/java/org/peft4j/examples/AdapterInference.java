@@ -76,7 +76,7 @@ public final class AdapterInference {
 
     /** The token ids of {@code prompt} as one user turn, rendered with the chat template and its generation prompt. */
     public static long[] promptIds(HfTokenizer tokenizer, ChatTemplate template, String prompt) {
-        return tokenizer.encode(template.render(List.of(Message.user(prompt)), true));
+        return tokenizer.encode(template.render(List.of(Message.user(prompt)), true), false);
     }
 
     /** Answers {@code ids} with {@code peft}'s adapter disabled, then enabled. */

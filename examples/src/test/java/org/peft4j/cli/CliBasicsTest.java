@@ -44,6 +44,28 @@ class CliBasicsTest {
     }
 
     @Test
+    void badUsagePrintsTheErrorAndAHintNotTheWholeHelp() {
+        CliFixtures.Run unknown = CliFixtures.run("finetune", "--lora-alfa", "4");
+        assertThat(unknown.exitCode()).isEqualTo(2);
+        assertThat(unknown.err()).startsWith("peft4j finetune: Unknown options: '--lora-alfa'")
+                .contains("--lora-alpha").contains("Run 'peft4j finetune --help' for its options.")
+                .doesNotContain("Usage:").doesNotContain("--per-device-train-batch-size");
+        assertThat(unknown.err().lines().count()).isLessThanOrEqualTo(4);
+        CliFixtures.Run badValue = CliFixtures.run("finetune", "--r", "eight");
+        assertThat(badValue.err()).contains("'eight'").doesNotContain("Usage:");
+        assertThat(badValue.err().lines().count()).isEqualTo(2);
+    }
+
+    @Test
+    void helpSaysWhereTheCliDefaultsDifferFromTheLibrarys() {
+        String help = CliFixtures.run("finetune", "--help").out().replaceAll("\\s+", " ");
+        assertThat(help).contains("PEFT's LoraConfig default is 8").contains("PEFT's LoraConfig default is 0.0")
+                .contains("transformers' TrainingArguments default is 5e-5");
+        assertThat(CliFixtures.run().out().replaceAll("\\s+", " "))
+                .contains("--lora-alpha 16 (8), --lora-dropout 0.05 (0.0), --learning-rate 2e-4 (5e-5)");
+    }
+
+    @Test
     void missingFilesExitWith1NamingThePath(@TempDir Path tmp) {
         Path nowhere = tmp.resolve("nowhere");
         CliFixtures.Run model = CliFixtures.run("inspect", "--model", nowhere.toString());

@@ -29,11 +29,11 @@ final class CliFixtures {
         }
     }
 
-    /** Runs {@code peft4j args...} as {@code new CommandLine(new Peft4jCli()).execute(args)}. */
+    /** Runs {@code peft4j args...} as {@code Peft4jCli.commandLine().execute(args)} (what main runs). */
     static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cl = new CommandLine(new Peft4jCli());
+        CommandLine cl = Peft4jCli.commandLine();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         int code = cl.execute(args);

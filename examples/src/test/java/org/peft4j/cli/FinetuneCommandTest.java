@@ -97,6 +97,19 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void aResumedRunWithoutEvaluationReportsNoStaleEvalLoss(@TempDir Path out) throws Exception {
+        CliFixtures.Run first = CliFixtures.run(args(out, "--max-steps", "2", "--save-steps", "2", "--eval-data",
+                data.toString(), "--eval-steps", "2"));
+        assertThat(first.exitCode()).as(first.toString()).isZero();
+        assertThat(first.out()).contains("eval loss at step 2: ");
+
+        CliFixtures.Run second = CliFixtures.run(args(out, "--max-steps", "3", "--save-steps", "2",
+                "--resume-from-checkpoint", "latest"));
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(second.out()).contains("trained 1 steps").doesNotContain("eval loss");
+    }
+
+    @Test
     void resumeWithoutCheckpointNamesTheOutputDir(@TempDir Path out) {
         CliFixtures.Run r = CliFixtures.run(args(out, "--max-steps", "1", "--resume-from-checkpoint", "true"));
         assertThat(r.exitCode()).isEqualTo(1);

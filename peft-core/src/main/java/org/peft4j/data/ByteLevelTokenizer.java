@@ -20,13 +20,8 @@ public final class ByteLevelTokenizer implements Tokenizer {
     private static final String[] SPECIALS = {"<|bos|>", "<|eos|>", "<|pad|>"};
 
     @Override
-    public long[] encode(String text) {
-        return encodeWithOffsets(text).ids();
-    }
-
-    @Override
     public long[] encode(String text, boolean addSpecialTokens) {
-        long[] ids = encode(text);
+        long[] ids = encodeWithOffsets(text).ids();
         if (!addSpecialTokens) {
             return ids;
         }

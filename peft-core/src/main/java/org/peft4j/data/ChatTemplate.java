@@ -19,8 +19,20 @@ public interface ChatTemplate {
         return new JinjaChatTemplate(template, bosToken, eosToken);
     }
 
+    /** transformers' ValueError when a tokenizer has no chat template and none is passed. */
+    String NO_CHAT_TEMPLATE = "Cannot use chat template functions because tokenizer.chat_template is not set and no "
+            + "template argument was passed! For information about writing templates and setting the "
+            + "tokenizer.chat_template attribute, please see the documentation at "
+            + "https://huggingface.co/docs/transformers/main/en/chat_templating";
+
     /**
-     * The template of the tokenizer's files when it has one, else {@link #simple(String)} with its eos token.
+     * The template of a Hugging Face tokenizer's files; when its files have none, a template whose
+     * {@link #render} throws {@link org.peft4j.Peft4jException} with transformers' ValueError text (as
+     * {@code apply_chat_template} raises), so data without chats (alpaca records) still works. Other tokenizers
+     * (peft4j's {@link ByteLevelTokenizer}) get the built-in {@link #simple(String)} format with their eos token.
+     *
+     * @param tokenizer the tokenizer
+     * @return its chat template
      */
     static ChatTemplate forTokenizer(Tokenizer tokenizer) {
         if (tokenizer instanceof HfTokenizer hf) {
@@ -28,6 +40,10 @@ public interface ChatTemplate {
             if (t != null) {
                 return t;
             }
+            return (messages, addGenerationPrompt) -> {
+                throw new org.peft4j.Peft4jException(NO_CHAT_TEMPLATE + " (no chat_template in "
+                        + hf.folder().resolve("tokenizer_config.json") + " and no chat_template.jinja)");
+            };
         }
         return simple(tokenizer.eosToken());
     }

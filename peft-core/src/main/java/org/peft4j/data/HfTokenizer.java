@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -19,15 +20,12 @@ import java.util.Map;
  * Close it to free the native tokenizer.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
-    static {
-        // never reach the network (model zoo, tracking) from DJL
-        if (System.getProperty("ai.djl.offline") == null) {
-            System.setProperty("ai.djl.offline", "true");
-        }
-        if (System.getProperty("OPT_OUT_TRACKING") == null) {
-            System.setProperty("OPT_OUT_TRACKING", "true");
-        }
-    }
+    /**
+     * DJL's switches that keep a tokenizer load off the network (its telemetry call and its native-library download
+     * fallback). DJL reads them only as JVM-wide system properties (or environment variables) on each
+     * {@code newInstance}, with no per-tokenizer option.
+     */
+    private static final List<String> DJL_OFFLINE_PROPERTIES = List.of("ai.djl.offline", "OPT_OUT_TRACKING");
 
     private final HuggingFaceTokenizer tokenizer;
     private final Path folder;
@@ -69,9 +67,32 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 "padding", "false",
                 "maxLength", "-1");
         try {
-            return new HfTokenizer(HuggingFaceTokenizer.newInstance(file, options), folder, json);
+            return new HfTokenizer(newOfflineInstance(file, options), folder, json);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load " + file, e);
+        }
+    }
+
+    /**
+     * Loads the native tokenizer with DJL offline and without telemetry, scoped to this call: a switch the host
+     * application has not set (neither property nor environment variable) is set to {@code true} for the load
+     * only and removed afterwards, so the host's own DJL use is unchanged. Loads are serialised on a lock; another
+     * thread of the host reading those properties during a load would see them set.
+     */
+    static HuggingFaceTokenizer newOfflineInstance(Path file, Map<String, String> options) throws IOException {
+        synchronized (DJL_OFFLINE_PROPERTIES) {
+            List<String> setHere = new ArrayList<>();
+            for (String key : DJL_OFFLINE_PROPERTIES) {
+                if (System.getProperty(key) == null && System.getenv(key) == null) {
+                    System.setProperty(key, "true");
+                    setHere.add(key);
+                }
+            }
+            try {
+                return HuggingFaceTokenizer.newInstance(file, options);
+            } finally {
+                setHere.forEach(System::clearProperty);
+            }
         }
     }
 
@@ -86,11 +107,6 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         return template == null ? null
                 : new JinjaChatTemplate(template, bosToken(), eosToken(),
                         "the chat template of " + TokenizerFiles.chatTemplateFile(folder));
-    }
-
-    @Override
-    public long[] encode(String text) {
-        return encode(text, false);
     }
 
     @Override

@@ -78,8 +78,8 @@ public final class SftTokenizer {
 
     private TokenizedExample alpaca(InstructionRecord.Alpaca record) {
         String prompt = alpacaTemplate.prompt(record);
-        long[] promptIds = tokenizer.encode(prompt);
-        long[] text = tokenizer.encode(prompt + record.output());
+        long[] promptIds = tokenizer.encode(prompt, false);
+        long[] text = tokenizer.encode(prompt + record.output(), false);
         checkPrefix(promptIds, text);
         Long bos = tokenizer.bosTokenId();
         Long eos = tokenizer.eosTokenId();
@@ -104,12 +104,12 @@ public final class SftTokenizer {
 
     private TokenizedExample chat(List<Message> messages) {
         String full = chatTemplate.render(messages, false);
-        long[] ids = tokenizer.encode(full);
+        long[] ids = tokenizer.encode(full, false);
         long[] labels = new long[ids.length];
         Arrays.fill(labels, IGNORE_INDEX);
         for (String[] turn : assistantTurns(messages, full)) {
-            long[] before = tokenizer.encode(turn[0]);
-            long[] through = tokenizer.encode(turn[1]);
+            long[] before = tokenizer.encode(turn[0], false);
+            long[] through = tokenizer.encode(turn[1], false);
             checkPrefix(before, ids);
             checkPrefix(through, ids);
             for (int i = before.length; i < Math.min(through.length, ids.length); i++) {

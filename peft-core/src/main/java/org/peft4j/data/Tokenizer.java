@@ -2,13 +2,29 @@ package org.peft4j.data;
 
 /** Text to token ids and back. */
 public interface Tokenizer {
-    /** Token ids of {@code text}, adding no special tokens (special tokens written in the text are recognised). */
-    long[] encode(String text);
+    /**
+     * Token ids of {@code text} with the tokenizer's special tokens (e.g. a Llama bos), as transformers'
+     * {@code tokenizer.encode(text)}, whose {@code add_special_tokens} is true by default. Text that is already a
+     * rendered chat template (which writes its own bos) or a piece of a longer text is encoded with
+     * {@code encode(text, false)}, as transformers' {@code apply_chat_template} and TRL do.
+     *
+     * @param text the text (special tokens written in it are recognised)
+     * @return the token ids
+     */
+    default long[] encode(String text) {
+        return encode(text, true);
+    }
 
-    /** Token ids of {@code text}, with the tokenizer's special tokens (e.g. bos) when {@code addSpecialTokens}. */
+    /**
+     * Token ids of {@code text}, with the tokenizer's special tokens (e.g. bos) when {@code addSpecialTokens}.
+     *
+     * @param text the text (special tokens written in it are recognised)
+     * @param addSpecialTokens transformers' {@code add_special_tokens}
+     * @return the token ids
+     */
     long[] encode(String text, boolean addSpecialTokens);
 
-    /** Like {@link #encode(String)}, with the chars each token came from. */
+    /** Like {@code encode(text, false)} (no special tokens added), with the chars each token came from. */
     TokenizedText encodeWithOffsets(String text);
 
     /** Text of {@code ids}, special tokens included. */

@@ -30,6 +30,11 @@ public final class GenerationConfig {
         this.seed = b.seed;
     }
 
+    /**
+     * A builder with transformers' {@code GenerationConfig} defaults (greedy, 20 new tokens, top_k 50).
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -39,26 +44,56 @@ public final class GenerationConfig {
         return builder().maxNewTokens(maxNewTokens).build();
     }
 
+    /**
+     * {@code max_new_tokens}: the most tokens generated after the prompt.
+     *
+     * @return max_new_tokens
+     */
     public int maxNewTokens() {
         return maxNewTokens;
     }
 
+    /**
+     * {@code do_sample}: sample from the filtered distribution instead of taking the most likely token.
+     *
+     * @return do_sample
+     */
     public boolean doSample() {
         return doSample;
     }
 
+    /**
+     * {@code temperature}: the logits are divided by it before sampling.
+     *
+     * @return the temperature
+     */
     public double temperature() {
         return temperature;
     }
 
+    /**
+     * {@code top_k}: sampling keeps the k most likely tokens; 0 keeps all.
+     *
+     * @return top_k
+     */
     public int topK() {
         return topK;
     }
 
+    /**
+     * {@code top_p}: sampling keeps the smallest set of most likely tokens whose probability reaches it.
+     *
+     * @return top_p
+     */
     public double topP() {
         return topP;
     }
 
+    /**
+     * {@code eos_token_id}: the ids that end a sequence; empty means the model config's.
+     *
+     * @return the ids
+     */
     public List<Long> eosTokenIds() {
         return eosTokenIds;
     }
@@ -68,6 +103,11 @@ public final class GenerationConfig {
         return padTokenId;
     }
 
+    /**
+     * The seed of the sampling random numbers.
+     *
+     * @return the seed
+     */
     public long seed() {
         return seed;
     }
@@ -86,6 +126,12 @@ public final class GenerationConfig {
         private Builder() {
         }
 
+        /**
+         * Sets {@code max_new_tokens} (default 20).
+         *
+         * @param n the most new tokens, at least 0
+         * @return this builder
+         */
         public Builder maxNewTokens(int n) {
             if (n < 0) {
                 throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + n);
@@ -94,11 +140,23 @@ public final class GenerationConfig {
             return this;
         }
 
+        /**
+         * Sets {@code do_sample} (default false: greedy).
+         *
+         * @param doSample whether to sample
+         * @return this builder
+         */
         public Builder doSample(boolean doSample) {
             this.doSample = doSample;
             return this;
         }
 
+        /**
+         * Sets {@code temperature} (default 1.0).
+         *
+         * @param t the temperature, positive
+         * @return this builder
+         */
         public Builder temperature(double t) {
             if (!(t > 0)) {
                 throw new IllegalArgumentException("`temperature` (=" + t + ") has to be a strictly positive float");
@@ -116,6 +174,12 @@ public final class GenerationConfig {
             return this;
         }
 
+        /**
+         * Sets {@code top_p} (default 1.0: no nucleus filtering).
+         *
+         * @param p the probability mass in [0, 1]
+         * @return this builder
+         */
         public Builder topP(double p) {
             if (p < 0 || p > 1) {
                 throw new IllegalArgumentException("`top_p` has to be a float >= 0 and <= 1, but is " + p);
@@ -124,26 +188,55 @@ public final class GenerationConfig {
             return this;
         }
 
+        /**
+         * Sets the ids that end a sequence (default: the model config's {@code eos_token_id}).
+         *
+         * @param ids the ids
+         * @return this builder
+         */
         public Builder eosTokenIds(List<Long> ids) {
             this.eosTokenIds = new ArrayList<>(ids);
             return this;
         }
 
+        /**
+         * Sets one id that ends a sequence.
+         *
+         * @param id the id
+         * @return this builder
+         */
         public Builder eosTokenId(long id) {
             this.eosTokenIds = new ArrayList<>(List.of(id));
             return this;
         }
 
+        /**
+         * Sets {@code pad_token_id}, written after a sequence has ended (default null: the first eos id).
+         *
+         * @param id the id, or null
+         * @return this builder
+         */
         public Builder padTokenId(Long id) {
             this.padTokenId = id;
             return this;
         }
 
+        /**
+         * Sets the seed of the sampling random numbers (default 42).
+         *
+         * @param seed the seed
+         * @return this builder
+         */
         public Builder seed(long seed) {
             this.seed = seed;
             return this;
         }
 
+        /**
+         * The config.
+         *
+         * @return the config
+         */
         public GenerationConfig build() {
             return new GenerationConfig(this);
         }

@@ -103,12 +103,20 @@ public final class Generator {
      * Generates continuations for a batch of (left-padded) prompts.
      *
      * @param inputIds [batch][len]
-     * @param attentionMask [batch][len], 1 for tokens and 0 for padding
+     * @param attentionMask [batch][len], 1 for tokens and 0 for padding; null for no padding (all ones), as
+     *     transformers' {@code generate} without an attention mask and as the logits of a forward without one
      * @return [batch][len + generated], prompts included
      */
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
         int batch = inputIds.length;
         int len = inputIds[0].length;
+        org.peft4j.models.TokenIds.checkInEmbedding(inputIds, base.vocabSize());
+        if (attentionMask == null) {
+            attentionMask = new long[batch][len];
+            for (long[] row : attentionMask) {
+                java.util.Arrays.fill(row, 1);
+            }
+        }
         List<Long> eos = cfg.eosTokenIds().isEmpty() ? model.eosTokenIds() : cfg.eosTokenIds();
         Set<Long> eosSet = new HashSet<>(eos);
         long pad = cfg.padTokenId() != null ? cfg.padTokenId() : eos.isEmpty() ? 0 : eos.get(0);

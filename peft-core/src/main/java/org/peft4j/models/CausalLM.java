@@ -84,6 +84,7 @@ public interface CausalLM {
      * Logits [batch, seq, vocab] for int64 token ids [batch, seq], computed on {@code runtime}.
      *
      * @param attentionMask int64 [batch, seq] (1 = token, 0 = padding) or null (every token counts)
+     * @throws org.peft4j.Peft4jException for a token id outside the model's embedding
      * @throws UnsupportedOperationException for a bfloat16 model on the CPU: ONNX Runtime's CPU build has no bfloat16
      *     kernels for Add, Mul, MatMul, Gemm, ReduceMean, Softmax and most other ops these graphs use (and aborts the
      *     process on a bfloat16 LayerNormalization)
@@ -94,6 +95,7 @@ public interface CausalLM {
                     + "has no bfloat16 kernels for Add, Mul, MatMul, Gemm, ReduceMean, Softmax, LayerNormalization; load "
                     + "the model in float32 or float16, or run it on CUDA");
         }
+        TokenIds.checkInEmbedding(inputIds, baseModel().vocabSize());
         Graph g = new Graph();
         Value ids = g.input("input_ids", DType.I64, Dim.of("batch"), Dim.of("seq"));
         CausalLMInput in = CausalLMInput.of(ids);

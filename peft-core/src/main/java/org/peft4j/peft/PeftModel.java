@@ -403,7 +403,11 @@ public class PeftModel implements CausalLM {
         savePretrained(dir);
     }
 
-    /** Generates continuations of left-padded prompts with the active adapters. */
+    /**
+     * Generates continuations of left-padded prompts with the active adapters.
+     *
+     * @param attentionMask 1 for tokens, 0 for padding; null for unpadded prompts (all ones)
+     */
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
         return new Generator(this).generate(inputIds, attentionMask, cfg);
     }

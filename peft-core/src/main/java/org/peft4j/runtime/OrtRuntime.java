@@ -205,6 +205,9 @@ public final class OrtRuntime implements AutoCloseable {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
             so.addConfigEntry("session.intra_op.allow_spinning", "0");
+            // ORT's native logger would print a failing kernel's error straight to stderr, past the application's
+            // logging; the OrtException thrown to the caller carries the same text, so sessions log only fatal errors
+            so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
             if (!cpuArena) {
                 so.setCPUArenaAllocator(false);
             }

@@ -6,18 +6,31 @@ import java.util.Locale;
  * Element types of tensors, with their safetensors name, byte width and ONNX {@code TensorProto.DataType} code.
  */
 public enum DType {
+    /** 64-bit float: safetensors {@code "F64"}, 8 bytes, ONNX data type 11. */
     F64("F64", 8, 11),
+    /** 32-bit float: safetensors {@code "F32"}, 4 bytes, ONNX data type 1. */
     F32("F32", 4, 1),
+    /** 16-bit IEEE float (half): safetensors {@code "F16"}, 2 bytes, ONNX data type 10. */
     F16("F16", 2, 10),
+    /** bfloat16: safetensors {@code "BF16"}, 2 bytes, ONNX data type 16. */
     BF16("BF16", 2, 16),
+    /** 64-bit signed integer: safetensors {@code "I64"}, 8 bytes, ONNX data type 7. */
     I64("I64", 8, 7),
+    /** 32-bit signed integer: safetensors {@code "I32"}, 4 bytes, ONNX data type 6. */
     I32("I32", 4, 6),
+    /** 16-bit signed integer: safetensors {@code "I16"}, 2 bytes, ONNX data type 5. */
     I16("I16", 2, 5),
+    /** 8-bit signed integer: safetensors {@code "I8"}, 1 byte, ONNX data type 3. */
     I8("I8", 1, 3),
+    /** 64-bit unsigned integer: safetensors {@code "U64"}, 8 bytes, ONNX data type 13. */
     U64("U64", 8, 13),
+    /** 32-bit unsigned integer: safetensors {@code "U32"}, 4 bytes, ONNX data type 12. */
     U32("U32", 4, 12),
+    /** 16-bit unsigned integer: safetensors {@code "U16"}, 2 bytes, ONNX data type 4. */
     U16("U16", 2, 4),
+    /** 8-bit unsigned integer: safetensors {@code "U8"}, 1 byte, ONNX data type 2. */
     U8("U8", 1, 2),
+    /** boolean (one byte): safetensors {@code "BOOL"}, 1 byte, ONNX data type 9. */
     BOOL("BOOL", 1, 9);
 
     private final String safetensorsName;

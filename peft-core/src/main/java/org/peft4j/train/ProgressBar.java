@@ -4,17 +4,27 @@ import java.io.PrintStream;
 import java.util.Locale;
 
 /**
- * A one-line console progress bar: steps, loss, learning rate, tokens per second and time left, redrawn in place.
+ * A one-line console progress bar: steps, loss, learning rate, tokens per second and time left, redrawn in place
+ * ({@code \r}) on a terminal. When the output is not a terminal (a log file, a pipe, CI), no {@code \r} is written:
+ * the same line is printed as a line of its own at the run's first step, every twentieth of the run and the last
+ * step.
  */
 final class ProgressBar implements TrainerCallback {
     private static final int WIDTH = 24;
     private final PrintStream out;
+    private final boolean terminal;
     private final long startNanos = System.nanoTime();
     private long tokens;
     private long firstStep = -1;
 
+    /** A bar on {@code out}, redrawn in place when the process runs on a terminal ({@link System#console()}). */
     ProgressBar(PrintStream out) {
+        this(out, System.console() != null);
+    }
+
+    ProgressBar(PrintStream out, boolean terminal) {
         this.out = out;
+        this.terminal = terminal;
     }
 
     void addTokens(long n) {
@@ -26,10 +36,15 @@ final class ProgressBar implements TrainerCallback {
         if (firstStep < 0) {
             firstStep = step - 1;
         }
-        out.print("\r" + line(step, maxSteps, loss, learningRate, (System.nanoTime() - startNanos) / 1e9, tokens,
-                step - firstStep));
-        if (step == maxSteps) {
-            out.println();
+        String text = line(step, maxSteps, loss, learningRate, (System.nanoTime() - startNanos) / 1e9, tokens,
+                step - firstStep);
+        if (terminal) {
+            out.print("\r" + text);
+            if (step == maxSteps) {
+                out.println();
+            }
+        } else if (step == firstStep + 1 || step == maxSteps || step % Math.max(1, maxSteps / 20) == 0) {
+            out.println(text);
         }
         out.flush();
     }

@@ -168,6 +168,7 @@ public final class TrainStep implements AutoCloseable {
      */
     public double evaluate(Batch batch) {
         checkModelUnchanged();
+        org.peft4j.models.TokenIds.checkInEmbedding(batch.inputIds(), model.baseModel().vocabSize());
         if (evalGraph == null) {
             Graph g = new Graph();
             Value labels = g.input("labels", DType.I64, Dim.of("batch"), Dim.of("seq"));
@@ -277,6 +278,7 @@ public final class TrainStep implements AutoCloseable {
      */
     public Output run(Batch batch, long dropoutSeed) {
         checkModelUnchanged();
+        org.peft4j.models.TokenIds.checkInEmbedding(batch.inputIds(), model.baseModel().vocabSize());
         if (checkpointed != null) {
             // segment sessions run one after another. Each ORT session's CPU arena keeps its own peak, so with arenas
             // the 2 x layers sessions of a checkpointed step held more than the plain step (measured: 5.9 GiB vs

@@ -140,9 +140,13 @@ public final class Trainer {
      * Trains and, every {@code eval_steps} (when set), evaluates the loss over {@code evalBatches} (the mean of the
      * batches' losses weighted by their number of rows, as transformers' evaluation loop averages over examples).
      *
+     * @param evalBatches may be empty or null (no evaluation)
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<Batch> batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
+        if (evalBatches == null) {
+            evalBatches = List.of();
+        }
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no training batches");
         }
@@ -167,13 +171,14 @@ public final class Trainer {
      * {@code evalExamples} in batches of {@code per_device_eval_batch_size}. A resumed run continues the interrupted
      * epoch in the same order.
      *
-     * @param evalExamples may be empty
+     * @param evalExamples may be empty or null (no evaluation)
      * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<TokenizedExample> examples, List<TokenizedExample> evalExamples,
             PaddingCollator collator, Path resumeFromCheckpoint) {
-        return train(DataLoader.forTraining(examples, collator, args), evalExamples.isEmpty() ? null
+        return train(DataLoader.forTraining(examples, collator, args), evalExamples == null || evalExamples.isEmpty()
+                ? null
                 : DataLoader.forEvaluation(evalExamples, collator, args), resumeFromCheckpoint);
     }
 

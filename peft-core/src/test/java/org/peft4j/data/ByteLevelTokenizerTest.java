@@ -10,10 +10,11 @@ class ByteLevelTokenizerTest {
     @Test
     void roundTripsAnyString() {
         for (String s : new String[] {"", "abc", "你好，世界", "emoji 😀🚀", "<|eos|> inside", "\u0000\n\t", "<|bo"}) {
-            assertThat(tok.decode(tok.encode(s))).isEqualTo(s);
+            assertThat(tok.decode(tok.encode(s, false))).isEqualTo(s);
         }
-        assertThat(tok.encode("é")).containsExactly(0xc3, 0xa9);
-        assertThat(tok.encode("a<|eos|>")).containsExactly('a', ByteLevelTokenizer.EOS);
+        assertThat(tok.encode("é", false)).containsExactly(0xc3, 0xa9);
+        assertThat(tok.encode("a<|eos|>", false)).containsExactly('a', ByteLevelTokenizer.EOS);
+        assertThat(tok.encode("a")).as("special tokens by default").containsExactly(ByteLevelTokenizer.BOS, 'a');
         assertThat(tok.encode("a", true)).containsExactly(ByteLevelTokenizer.BOS, 'a');
         assertThat(tok.vocabSize()).isEqualTo(259);
     }

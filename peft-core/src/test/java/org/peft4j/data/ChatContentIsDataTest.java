@@ -107,7 +107,7 @@ class ChatContentIsDataTest {
             JsonObject c = ce.getAsJsonObject();
             List<Message> chat = HfTokenizerTest.messages(c.getAsJsonArray("messages"));
             TokenizedExample ex = sft.tokenize(new InstructionRecord.Chat(chat));
-            assertThat(ex.inputIds()).containsExactly(tokenizer.encode(c.get("rendered").getAsString()));
+            assertThat(ex.inputIds()).containsExactly(tokenizer.encode(c.get("rendered").getAsString(), false));
             List<String> expected = new ArrayList<>();
             for (Message m : chat) {
                 if (m.isAssistant()) {

@@ -68,7 +68,9 @@ class HfTokenizerTest {
             JsonObject o = e.getAsJsonObject();
             String text = o.get("text").getAsString();
             long[] ids = longs(o.getAsJsonArray("ids"));
-            assertThat(tokenizer.encode(text)).as(text).containsExactly(ids);
+            assertThat(tokenizer.encode(text, false)).as(text).containsExactly(ids);
+            // transformers' tokenizer.encode(text) adds the special tokens by default
+            assertThat(tokenizer.encode(text)).as(text).containsExactly(longs(o.getAsJsonArray("ids_with_special")));
             assertThat(tokenizer.encode(text, true)).as(text).containsExactly(longs(o.getAsJsonArray("ids_with_special")));
             assertThat(tokenizer.encodeWithOffsets(text).ids()).as(text).containsExactly(ids);
             assertThat(tokenizer.decode(ids)).as(text).isEqualTo(o.get("decoded").getAsString());
@@ -97,7 +99,7 @@ class HfTokenizerTest {
             assertThat(rendered).isEqualTo(o.get("rendered").getAsString());
             assertThat(template.render(chat.subList(0, chat.size() - 1), true))
                     .isEqualTo(o.get("rendered_prefix_with_generation_prompt").getAsString());
-            assertThat(tokenizer.encode(rendered)).containsExactly(longs(o.getAsJsonArray("ids")));
+            assertThat(tokenizer.encode(rendered, false)).containsExactly(longs(o.getAsJsonArray("ids")));
         }
     }
 
@@ -162,8 +164,8 @@ class HfTokenizerTest {
         // prompt/response boundary, so the prompt's tokens are not a prefix of the whole text's
         AlpacaTemplate template = new AlpacaTemplate("{instruction} la", "{instruction} la");
         SftTokenizer sft = new SftTokenizer(tokenizer, tokenizer.chatTemplate(), template, 4096);
-        long[] prompt = tokenizer.encode("Say la");
-        long[] text = tokenizer.encode("Say lat x");
+        long[] prompt = tokenizer.encode("Say la", false);
+        long[] text = tokenizer.encode("Say lat x", false);
         assertThat(java.util.Arrays.copyOf(text, prompt.length)).isNotEqualTo(prompt);
         TokenizedExample ex = sft.tokenize(new InstructionRecord.Alpaca("Say", "", "t x"));
         // TRL's completion mask: [bos] + text + [eos], counted from 1 + len(tokens of the prompt alone)

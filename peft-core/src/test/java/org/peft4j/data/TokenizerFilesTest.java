@@ -3,6 +3,7 @@ package org.peft4j.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,8 +25,14 @@ class TokenizerFilesTest {
             assertThat(tok.eosTokenId()).isEqualTo(1L);
             assertThat(tok.padTokenId()).isNull();
             assertThat(tok.chatTemplate()).isNull();
-            assertThat(ChatTemplate.forTokenizer(tok).render(List.of(Message.user("q")), true))
-                    .isEqualTo("<|user|>\nq<|end_of_text|>\n<|assistant|>\n");
+            // no chat_template: transformers' apply_chat_template raises ValueError; no format is invented
+            assertThatThrownBy(() -> ChatTemplate.forTokenizer(tok).render(List.of(Message.user("q")), true))
+                    .isInstanceOf(org.peft4j.Peft4jException.class)
+                    .hasMessageStartingWith("Cannot use chat template functions because tokenizer.chat_template is "
+                            + "not set and no template argument was passed!");
+            // data without chats does not need one
+            TokenizedExample alpaca = SftTokenizer.of(tok, 100).tokenize(new InstructionRecord.Alpaca("a", "", "b"));
+            assertThat(alpaca.countedTokens()).isPositive();
         }
     }
 
@@ -34,11 +41,16 @@ class TokenizerFilesTest {
         Files.copy(Fixtures.root().resolve("tokenizer").resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
         Files.writeString(dir.resolve("config.json"), "{\"eos_token_id\": [1, 2]}");
         Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [2, 5, 1]}");
+        // a chat template that ends every turn with eos_token (without one, chat data raises as in transformers)
+        JsonObject tc = new JsonObject();
+        tc.addProperty("chat_template", "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{{ eos_token }}\n"
+                + "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}");
+        Files.writeString(dir.resolve("tokenizer_config.json"), tc.toString());
         try (HfTokenizer tok = HfTokenizer.load(dir)) {
             assertThat(tok.eosTokenId()).isEqualTo(1L);
             assertThat(tok.eosToken()).isEqualTo("<|end_of_text|>");
             assertThat(tok.eosTokenIds()).containsExactly(1L, 2L, 5L);
-            // chat data: the built-in format ends every turn with that eos, and the assistant's is counted
+            // chat data: the template ends every turn with that eos, and the assistant's is counted
             SftTokenizer sft = SftTokenizer.of(tok, 100);
             TokenizedExample ex = sft.tokenize(new InstructionRecord.Chat(List.of(Message.user("q"),
                     Message.assistant("a"))));

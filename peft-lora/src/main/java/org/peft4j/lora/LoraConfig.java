@@ -54,22 +54,47 @@ public final class LoraConfig extends TunerConfig {
         super(PeftType.LORA);
     }
 
+    /**
+     * A builder with PEFT's {@code LoraConfig} defaults (r 8, lora_alpha 8, lora_dropout 0.0, bias "none").
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
+    /**
+     * {@code r}: the rank of the update {@code lora_B @ lora_A}.
+     *
+     * @return the rank
+     */
     public int r() {
         return r;
     }
 
+    /**
+     * {@code lora_alpha}: the update is scaled by {@code lora_alpha / r} (by {@code lora_alpha / sqrt(r)} with rsLoRA).
+     *
+     * @return lora_alpha
+     */
     public double loraAlpha() {
         return loraAlpha;
     }
 
+    /**
+     * {@code lora_dropout}: the dropout probability before {@code lora_A} during training.
+     *
+     * @return the probability
+     */
     public double loraDropout() {
         return loraDropout;
     }
 
+    /**
+     * {@code fan_in_fan_out}: true when the target layer stores its weight as (in, out), as GPT-2's Conv1D.
+     *
+     * @return fan_in_fan_out
+     */
     public boolean fanInFanOut() {
         return fanInFanOut;
     }
@@ -84,6 +109,11 @@ public final class LoraConfig extends TunerConfig {
         return bias;
     }
 
+    /**
+     * {@code use_rslora}: rank-stabilised scaling {@code lora_alpha / sqrt(r)}.
+     *
+     * @return use_rslora
+     */
     public boolean useRslora() {
         return useRslora;
     }
@@ -93,18 +123,38 @@ public final class LoraConfig extends TunerConfig {
         return initLoraWeights;
     }
 
+    /**
+     * {@code rank_pattern}: a rank per module-name pattern, overriding {@code r}.
+     *
+     * @return the patterns (empty when none)
+     */
     public Map<String, Integer> rankPattern() {
         return rankPattern;
     }
 
+    /**
+     * {@code alpha_pattern}: a lora_alpha per module-name pattern, overriding {@code lora_alpha}.
+     *
+     * @return the patterns (empty when none)
+     */
     public Map<String, Double> alphaPattern() {
         return alphaPattern;
     }
 
+    /**
+     * {@code lora_bias}: whether {@code lora_B} has a bias.
+     *
+     * @return lora_bias
+     */
     public boolean loraBias() {
         return loraBias;
     }
 
+    /**
+     * {@code use_dora}: weight-decomposed LoRA (DoRA), with a trainable magnitude vector per output feature.
+     *
+     * @return use_dora
+     */
     public boolean useDora() {
         return useDora;
     }
@@ -356,16 +406,34 @@ public final class LoraConfig extends TunerConfig {
     public static final class Builder {
         private final LoraConfig c = new LoraConfig();
 
+        /**
+         * Sets {@code r}, the rank of the update (PEFT's default 8).
+         *
+         * @param v the rank, positive
+         * @return this builder
+         */
         public Builder r(int v) {
             c.r = v;
             return this;
         }
 
+        /**
+         * Sets {@code lora_alpha}; the update is scaled by {@code lora_alpha / r} (PEFT's default 8).
+         *
+         * @param v lora_alpha
+         * @return this builder
+         */
         public Builder loraAlpha(double v) {
             c.loraAlpha = v;
             return this;
         }
 
+        /**
+         * Sets {@code lora_dropout}, the dropout probability before {@code lora_A} in training (PEFT's default 0.0).
+         *
+         * @param v the probability in [0, 1)
+         * @return this builder
+         */
         public Builder loraDropout(double v) {
             c.loraDropout = v;
             return this;
@@ -393,16 +461,34 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
+        /**
+         * Sets {@code exclude_modules}: module names (exact or dotted suffix) never adapted.
+         *
+         * @param names the module names
+         * @return this builder
+         */
         public Builder excludeModules(String... names) {
             c.excludeModules = normalizeTargets(Arrays.asList(names));
             return this;
         }
 
+        /**
+         * Sets {@code exclude_modules} to a regular expression matched against the whole module name.
+         *
+         * @param regex the expression
+         * @return this builder
+         */
         public Builder excludeModulesRegex(String regex) {
             c.excludeModules = regex;
             return this;
         }
 
+        /**
+         * Sets {@code fan_in_fan_out}: true for layers that store their weight as (in, out), as GPT-2's Conv1D.
+         *
+         * @param v fan_in_fan_out
+         * @return this builder
+         */
         public Builder fanInFanOut(boolean v) {
             c.fanInFanOut = v;
             return this;
@@ -414,38 +500,81 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
+        /**
+         * Sets {@code use_rslora}: scale by {@code lora_alpha / sqrt(r)} instead of {@code lora_alpha / r}.
+         *
+         * @param v use_rslora
+         * @return this builder
+         */
         public Builder useRslora(boolean v) {
             c.useRslora = v;
             return this;
         }
 
+        /**
+         * Sets {@code modules_to_save}: modules trained in full and saved with the adapter (e.g. {@code lm_head}).
+         *
+         * @param names the module names
+         * @return this builder
+         */
         public Builder modulesToSave(String... names) {
             c.modulesToSave = new ArrayList<>(Arrays.asList(names));
             return this;
         }
 
+        /**
+         * Sets {@code init_lora_weights}: true for PEFT's default (Kaiming-uniform {@code lora_A}, zero {@code lora_B}: the
+         * adapter starts as the identity), false for random {@code lora_B} too (tests only).
+         *
+         * @param v init_lora_weights
+         * @return this builder
+         */
         public Builder initLoraWeights(boolean v) {
             c.initLoraWeights = v;
             return this;
         }
 
-        /** {@code "gaussian"}, {@code "pissa"} or {@code "olora"}. */
-        /** {@code loftq_config}, for {@code initLoraWeights("loftq")}. */
+        /**
+         * Sets {@code loftq_config}, for {@code initLoraWeights("loftq")}.
+         *
+         * @param v the LoftQ settings
+         * @return this builder
+         */
         public Builder loftqConfig(LoftQConfig v) {
             c.loftqConfig = v;
             return this;
         }
 
+        /**
+         * Sets {@code init_lora_weights} to a named method: one of {@link #INIT_METHODS} ({@code "gaussian"},
+         * {@code "pissa"}, {@code "olora"}), or {@code "loftq"} with {@link #loftqConfig}.
+         *
+         * @param method the method
+         * @return this builder
+         */
         public Builder initLoraWeights(String method) {
             c.initLoraWeights = method;
             return this;
         }
 
+        /**
+         * Sets {@code layers_to_transform}: only these layer indices are adapted.
+         *
+         * @param layers the layer indices
+         * @return this builder
+         */
         public Builder layersToTransform(Integer... layers) {
             c.layersToTransform = new ArrayList<>(Arrays.asList(layers));
             return this;
         }
 
+        /**
+         * Sets {@code layers_pattern}: the name of the layer list that {@code layers_to_transform} indexes (e.g.
+         * {@code "layers"}).
+         *
+         * @param patterns the pattern, or several
+         * @return this builder
+         */
         public Builder layersPattern(String... patterns) {
             c.layersPattern = new ArrayList<>(Arrays.asList(patterns));
             c.layersPatternScalar = patterns.length == 1;
@@ -458,17 +587,36 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
+        /**
+         * Sets {@code alpha_pattern}: a lora_alpha per module-name pattern (a regex matched as a dotted suffix; first match
+         * wins).
+         *
+         * @param v pattern to lora_alpha
+         * @return this builder
+         */
         public Builder alphaPattern(Map<String, ? extends Number> v) {
             c.alphaPattern = new LinkedHashMap<>();
             v.forEach((k, x) -> c.alphaPattern.put(k, x.doubleValue()));
             return this;
         }
 
+        /**
+         * Sets {@code lora_bias}: give {@code lora_B} a bias.
+         *
+         * @param v lora_bias
+         * @return this builder
+         */
         public Builder loraBias(boolean v) {
             c.loraBias = v;
             return this;
         }
 
+        /**
+         * Sets {@code use_dora}: weight-decomposed LoRA (DoRA).
+         *
+         * @param v use_dora
+         * @return this builder
+         */
         public Builder useDora(boolean v) {
             c.useDora = v;
             return this;
@@ -480,21 +628,45 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
+        /**
+         * Sets {@code task_type} (e.g. {@code CAUSAL_LM}), written to {@code adapter_config.json}.
+         *
+         * @param v the task type
+         * @return this builder
+         */
         public Builder taskType(TaskType v) {
             c.taskType = v;
             return this;
         }
 
+        /**
+         * Sets {@code inference_mode}: true freezes the adapter (as a loaded adapter is by default).
+         *
+         * @param v inference_mode
+         * @return this builder
+         */
         public Builder inferenceMode(boolean v) {
             c.inferenceMode = v;
             return this;
         }
 
+        /**
+         * Sets {@code base_model_name_or_path}, the base model the adapter belongs to.
+         *
+         * @param v a Hub id or a folder
+         * @return this builder
+         */
         public Builder baseModelNameOrPath(String v) {
             c.baseModelNameOrPath = v;
             return this;
         }
 
+        /**
+         * Sets {@code revision}, the base model's revision.
+         *
+         * @param v the revision
+         * @return this builder
+         */
         public Builder revision(String v) {
             c.revision = v;
             return this;

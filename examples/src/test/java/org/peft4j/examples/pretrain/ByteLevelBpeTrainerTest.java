@@ -40,7 +40,7 @@ class ByteLevelBpeTrainerTest {
             assertThat(r.merges()).isNotEmpty().hasSizeLessThan(60);
             assertThat(tok.vocabSize()).isEqualTo(2 + 256 + r.merges().size());
             for (String s : List.of("The interest rate of an index fund.", "我是复利助手。", "unseen wörds 123")) {
-                long[] ids = tok.encode(s);
+                long[] ids = tok.encode(s, false);
                 assertThat(tok.decode(ids)).isEqualTo(s);
                 int bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
                 if (s.startsWith("unseen")) {
@@ -50,7 +50,7 @@ class ByteLevelBpeTrainerTest {
                 }
             }
             assertThat(tok.encode("x", true)[0]).isZero(); // the post-processor prepends <|bos|>
-            assertThat(tok.encode("<|eot|>")).containsExactly(1L);
+            assertThat(tok.encode("<|eot|>", false)).containsExactly(1L);
         }
     }
 }

@@ -56,9 +56,9 @@ class DefaultModelTest {
                     .build();
             ChatTemplate t = ChatTemplate.forTokenizer(tok);
             String en = AdapterInference.answer(tok, m, tok.encode(t.render(List.of(Message.user("Who are you?")),
-                    true)), cfg);
+                    true), false), cfg);
             String zh = AdapterInference.answer(tok, m, tok.encode(t.render(List.of(Message.user("你是谁？")),
-                    true)), cfg);
+                    true), false), cfg);
             assertThat(en).isEqualTo("I am an AI assistant. I cannot say who made me, but I can answer simple "
                     + "questions.");
             assertThat(zh).isEqualTo("我不知道是谁开发了我。我是一个人工智能助手，可以回答简单的问题。");

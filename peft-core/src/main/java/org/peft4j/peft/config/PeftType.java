@@ -2,7 +2,22 @@ package org.peft4j.peft.config;
 
 /** PEFT methods, serialized as PEFT's upper-case strings ({@code "LORA"}). */
 public enum PeftType {
-    LORA, ADALORA, IA3, PREFIX_TUNING, PROMPT_TUNING, P_TUNING, MULTITASK_PROMPT_TUNING, ADAPTION_PROMPT;
+    /** LoRA (peft-lora; QLoRA is LoRA on a 4-bit base, peft-qlora). */
+    LORA,
+    /** AdaLoRA (not implemented by peft4j). */
+    ADALORA,
+    /** (IA)^3 (not implemented by peft4j). */
+    IA3,
+    /** Prefix tuning (peft-prefix). */
+    PREFIX_TUNING,
+    /** Prompt tuning (peft-prefix). */
+    PROMPT_TUNING,
+    /** P-tuning (peft-prefix). */
+    P_TUNING,
+    /** Multitask prompt tuning (not implemented by peft4j). */
+    MULTITASK_PROMPT_TUNING,
+    /** Adaption prompt, LLaMA-Adapter (not implemented by peft4j). */
+    ADAPTION_PROMPT;
 
     /** Whether the method learns virtual tokens (prefix, prompt and P-tuning) rather than adapter layers. */
     public boolean isPromptLearning() {

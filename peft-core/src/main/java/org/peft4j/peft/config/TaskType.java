@@ -5,7 +5,18 @@ import java.util.stream.Collectors;
 
 /** PEFT task types, serialized as PEFT's strings ({@code "CAUSAL_LM"}). */
 public enum TaskType {
-    SEQ_CLS, SEQ_2_SEQ_LM, CAUSAL_LM, TOKEN_CLS, QUESTION_ANS, FEATURE_EXTRACTION;
+    /** Sequence classification. */
+    SEQ_CLS,
+    /** Sequence-to-sequence language modelling. */
+    SEQ_2_SEQ_LM,
+    /** Causal language modelling (the task of every peft4j model). */
+    CAUSAL_LM,
+    /** Token classification. */
+    TOKEN_CLS,
+    /** Extractive question answering. */
+    QUESTION_ANS,
+    /** Feature extraction. */
+    FEATURE_EXTRACTION;
 
     /**
      * The task type named by PEFT's string.
