@@ -246,6 +246,34 @@ final class TokenizerJsonCheck {
         }
     }
 
+    /**
+     * The crate builds each merge's token as {@code a + b[prefix.len()..]} (byte slicing), which panics when the
+     * second part is shorter than {@code continuing_subword_prefix} or the cut falls inside a character.
+     */
+    private void mergesFitThePrefix(JsonObject m, JsonArray merges, String f) {
+        JsonElement prefix = m.get("continuing_subword_prefix");
+        if (prefix == null || prefix.isJsonNull()) {
+            return;
+        }
+        int cut = prefix.getAsString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        for (int i = 0; i < merges.size(); i++) {
+            JsonElement e = merges.get(i);
+            String b;
+            if (e.isJsonArray()) {
+                b = e.getAsJsonArray().get(1).getAsString();
+            } else {
+                String s = e.getAsString();
+                int space = s.indexOf(' ');
+                b = space < 0 ? "" : s.substring(space + 1);
+            }
+            byte[] bytes = b.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            if (bytes.length < cut || (cut < bytes.length && (bytes[cut] & 0xC0) == 0x80)) {
+                throw bad(f + ".merges[" + i + "]", "the second token must be at least as long as "
+                        + f + ".continuing_subword_prefix (" + cut + " bytes, cut at a character boundary)");
+            }
+        }
+    }
+
     private void model(JsonObject m, String f) {
         JsonElement t = m.get("type");
         String type;
@@ -282,6 +310,7 @@ final class TokenizerJsonCheck {
                 }
                 optionalString(m, "unk_token", f + ".unk_token");
                 optionalString(m, "continuing_subword_prefix", f + ".continuing_subword_prefix");
+                mergesFitThePrefix(m, merges, f);
                 optionalString(m, "end_of_word_suffix", f + ".end_of_word_suffix");
                 optionalBool(m, "fuse_unk", f + ".fuse_unk");
                 optionalBool(m, "byte_fallback", f + ".byte_fallback");

@@ -41,6 +41,7 @@ class TokenizerJsonCheckTest {
         "strip-stop-past-token-start, decoder.decoders[1].stop",
         "strip-start-past-stop, decoder.decoders[1].stop",
         "strip-stop-u64-max, decoder.stop",
+        "bpe-merge-shorter-than-subword-prefix, model.merges[0]",
     })
     void everyFileThatAbortedTheJvmIsAnExceptionNamingFileAndField(String name, String field) throws Exception {
         Path dir = corpus(name);

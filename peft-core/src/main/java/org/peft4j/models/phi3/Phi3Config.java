@@ -74,9 +74,9 @@ public final class Phi3Config {
             rp = new JsonObject();
         }
         this.ropeTheta = number(c, rp, field, "rope_theta", c.getDouble("rope_theta", 10000.0, Double.MIN_VALUE,
-                Double.MAX_VALUE));
+                Double.MAX_VALUE), Double.MAX_VALUE);
         double partial = number(c, rp, field, "partial_rotary_factor", c.getDouble("partial_rotary_factor", 1.0,
-                Double.MIN_VALUE, 1.0));
+                Double.MIN_VALUE, 1.0), 1.0);
         this.rotaryDim = (int) (headDim * partial);
         String type = "default";
         for (String k : new String[] {"rope_type", "type"}) {
@@ -103,10 +103,10 @@ public final class Phi3Config {
                         + (shortFactor == null ? "short_factor" : "long_factor") + "'");
             }
             // _compute_longrope_parameters: factor defaults to max / original, attention_factor to the paper's
-            double factor = rp.has("factor") && !rp.get("factor").isJsonNull() ? rp.get("factor").getAsDouble()
-                    : (double) maxPositionEmbeddings / originalMaxPositionEmbeddings;
+            double factor = number(c, rp, field, "factor",
+                    (double) maxPositionEmbeddings / originalMaxPositionEmbeddings, Double.MAX_VALUE);
             if (rp.has("attention_factor") && !rp.get("attention_factor").isJsonNull()) {
-                this.attentionScaling = rp.get("attention_factor").getAsDouble();
+                this.attentionScaling = number(c, rp, field, "attention_factor", 1.0, Double.MAX_VALUE);
             } else {
                 this.attentionScaling = factor <= 1.0 ? 1.0
                         : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositionEmbeddings));
@@ -116,13 +116,15 @@ public final class Phi3Config {
         }
     }
 
-    private static double number(ModelConfig c, JsonObject rp, String field, String key, double dflt) {
+    private static double number(ModelConfig c, JsonObject rp, String field, String key, double dflt, double max) {
         JsonElement e = rp.get(key);
         if (e == null || e.isJsonNull()) {
             return dflt;
         }
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber() || e.getAsDouble() <= 0) {
-            throw c.error(field + "." + key, "a positive number", e);
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber() || !(e.getAsDouble() > 0)
+                || !(e.getAsDouble() <= max)) {
+            throw c.error(field + "." + key, max == Double.MAX_VALUE ? "a positive finite number"
+                    : "a number in (0, " + max + "]", e);
         }
         return e.getAsDouble();
     }
