@@ -35,6 +35,7 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("mistral", LlamaForCausalLM::new);
         FACTORIES.put("qwen2", LlamaForCausalLM::new);
         FACTORIES.put("gpt2", GPT2LMHeadModel::new);
+        FACTORIES.put("chatglm", org.peft4j.models.chatglm.ChatGLMForConditionalGeneration::new);
     }
 
     private AutoModelForCausalLM() {
