@@ -71,6 +71,11 @@ public final class DecoderContext {
                 w -> AttentionOps.allowedMask(g, seqLen, pastLen, attentionMask, w));
     }
 
+    /** The attention mask, int64 [B, past + T] (prefix positions included), or null when the forward has none. */
+    public Value attentionMask() {
+        return attentionMask;
+    }
+
     public void setRotary(Value cos, Value sin) {
         this.cos = cos;
         this.sin = sin;

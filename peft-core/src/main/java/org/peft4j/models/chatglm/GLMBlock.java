@@ -29,9 +29,9 @@ public class GLMBlock extends Module {
                 : new LayerNorm(c.hiddenSize, c.layernormEpsilon, true, dtype);
     }
 
-    Value forward(Graph g, Value h, DecoderContext ctx, int idx, ChatGLMRotaryEmbedding rope) {
+    Value forward(Graph g, Value h, DecoderContext ctx, int idx, ChatGLMRotaryEmbedding rope, Value allowed) {
         Value ln = layer("input_layernorm").forward(g, h);
-        Value attn = ((SelfAttention) child("self_attention")).forward(g, ln, ctx, idx, rope);
+        Value attn = ((SelfAttention) child("self_attention")).forward(g, ln, ctx, idx, rope, allowed);
         Value lnInput = g.add(residualPostNorm ? ln : h, attn);
         Value ln2 = layer("post_attention_layernorm").forward(g, lnInput);
         Value mlp = ((ChatGLMMLP) child("mlp")).forward(g, ln2);

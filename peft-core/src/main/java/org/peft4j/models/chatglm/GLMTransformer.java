@@ -19,11 +19,11 @@ public class GLMTransformer extends Module {
         }
     }
 
-    Value forward(Graph g, Value h, DecoderContext ctx, ChatGLMRotaryEmbedding rope) {
+    Value forward(Graph g, Value h, DecoderContext ctx, ChatGLMRotaryEmbedding rope, Value allowed) {
         ModuleList layers = (ModuleList) child("layers");
         for (int i = 0; i < layers.size(); i++) {
             try (Graph.Scope s = g.scope("transformer.encoder.layers." + i)) {
-                h = ((GLMBlock) layers.get(i)).forward(g, h, ctx, i, rope);
+                h = ((GLMBlock) layers.get(i)).forward(g, h, ctx, i, rope, allowed);
             }
             // gradient checkpointing keeps each layer's output and recomputes the layer's activations
             h = g.checkpoint(h);

@@ -32,7 +32,8 @@ public class SelfAttention extends Module {
         registerModule("dense", new Linear(projection, c.hiddenSize, c.addBiasLinear, dtype));
     }
 
-    Value forward(Graph g, Value hidden, DecoderContext ctx, int layerIdx, ChatGLMRotaryEmbedding rope) {
+    Value forward(Graph g, Value hidden, DecoderContext ctx, int layerIdx, ChatGLMRotaryEmbedding rope,
+            Value allowed) {
         Value mixed = layer("query_key_value").forward(g, hidden);                    // [B,T,qkv]
         Value q;
         Value k;
@@ -60,7 +61,7 @@ public class SelfAttention extends Module {
         Value kr = AttentionOps.repeatKv(g, kv[0], groups, nRep, headDim);
         Value vr = AttentionOps.repeatKv(g, kv[1], groups, nRep, headDim);
         // modeling_chatglm (torch >= 2) calls scaled_dot_product_attention: scale 1/sqrt(kv_channels), no dropout
-        Value out = AttentionOps.attend(g, q, kr, vr, ctx.allowed(), 1.0 / Math.sqrt(headDim));
+        Value out = AttentionOps.attend(g, q, kr, vr, allowed, 1.0 / Math.sqrt(headDim));
         return layer("dense").forward(g, AttentionOps.mergeHeads(g, out, heads, headDim));
     }
 

@@ -87,6 +87,8 @@ class ChatGLMParityTest {
             }
             assertThat(checked).isEqualTo(15);
             assertThat(maxDiff).isLessThan(TOL);
+            // modeling_chatglm lets a padded query attend to every key: its logits match too
+            assertThat(Fixtures.maxAbsDiff(got, want)).isLessThan(TOL);
         }
     }
 
