@@ -354,7 +354,8 @@ public class SentencePieceTokenizer implements Tokenizer, AutoCloseable {
         int i = 0;
         while (i < b.length) {
             int c = b[i] & 0xff;
-            int len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            int len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                    : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
             boolean ok = len > 0 && i + len <= b.length;
             for (int k = 1; ok && k < len; k++) {
                 ok = (b[i + k] & 0xc0) == 0x80;

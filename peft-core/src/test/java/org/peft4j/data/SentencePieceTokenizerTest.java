@@ -127,6 +127,19 @@ class SentencePieceTokenizerTest {
     }
 
     @Test
+    void autoTokenizerLoadsAFolderWithTokenizerModelAndNoTokenizerJson() throws Exception {
+        Path folder = Fixtures.root().resolve("chatglm").resolve("model");
+        assertThat(folder.resolve("tokenizer.json")).doesNotExist();
+        Tokenizer tok = AutoTokenizer.load(folder);
+        assertThat(tok).isInstanceOf(ChatGLMTokenizer.class);
+        JsonObject want = cases().getAsJsonObject("chatglm");
+        assertThat(tok.encode(strings(cases()).get(5), true))
+                .containsExactly(longs(want.getAsJsonArray("with_special").get(5)));
+        assertThat(AutoTokenizer.load(dir().resolve("bpe.model"))).isInstanceOf(SentencePieceTokenizer.class);
+        assertThat(AutoTokenizer.load(Fixtures.root().resolve("tokenizer"))).isInstanceOf(HfTokenizer.class);
+    }
+
+    @Test
     void aNonSentencePieceFileIsRefusedNamingIt(@TempDir Path tmp) throws Exception {
         Path bad = tmp.resolve("tokenizer.model");
         Files.writeString(bad, "{\"not\": \"protobuf\"}");
