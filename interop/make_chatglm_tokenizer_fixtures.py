@@ -47,7 +47,7 @@ def test_strings():
     extra = ["", " ", "  ", "a", "   leading and trailing   ", "tabs\tand\nnewlines\r\n", "multiple    spaces",
              "emoji 😀👍🏽 and ♥ symbols", "unseen 漢字 ɡʁøß ñ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "数字 12345 and 3.14159",
              "<|user|> not special", "[gMASK] sop literal", "▁ raw marker", "\u00a0nbsp\u3000ideographic space",
-             "x" * 40, "混合 mixed 文本 text", "🙂", "\n", "\t\t", "ＦＵＬＬＷＩＤＴＨ", "e\u0301 combining"]
+             "x" * 40, "___", "_____", "x___y", "a__b___c", "print(x.__len__)", "混合 mixed 文本 text", "🙂", "\n", "\t\t", "ＦＵＬＬＷＩＤＴＨ", "e\u0301 combining"]
     out = list(extra)
     pool = EN + ZH + extra
     while len(out) < 300:
