@@ -7,12 +7,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.TreeMap;
 import org.peft4j.data.DataFormatException;
-import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.AutoTokenizer;
 import org.peft4j.data.InstructionData;
 import org.peft4j.data.InstructionRecord;
 import org.peft4j.data.PaddingCollator;
 import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.peft.Peft;
@@ -102,7 +103,8 @@ public final class FinetuneCommand extends CliCommand {
         TrainingArguments args = training.build(outputDir, evalData != null);
         Path resume = Checkpoints.resolve(resumeFromCheckpoint, outputDir);
 
-        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+        Tokenizer tokenizer = AutoTokenizer.load(modelDir);
+        try {
             SftTokenizer sft = SftTokenizer.of(tokenizer, maxLength);
             List<TokenizedExample> train = tokenize(sft, trainFile, "--data");
             List<TokenizedExample> eval = evalData == null ? List.of() : tokenize(sft, evalData, "--eval-data");
@@ -156,6 +158,8 @@ public final class FinetuneCommand extends CliCommand {
                         + " fine-tuning of " + modelDir.getFileName());
             }
             report(losses, curves, plot, trainer.logFile(), total - losses.size() + 1);
+        } finally {
+            AutoTokenizer.close(tokenizer);
         }
     }
 

@@ -110,7 +110,8 @@ public final class ModelPaths {
             throw new CliException(option + " " + dir + ": no *.safetensors weights in the folder (expected "
                     + expected + ")");
         }
-        if (tokenizer) {
+        if (tokenizer && !Files.isRegularFile(dir.resolve("tokenizer.model"))) {
+            // a SentencePiece tokenizer.model (ChatGLM) stands in for tokenizer.json
             need(dir, "tokenizer.json", option, expected);
         }
         return dir;

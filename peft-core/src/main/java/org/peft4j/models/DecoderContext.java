@@ -73,7 +73,7 @@ public final class DecoderContext {
                 w -> AttentionOps.allowedMask(g, seqLen, pastLen, attentionMask, w));
     }
 
-    /** The attention mask of the forward (int64 [B, past + T], 1 = token), or null when none was given. */
+    /** The attention mask, int64 [B, past + T] (prefix positions included, 1 = token), or null when none was given. */
     public Value attentionMask() {
         return attentionMask;
     }

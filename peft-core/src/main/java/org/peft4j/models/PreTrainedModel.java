@@ -113,8 +113,8 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         DecoderContext ctx = DecoderContext.prepare(g, input, h);
         h = decode(g, h, ctx);
         Value logits;
-        try (Graph.Scope s = g.scope("lm_head")) {
-            logits = ((Layer) child("lm_head")).forward(g, h);
+        try (Graph.Scope s = g.scope(outputEmbeddingsName())) {
+            logits = ((Layer) getSubmodule(outputEmbeddingsName())).forward(g, h);
         }
         return new CausalLMOutput(logits, h, ctx.presentKeys(), ctx.presentValues());
     }

@@ -61,7 +61,7 @@ class ShapeOnlyModelTest {
         ModelConfig c = ModelConfig.parse("{\"model_type\": \"falcon\"}");
         assertThatThrownBy(() -> AutoModelForCausalLM.fromConfig(c))
                 .hasMessageContaining("unsupported model_type 'falcon'")
-                .hasMessageContaining("gemma2, gpt2, llama, mistral, opt, phi3, qwen2, qwen3");
+                .hasMessageContaining("chatglm, gemma2, gpt2, llama, mistral, opt, phi3, qwen2, qwen3");
     }
 
     @Test

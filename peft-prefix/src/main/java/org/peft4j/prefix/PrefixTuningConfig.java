@@ -100,6 +100,15 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
             int kvHeads = model.getInt("num_key_value_heads");
             tokenDim = headDim * kvHeads;
             numAttentionHeads = kvHeads;
+        } else if ("chatglm".equals(model.modelType())) {
+            // PEFT sizes chatglm's prefix as num_attention_heads heads of hidden_size // heads, which
+            // modeling_chatglm's multi-query cache ([seq, batch, multi_query_group_num, kv_channels]) cannot take;
+            // peft4j sizes it to the cache the model keeps: multi_query_group_num heads of kv_channels
+            int heads = model.getBoolean("multi_query_attention", false)
+                    ? model.getInt("multi_query_group_num", 1) : numAttentionHeads;
+            int headDim = model.has("kv_channels") ? model.getInt("kv_channels") : tokenDim / numAttentionHeads;
+            tokenDim = headDim * heads;
+            numAttentionHeads = heads;
         }
         if (encoderHiddenSize == null) {
             encoderHiddenSize = tokenDim;

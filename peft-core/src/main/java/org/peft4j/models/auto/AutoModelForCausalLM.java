@@ -12,6 +12,7 @@ import java.util.function.BiFunction;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
+import org.peft4j.models.chatglm.ChatGLMForConditionalGeneration;
 import org.peft4j.models.gemma2.Gemma2ForCausalLM;
 import org.peft4j.models.gpt2.GPT2LMHeadModel;
 import org.peft4j.models.llama.LlamaForCausalLM;
@@ -42,6 +43,7 @@ public final class AutoModelForCausalLM {
         FACTORIES.put("phi3", Phi3ForCausalLM::new);
         FACTORIES.put("qwen3", LlamaForCausalLM::new);
         FACTORIES.put("gemma2", Gemma2ForCausalLM::new);
+        FACTORIES.put("chatglm", ChatGLMForConditionalGeneration::new);
     }
 
     private AutoModelForCausalLM() {

@@ -1,0 +1,51 @@
+package org.peft4j.data;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Loads a model folder's tokenizer, as transformers' {@code AutoTokenizer.from_pretrained} picks it: {@code
+ * tokenizer.json} with {@link HfTokenizer}; otherwise a SentencePiece {@code tokenizer.model}, as
+ * {@link ChatGLMTokenizer} when {@code tokenizer_config.json} names {@code ChatGLMTokenizer} (ChatGLM2/3 folders),
+ * else as a plain {@link SentencePieceTokenizer}.
+ */
+public final class AutoTokenizer {
+    private AutoTokenizer() {
+    }
+
+    /**
+     * The tokenizer of a folder, or of a {@code *.json} (tokenizers) or other (SentencePiece model) file.
+     * Close it with {@link #close(Tokenizer)}.
+     *
+     * @throws UncheckedIOException when the folder has neither file
+     */
+    public static Tokenizer load(Path path) {
+        boolean file = Files.isRegularFile(path);
+        Path folder = file ? path.toAbsolutePath().getParent() : path;
+        if (file ? path.getFileName().toString().endsWith(".json")
+                : Files.isRegularFile(folder.resolve("tokenizer.json"))) {
+            return HfTokenizer.load(path);
+        }
+        Path model = file ? path : folder.resolve("tokenizer.model");
+        if (!Files.isRegularFile(model)) {
+            throw new UncheckedIOException(new IOException("no tokenizer.json or tokenizer.model in " + folder));
+        }
+        Path config = folder.resolve("tokenizer_config.json");
+        boolean chatglm = false;
+        if (Files.isRegularFile(config)) {
+            com.google.gson.JsonObject json = TokenizerFiles.readObject(config);
+            chatglm = json.has("tokenizer_class") && json.get("tokenizer_class").isJsonPrimitive()
+                    && json.get("tokenizer_class").getAsString().equals("ChatGLMTokenizer");
+        }
+        return chatglm ? ChatGLMTokenizer.load(model) : SentencePieceTokenizer.load(model);
+    }
+
+    /** Frees a tokenizer that holds native resources (an {@link HfTokenizer}); others need nothing. */
+    public static void close(Tokenizer tokenizer) {
+        if (tokenizer instanceof HfTokenizer hf) {
+            hf.close();
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package org.peft4j.data;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * THUDM's {@code ChatGLMTokenizer} (tokenization_chatglm.py of ChatGLM2-6B / ChatGLM3-6B): a SentencePiece model
+ * plus nine special tokens numbered after its pieces ({@code [MASK] [gMASK] [sMASK] sop eop <|system|> <|user|>
+ * <|assistant|> <|observation|>}), {@code [gMASK] sop} as the prefix added to every encoded text, the model's eos as
+ * eos and its unknown id as padding, and the chat prompt formats of ChatGLM3 ({@link #buildChatInput}) and ChatGLM2
+ * ({@link #buildChatGlm2Prompt}). Special tokens written in a text are not recognised, as with the Python
+ * tokenizer's default {@code encode_special_tokens=False}.
+ */
+public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
+    /** The special tokens in id order, starting at the SentencePiece vocabulary size. */
+    public static final List<String> SPECIAL_TOKENS = List.of("[MASK]", "[gMASK]", "[sMASK]", "sop", "eop",
+            "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>");
+
+    private final SentencePieceTokenizer sp;
+    private final Map<String, Long> special = new LinkedHashMap<>();
+
+    public ChatGLMTokenizer(SentencePieceTokenizer sp) {
+        this.sp = sp;
+        long id = sp.vocabSize();
+        for (String t : SPECIAL_TOKENS) {
+            special.put(t, id++);
+        }
+    }
+
+    /** Loads {@code tokenizer.model} from a folder (or the file itself). */
+    public static ChatGLMTokenizer load(Path path) {
+        return new ChatGLMTokenizer(SentencePieceTokenizer.load(path));
+    }
+
+    /** The SentencePiece tokenizer underneath. */
+    public SentencePieceTokenizer sentencePiece() {
+        return sp;
+    }
+
+    /** The id of a special token ({@code get_command}): one of {@link #SPECIAL_TOKENS}. */
+    public long specialTokenId(String token) {
+        Long id = special.get(token);
+        if (id == null) {
+            throw new IllegalArgumentException(token + " is not a special token for GLMTokenizer");
+        }
+        return id;
+    }
+
+    /** SentencePiece ids of {@code text}, no prefix. */
+    @Override
+    public long[] encode(String text) {
+        return sp.encode(text);
+    }
+
+    /** With {@code addSpecialTokens}, {@code [gMASK] sop} first ({@code build_inputs_with_special_tokens}). */
+    @Override
+    public long[] encode(String text, boolean addSpecialTokens) {
+        long[] ids = sp.encode(text);
+        return addSpecialTokens ? concat(prefix(), ids) : ids;
+    }
+
+    @Override
+    public TokenizedText encodeWithOffsets(String text) {
+        return sp.encodeWithOffsets(text);
+    }
+
+    /** {@code [gMASK] sop}. */
+    public long[] prefix() {
+        return new long[] {specialTokenId("[gMASK]"), specialTokenId("sop")};
+    }
+
+    /**
+     * ChatGLMTokenizer's {@code decode}: each id to its token ({@code _convert_id_to_token}: a special token's text,
+     * nothing for the eos, bos and pad ids, else its piece), the tokens joined by SentencePiece's
+     * {@code decode_pieces}.
+     */
+    @Override
+    public String decode(long[] ids) {
+        List<String> tokens = new ArrayList<>();
+        int base = sp.vocabSize();
+        SentencePieceModel m = sp.model();
+        for (long id : ids) {
+            if (id >= base && id < base + SPECIAL_TOKENS.size()) {
+                tokens.add(SPECIAL_TOKENS.get((int) (id - base)));
+            } else if (id == m.eosId() || id == m.bosId() || id == m.unkId() || id < 0 || id > base) {
+                tokens.add("");
+            } else {
+                tokens.add(sp.idToPiece((int) id));
+            }
+        }
+        return sp.decodePieces(tokens);
+    }
+
+    /** One message of a ChatGLM3 conversation: a role (system, user, assistant, observation) and its content. */
+    public record ChatMessage(String role, String content, String metadata) {
+        public ChatMessage(String role, String content) {
+            this(role, content, "");
+        }
+    }
+
+    /**
+     * ChatGLM3's {@code build_chat_input}: {@code [gMASK] sop}, then for each history message and the query
+     * {@code <|role|>} + encode(metadata + "\n") + encode(content), then {@code <|assistant|>}.
+     */
+    public long[] buildChatInput(String query, List<ChatMessage> history, String role) {
+        List<long[]> parts = new ArrayList<>();
+        parts.add(prefix());
+        for (ChatMessage m : history) {
+            parts.add(singleMessage(m.role(), m.metadata(), m.content()));
+        }
+        parts.add(singleMessage(role, "", query));
+        parts.add(new long[] {specialTokenId("<|assistant|>")});
+        return concat(parts.toArray(new long[0][]));
+    }
+
+    private long[] singleMessage(String role, String metadata, String message) {
+        if (!List.of("system", "user", "assistant", "observation").contains(role)) {
+            throw new IllegalArgumentException(role);
+        }
+        return concat(new long[] {specialTokenId("<|" + role + "|>")}, sp.encode(metadata + "\n"),
+                sp.encode(message));
+    }
+
+    /**
+     * ChatGLM2-6B's prompt: {@code "[Round i]\n\n问：q\n\n答：r\n\n"} for each earlier (query, response) pair, numbered
+     * from 1, then {@code "[Round n]\n\n问：query\n\n答："}; encode it with {@code addSpecialTokens}.
+     */
+    public static String buildChatGlm2Prompt(String query, List<String[]> history) {
+        StringBuilder p = new StringBuilder();
+        for (int i = 0; i < history.size(); i++) {
+            p.append("[Round ").append(i + 1).append("]\n\n问：").append(history.get(i)[0]).append("\n\n答：")
+                    .append(history.get(i)[1]).append("\n\n");
+        }
+        return p.append("[Round ").append(history.size() + 1).append("]\n\n问：").append(query).append("\n\n答：")
+                .toString();
+    }
+
+    private static long[] concat(long[]... parts) {
+        int n = 0;
+        for (long[] p : parts) {
+            n += p.length;
+        }
+        long[] out = new long[n];
+        int o = 0;
+        for (long[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
+    }
+
+    /** None: ChatGLM's tokenizer has no bos token (its prefix is {@code [gMASK] sop}). */
+    @Override
+    public Long bosTokenId() {
+        return null;
+    }
+
+    @Override
+    public Long eosTokenId() {
+        return sp.eosTokenId();
+    }
+
+    /** The SentencePiece unknown id, as ChatGLMTokenizer's {@code pad_token_id}. */
+    @Override
+    public Long padTokenId() {
+        return (long) sp.model().unkId();
+    }
+
+    /** SentencePiece pieces plus the nine special tokens ({@code n_words}). */
+    @Override
+    public int vocabSize() {
+        return sp.vocabSize() + SPECIAL_TOKENS.size();
+    }
+
+    @Override
+    public String eosToken() {
+        return "</s>";
+    }
+
+    @Override
+    public void close() {
+    }
+}

@@ -1,0 +1,237 @@
+package org.peft4j.data;
+
+import com.google.protobuf.CodedInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The contents of a SentencePiece {@code tokenizer.model} (the {@code ModelProto} of sentencepiece_model.proto), read
+ * with protobuf's wire format: the pieces with their scores and types, the model type and byte fallback of the
+ * {@code trainer_spec}, the special ids, and the {@code normalizer_spec} settings. Unknown fields are skipped.
+ */
+public final class SentencePieceModel {
+    /** A piece's type, as sentencepiece's {@code ModelProto.SentencePiece.Type}. */
+    public enum PieceType {
+        NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE;
+
+        static PieceType of(int v) {
+            switch (v) {
+                case 1: return NORMAL;
+                case 2: return UNKNOWN;
+                case 3: return CONTROL;
+                case 4: return USER_DEFINED;
+                case 5: return UNUSED;
+                case 6: return BYTE;
+                default: throw new IllegalArgumentException("unknown SentencePiece piece type " + v);
+            }
+        }
+    }
+
+    /** One vocabulary entry. */
+    public record Piece(String piece, float score, PieceType type) {
+    }
+
+    /** {@code TrainerSpec.ModelType}: 1 unigram, 2 BPE, 3 word, 4 char. */
+    public static final int UNIGRAM = 1;
+    public static final int BPE = 2;
+
+    private final List<Piece> pieces;
+    private final int modelType;
+    private final boolean byteFallback;
+    private final int unkId;
+    private final int bosId;
+    private final int eosId;
+    private final int padId;
+    private final String unkSurface;
+    private final boolean treatWhitespaceAsSuffix;
+    private final String normalizerName;
+    private final int precompiledCharsmapLength;
+    private final boolean addDummyPrefix;
+    private final boolean removeExtraWhitespaces;
+    private final boolean escapeWhitespaces;
+
+    private SentencePieceModel(Builder b) {
+        this.pieces = Collections.unmodifiableList(b.pieces);
+        this.modelType = b.modelType;
+        this.byteFallback = b.byteFallback;
+        this.unkId = b.unkId;
+        this.bosId = b.bosId;
+        this.eosId = b.eosId;
+        this.padId = b.padId;
+        this.unkSurface = b.unkSurface;
+        this.treatWhitespaceAsSuffix = b.treatWhitespaceAsSuffix;
+        this.normalizerName = b.normalizerName;
+        this.precompiledCharsmapLength = b.charsmapLength;
+        this.addDummyPrefix = b.addDummyPrefix;
+        this.removeExtraWhitespaces = b.removeExtraWhitespaces;
+        this.escapeWhitespaces = b.escapeWhitespaces;
+    }
+
+    /**
+     * Reads a {@code tokenizer.model} file.
+     *
+     * @throws UncheckedIOException when the file cannot be read
+     * @throws IllegalArgumentException naming the file when it is not a SentencePiece model
+     */
+    public static SentencePieceModel load(Path file) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        try {
+            return parse(bytes);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(file + ": not a SentencePiece model (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Parses the bytes of a serialized {@code ModelProto}. */
+    public static SentencePieceModel parse(byte[] bytes) throws IOException {
+        Builder b = new Builder();
+        CodedInputStream in = CodedInputStream.newInstance(bytes);
+        for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+            switch (tag) {
+                case (1 << 3) | 2: b.pieces.add(readPiece(in.readBytes().newCodedInput())); break;
+                case (2 << 3) | 2: readTrainerSpec(in.readBytes().newCodedInput(), b); break;
+                case (3 << 3) | 2: readNormalizerSpec(in.readBytes().newCodedInput(), b); break;
+                default: in.skipField(tag);
+            }
+        }
+        if (b.pieces.isEmpty()) {
+            throw new IOException("no pieces");
+        }
+        return new SentencePieceModel(b);
+    }
+
+    private static Piece readPiece(CodedInputStream in) throws IOException {
+        String piece = "";
+        float score = 0;
+        int type = 1;
+        for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+            switch (tag) {
+                case (1 << 3) | 2: piece = in.readStringRequireUtf8(); break;
+                case (2 << 3) | 5: score = in.readFloat(); break;
+                case (3 << 3): type = in.readEnum(); break;
+                default: in.skipField(tag);
+            }
+        }
+        return new Piece(piece, score, PieceType.of(type));
+    }
+
+    private static void readTrainerSpec(CodedInputStream in, Builder b) throws IOException {
+        for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+            switch (tag) {
+                case (3 << 3): b.modelType = in.readEnum(); break;
+                case (24 << 3): b.treatWhitespaceAsSuffix = in.readBool(); break;
+                case (35 << 3): b.byteFallback = in.readBool(); break;
+                case (40 << 3): b.unkId = in.readInt32(); break;
+                case (41 << 3): b.bosId = in.readInt32(); break;
+                case (42 << 3): b.eosId = in.readInt32(); break;
+                case (43 << 3): b.padId = in.readInt32(); break;
+                case (44 << 3) | 2: b.unkSurface = in.readStringRequireUtf8(); break;
+                default: in.skipField(tag);
+            }
+        }
+    }
+
+    private static void readNormalizerSpec(CodedInputStream in, Builder b) throws IOException {
+        for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+            switch (tag) {
+                case (1 << 3) | 2: b.normalizerName = in.readStringRequireUtf8(); break;
+                case (2 << 3) | 2: b.charsmapLength = in.readBytes().size(); break;
+                case (3 << 3): b.addDummyPrefix = in.readBool(); break;
+                case (4 << 3): b.removeExtraWhitespaces = in.readBool(); break;
+                case (5 << 3): b.escapeWhitespaces = in.readBool(); break;
+                default: in.skipField(tag);
+            }
+        }
+    }
+
+    /** Field defaults as sentencepiece_model.proto declares them. */
+    private static final class Builder {
+        final List<Piece> pieces = new ArrayList<>();
+        int modelType = UNIGRAM;
+        boolean byteFallback;
+        int unkId = 0;
+        int bosId = 1;
+        int eosId = 2;
+        int padId = -1;
+        String unkSurface = " \u2047 ";
+        boolean treatWhitespaceAsSuffix;
+        String normalizerName = "";
+        int charsmapLength;
+        boolean addDummyPrefix = true;
+        boolean removeExtraWhitespaces = true;
+        boolean escapeWhitespaces = true;
+    }
+
+    public List<Piece> pieces() {
+        return pieces;
+    }
+
+    /** {@code trainer_spec.model_type}: {@link #UNIGRAM}, {@link #BPE}, 3 (word) or 4 (char). */
+    public int modelType() {
+        return modelType;
+    }
+
+    public boolean byteFallback() {
+        return byteFallback;
+    }
+
+    public int unkId() {
+        return unkId;
+    }
+
+    /** The bos id, or -1 when the model has none. */
+    public int bosId() {
+        return bosId;
+    }
+
+    /** The eos id, or -1 when the model has none. */
+    public int eosId() {
+        return eosId;
+    }
+
+    /** The pad id, or -1 when the model has none. */
+    public int padId() {
+        return padId;
+    }
+
+    /** What an unknown piece decodes to ({@code trainer_spec.unk_surface}, " ⁇ " by default). */
+    public String unkSurface() {
+        return unkSurface;
+    }
+
+    public boolean treatWhitespaceAsSuffix() {
+        return treatWhitespaceAsSuffix;
+    }
+
+    /** {@code normalizer_spec.name} (e.g. identity, nmt_nfkc). */
+    public String normalizerName() {
+        return normalizerName;
+    }
+
+    /** The size of {@code normalizer_spec.precompiled_charsmap} (0 for the identity normalizer). */
+    public int precompiledCharsmapLength() {
+        return precompiledCharsmapLength;
+    }
+
+    public boolean addDummyPrefix() {
+        return addDummyPrefix;
+    }
+
+    public boolean removeExtraWhitespaces() {
+        return removeExtraWhitespaces;
+    }
+
+    public boolean escapeWhitespaces() {
+        return escapeWhitespaces;
+    }
+}
