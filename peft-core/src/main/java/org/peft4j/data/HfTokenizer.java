@@ -36,6 +36,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final Long eos;
     private final List<Long> eosIds;
     private final Long pad;
+    /** Ids of added tokens that split the text into independently tokenised segments; null when unsafe. */
+    private final java.util.Set<Long> segmentBoundaryIds;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, Path folder, JsonObject json) {
         this.tokenizer = tokenizer;
@@ -46,6 +48,18 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         this.eos = TokenizerFiles.specialTokenId(folder, "eos_token", vocab);
         this.eosIds = TokenizerFiles.eosTokenIds(folder, eos);
         this.pad = TokenizerFiles.specialTokenId(folder, "pad_token", vocab);
+        this.segmentBoundaryIds = TokenizerFiles.segmentBoundaryIds(json);
+    }
+
+    /**
+     * The ids of the added tokens after which the text is tokenised independently of what precedes it: the
+     * tokenizers library splits the input at added tokens before normalising and pre-tokenising each piece, so
+     * {@code encode(text[0, p))} is the tokens of {@code text} up to such a token followed by the tokens of the
+     * rest of the prefix. Null when this tokenizer's files make that unsafe (a {@code single_word} or
+     * {@code rstrip} added token, a Metaspace pre-tokenizer that prepends only to the first piece, BPE dropout).
+     */
+    java.util.Set<Long> segmentBoundaryIds() {
+        return segmentBoundaryIds;
     }
 
     /**

@@ -61,6 +61,76 @@ final class TokenizerFiles {
         return vocab;
     }
 
+    /** See {@link HfTokenizer#segmentBoundaryIds()}; null when the files make it unsafe. */
+    static Set<Long> segmentBoundaryIds(JsonObject tokenizerJson) {
+        if (mentionsFirstOnlyPrepend(tokenizerJson.get("pre_tokenizer"))
+                || mentionsFirstOnlyPrepend(tokenizerJson.get("normalizer"))) {
+            return null;
+        }
+        JsonElement model = tokenizerJson.get("model");
+        if (model != null && model.isJsonObject()) {
+            JsonElement dropout = model.getAsJsonObject().get("dropout");
+            if (dropout != null && !dropout.isJsonNull()
+                    && !(dropout.isJsonPrimitive() && dropout.getAsJsonPrimitive().isNumber()
+                            && dropout.getAsDouble() == 0.0)) {
+                return null;
+            }
+        }
+        Set<Long> ids = new java.util.HashSet<>();
+        JsonElement added = tokenizerJson.get("added_tokens");
+        if (added == null || !added.isJsonArray()) {
+            return Set.of();
+        }
+        for (JsonElement t : added.getAsJsonArray()) {
+            if (!t.isJsonObject()) {
+                return null;
+            }
+            JsonObject o = t.getAsJsonObject();
+            if (flag(o, "single_word") || flag(o, "lstrip") || flag(o, "rstrip")
+                    || !(o.get("id") instanceof com.google.gson.JsonPrimitive id) || !id.isNumber()) {
+                return null;
+            }
+            ids.add(id.getAsLong());
+        }
+        return Set.copyOf(ids);
+    }
+
+    private static boolean flag(JsonObject o, String key) {
+        JsonElement e = o.get(key);
+        return e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean() || e.getAsBoolean();
+    }
+
+    /** Whether a Metaspace (anywhere in a Sequence) prepends to the first piece only, or a legacy one may. */
+    private static boolean mentionsFirstOnlyPrepend(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return false;
+        }
+        if (e.isJsonArray()) {
+            for (JsonElement x : e.getAsJsonArray()) {
+                if (mentionsFirstOnlyPrepend(x)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (!e.isJsonObject()) {
+            return false;
+        }
+        JsonObject o = e.getAsJsonObject();
+        JsonElement type = o.get("type");
+        if (type != null && type.isJsonPrimitive() && "Metaspace".equals(type.getAsString())) {
+            JsonElement scheme = o.get("prepend_scheme");
+            return scheme == null || !scheme.isJsonPrimitive() || !"always".equals(scheme.getAsString())
+                    && !"never".equals(scheme.getAsString());
+        }
+        for (Map.Entry<String, JsonElement> en : o.entrySet()) {
+            if (mentionsFirstOnlyPrepend(en.getValue())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * The text of special token {@code key} ("bos_token", "eos_token", "pad_token"), looked up in
      * tokenizer_config.json, then special_tokens_map.json; null when neither names it.
