@@ -29,7 +29,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
     }
 
-    private final HuggingFaceTokenizer tokenizer;
+    private HuggingFaceTokenizer tokenizer;
     private final Path folder;
     private final int vocabSize;
     private final Long bos;
@@ -39,16 +39,21 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     /** Ids of added tokens that split the text into independently tokenised segments; null when unsafe. */
     private final java.util.Set<Long> segmentBoundaryIds;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path folder, JsonObject json) {
-        this.tokenizer = tokenizer;
+    private final String chatTemplate;
+    private final Path chatTemplateFile;
+
+    /** Reads and checks the JSON files of {@code folder}; the native tokenizer is created after, by load. */
+    private HfTokenizer(Path folder, JsonObject json) {
         this.folder = folder;
-        Map<String, Long> vocab = TokenizerFiles.vocabulary(json);
+        Map<String, Long> vocab = TokenizerFiles.vocabulary(json, folder.resolve("tokenizer.json"));
         this.vocabSize = (int) (vocab.values().stream().mapToLong(Long::longValue).max().orElse(-1) + 1);
         this.bos = TokenizerFiles.specialTokenId(folder, "bos_token", vocab);
         this.eos = TokenizerFiles.specialTokenId(folder, "eos_token", vocab);
         this.eosIds = TokenizerFiles.eosTokenIds(folder, eos);
         this.pad = TokenizerFiles.specialTokenId(folder, "pad_token", vocab);
         this.segmentBoundaryIds = TokenizerFiles.segmentBoundaryIds(json);
+        this.chatTemplate = TokenizerFiles.chatTemplate(folder);
+        this.chatTemplateFile = TokenizerFiles.chatTemplateFile(folder);
     }
 
     /**
@@ -63,9 +68,14 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     }
 
     /**
-     * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself).
+     * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself), with its
+     * {@code tokenizer_config.json}, {@code special_tokens_map.json}, {@code config.json} and
+     * {@code generation_config.json} when present. Every file is read and checked here (strict JSON; special
+     * tokens, token ids and the chat template of the expected types and ranges), so a bad file fails the load, not
+     * a later call.
      *
-     * @throws UncheckedIOException when the file is missing or unreadable
+     * @throws UncheckedIOException when a file is missing, unreadable or holds a bad value; the message names the
+     *     file and, for a bad value, the field
      */
     public static HfTokenizer load(Path path) {
         Path folder = TokenizerFiles.folder(path);
@@ -74,16 +84,22 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new UncheckedIOException(new IOException("no tokenizer.json in " + folder));
         }
         JsonObject json = TokenizerFiles.readObject(file);
+        HfTokenizer t = new HfTokenizer(folder, json);
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "false",
                 "truncation", "false",
                 "padding", "false",
                 "maxLength", "-1");
         try {
-            return new HfTokenizer(HuggingFaceTokenizer.newInstance(file, options), folder, json);
+            t.tokenizer = HuggingFaceTokenizer.newInstance(file, options);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot load " + file, e);
+            throw new UncheckedIOException("cannot load " + file + ": " + e, e);
+        } catch (RuntimeException e) {
+            // the tokenizers library's own errors (serde: "unknown variant ... at line 1 column 123")
+            throw new UncheckedIOException(new IOException(file + ": the tokenizers library refused it: "
+                    + e.getMessage(), e));
         }
+        return t;
     }
 
     /** The folder the tokenizer was loaded from (where its chat template is looked up). */
@@ -93,10 +109,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     /** The chat template of this tokenizer's files, or null when it has none. */
     public ChatTemplate chatTemplate() {
-        String template = TokenizerFiles.chatTemplate(folder);
-        return template == null ? null
-                : new JinjaChatTemplate(template, bosToken(), eosToken(),
-                        "the chat template of " + TokenizerFiles.chatTemplateFile(folder));
+        return chatTemplate == null ? null
+                : new JinjaChatTemplate(chatTemplate, bosToken(), eosToken(),
+                        "the chat template of " + chatTemplateFile);
     }
 
     @Override
