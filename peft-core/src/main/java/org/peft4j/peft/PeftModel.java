@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * {@link java.util.ConcurrentModificationException} instead of returning. Switch adapters between calls; training
  * ({@link #forward}) is single-threaded.
  */
-public class PeftModel implements CausalLM {
+public class PeftModel implements CausalLM, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
     /** The file name of saved adapter weights. */
     public static final String SAFETENSORS_WEIGHTS_NAME = "adapter_model.safetensors";
@@ -64,6 +64,9 @@ public class PeftModel implements CausalLM {
     public static final String WEIGHTS_NAME = "adapter_model.bin";
 
     private final TunerModel tuner;
+    /** The base model's parameters before any adapter was added: shared, never released by {@link #close()}. */
+    private final Set<Parameter> baseParameters =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     /** Inference calls running now. */
     private final AtomicInteger running = new AtomicInteger();
     /** Bumped before and after every change of the adapter switch (see the class comment). */
@@ -71,6 +74,7 @@ public class PeftModel implements CausalLM {
 
     /** Wraps {@code model} with a new adapter {@code adapterName} configured by {@code config}. */
     public PeftModel(PreTrainedModel model, PeftConfig config, String adapterName) {
+        this.baseParameters.addAll(model.namedParameters().values());
         this.tuner = PeftTuners.forType(config.peftType()).createModel(model);
         tuner.injectAdapter(adapterName, config);
     }
@@ -481,6 +485,23 @@ public class PeftModel implements CausalLM {
         } finally {
             running.decrementAndGet();
         }
+    }
+
+    /**
+     * Releases what this model holds in the ONNX Runtime session caches ({@link OrtRuntime#releaseEverywhere}): the
+     * cached sessions that bind its adapter weights, and with them the weights and the sessions' native memory.
+     * The base model's own weights are shared and stay. The model remains usable (a later call compiles its
+     * graphs again); close it when it is discarded, e.g. after serving one request with a per-request adapter.
+     */
+    @Override
+    public void close() {
+        List<Tensor> own = new ArrayList<>();
+        for (Parameter p : namedParameters().values()) {
+            if (!baseParameters.contains(p) && p.hasData()) {
+                own.add(p.data());
+            }
+        }
+        OrtRuntime.releaseEverywhere(own);
     }
 
     private long beginCall() {

@@ -8,12 +8,14 @@ public final class RuntimeOptions {
     private final int intraOpThreads;
     private final boolean zeroCopyWeights;
     private final int maxCachedSessions;
+    private final long maxCachedSessionBytes;
 
     private RuntimeOptions(Builder b) {
         this.device = b.device;
         this.intraOpThreads = b.intraOpThreads;
         this.zeroCopyWeights = b.zeroCopyWeights;
         this.maxCachedSessions = b.maxCachedSessions;
+        this.maxCachedSessionBytes = b.maxCachedSessionBytes;
     }
 
     public static Builder builder() {
@@ -46,12 +48,22 @@ public final class RuntimeOptions {
         return maxCachedSessions;
     }
 
+    /**
+     * The most memory the session cache may hold, estimated as each cached session's ONNX model plus the weights it
+     * binds (which it keeps alive, and of which ONNX Runtime may keep prepacked copies); least recently used
+     * sessions are evicted beyond it, the newest is always kept. Default 1 GiB.
+     */
+    public long maxCachedSessionBytes() {
+        return maxCachedSessionBytes;
+    }
+
     /** Builder for {@link RuntimeOptions}. */
     public static final class Builder {
         private Device device = Device.cpu();
         private int intraOpThreads;
         private boolean zeroCopyWeights = true;
         private int maxCachedSessions = 32;
+        private long maxCachedSessionBytes = 1L << 30;
 
         private Builder() {
         }
@@ -79,6 +91,15 @@ public final class RuntimeOptions {
                 throw new IllegalArgumentException("maxCachedSessions must be >= 1, got " + n);
             }
             this.maxCachedSessions = n;
+            return this;
+        }
+
+        /** See {@link RuntimeOptions#maxCachedSessionBytes()}. */
+        public Builder optMaxCachedSessionBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxCachedSessionBytes must be >= 1, got " + bytes);
+            }
+            this.maxCachedSessionBytes = bytes;
             return this;
         }
 
