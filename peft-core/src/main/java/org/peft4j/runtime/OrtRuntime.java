@@ -44,8 +44,10 @@ public final class OrtRuntime implements AutoCloseable {
     private final LinkedHashMap<Key, NativeSession> cache;
     /** Every session created and not yet seen closed: evicted ones may live on through leases. */
     private final List<NativeSession> live = new ArrayList<>();
-    /** Estimated bytes of each cached session (see {@link RuntimeOptions#maxCachedSessionBytes()}). */
+    /** ONNX model bytes of each cached session (see {@link RuntimeOptions#maxCachedSessionBytes()}). */
     private final Map<Key, Long> cachedBytes = new java.util.HashMap<>();
+    /** How many cached sessions bind each tensor: a tensor counts once in the estimate, however many bind it. */
+    private final Map<Tensor, Integer> boundBy = new java.util.IdentityHashMap<>();
     private long totalCachedBytes;
     private boolean closed;
     /** Every runtime not yet closed, for {@link #releaseEverywhere}. */
@@ -145,12 +147,13 @@ public final class OrtRuntime implements AutoCloseable {
         if (s == null) {
             s = create(bytes, names, bound, hasHalfPrecision(g), cpuArena);
             cache.put(key, s);
-            long estimate = bytes.length;
-            for (Tensor t : bound) {
-                estimate += t.byteSize();
+            cachedBytes.put(key, (long) bytes.length);
+            totalCachedBytes += bytes.length;
+            for (Tensor t : distinct(bound)) {
+                if (boundBy.merge(t, 1, Integer::sum) == 1) {
+                    totalCachedBytes += t.byteSize();
+                }
             }
-            cachedBytes.put(key, estimate);
-            totalCachedBytes += estimate;
             live.removeIf(NativeSession::isClosed);
             live.add(s);
         }
@@ -238,8 +241,23 @@ public final class OrtRuntime implements AutoCloseable {
     private void drop(Map.Entry<Key, NativeSession> e) {
         Long bytes = cachedBytes.remove(e.getKey());
         totalCachedBytes -= bytes == null ? 0 : bytes;
+        for (Tensor t : distinct(e.getKey().bound)) {
+            Integer n = boundBy.get(t);
+            if (n != null && n == 1) {
+                boundBy.remove(t);
+                totalCachedBytes -= t.byteSize();
+            } else if (n != null) {
+                boundBy.put(t, n - 1);
+            }
+        }
         // the cache's reference only: leases still held keep the session open
         e.getValue().release();
+    }
+
+    private static java.util.Set<Tensor> distinct(List<Tensor> tensors) {
+        java.util.Set<Tensor> set = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        set.addAll(tensors);
+        return set;
     }
 
     /** Whether any parameter of {@code g} is float16 or bfloat16. */
@@ -334,6 +352,7 @@ public final class OrtRuntime implements AutoCloseable {
         live.clear();
         cache.clear();
         cachedBytes.clear();
+        boundBy.clear();
         totalCachedBytes = 0;
         OPEN.remove(this);
     }

@@ -49,9 +49,12 @@ public final class RuntimeOptions {
     }
 
     /**
-     * The most memory the session cache may hold, estimated as each cached session's ONNX model plus the weights it
-     * binds (which it keeps alive, and of which ONNX Runtime may keep prepacked copies); least recently used
-     * sessions are evicted beyond it, the newest is always kept. Default 1 GiB.
+     * The most memory the session cache may hold, estimated as the cached sessions' ONNX models plus every weight
+     * they bind (which they keep alive; a weight bound by several sessions counts once); least recently used
+     * sessions are evicted beyond it, the newest is always kept. Default: no bound beyond
+     * {@link #maxCachedSessions()} (a base model's weights are bound by every session, so a bound below their size
+     * would leave one session cached). Set it for a long-lived process that serves many adapters over one base, e.g.
+     * to the base's weights plus the adapters' memory allowed.
      */
     public long maxCachedSessionBytes() {
         return maxCachedSessionBytes;
@@ -63,7 +66,7 @@ public final class RuntimeOptions {
         private int intraOpThreads;
         private boolean zeroCopyWeights = true;
         private int maxCachedSessions = 32;
-        private long maxCachedSessionBytes = 1L << 30;
+        private long maxCachedSessionBytes = Long.MAX_VALUE;
 
         private Builder() {
         }
