@@ -602,11 +602,16 @@ public class PeftModel implements CausalLM, AutoCloseable {
             this.onClose = onClose;
         }
 
+        /**
+         * Enables the adapters again. Like every change of the adapter switch, it throws
+         * {@link IllegalStateException} while an inference call runs on the model; the adapters then stay
+         * disabled and the handle stays open, so that closing it again later enables them.
+         */
         @Override
         public void close() {
             if (!closed) {
-                closed = true;
                 onClose.run();
+                closed = true;
             }
         }
     }

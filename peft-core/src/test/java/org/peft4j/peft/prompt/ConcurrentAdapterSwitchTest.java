@@ -72,8 +72,16 @@ class ConcurrentAdapterSwitchTest {
                 for (int i = 0; !done.get(); i++) {
                     try {
                         if (i % 3 == 2) {
-                            try (PeftModel.AdapterDisabled off = pm.disableAdapter()) {
-                                Thread.onSpinWait();
+                            PeftModel.AdapterDisabled off = pm.disableAdapter();
+                            while (true) {
+                                try {
+                                    off.close();
+                                    break;
+                                } catch (IllegalStateException e) {
+                                    // refused while a call runs: the adapters stay disabled until it succeeds
+                                    refused.incrementAndGet();
+                                    Thread.onSpinWait();
+                                }
                             }
                         } else {
                             pm.setAdapter(i % 3 == 0 ? "default" : "other");
