@@ -31,6 +31,7 @@ public abstract class CliCommand implements Callable<Integer> {
 
     @Override
     public final Integer call() {
+        rejectNonFiniteNumbers();
         try {
             run();
             out().flush();
@@ -45,6 +46,20 @@ public abstract class CliCommand implements Callable<Integer> {
             }
             err().flush();
             return EXIT_FAILURE;
+        }
+    }
+
+    /**
+     * Refuses a floating-point option given as a number beyond the double range or not a number at all: Java
+     * parses {@code 1e400} as Infinity and accepts {@code NaN}, which would otherwise saturate silently.
+     */
+    private void rejectNonFiniteNumbers() {
+        for (CommandLine.Model.OptionSpec o : spec.options()) {
+            Object v = o.getValue();
+            if (v instanceof Double d && !Double.isFinite(d) || v instanceof Float f && !Float.isFinite(f)) {
+                throw usage("Invalid value for option '" + o.longestName() + "': '"
+                        + String.join(" ", o.originalStringValues()) + "' is not a finite number");
+            }
         }
     }
 
@@ -67,9 +82,9 @@ public abstract class CliCommand implements Callable<Integer> {
     static String describe(Throwable e) {
         Throwable t = e;
         if (t instanceof UncheckedIOException && t.getCause() != null) {
-            String outer = t.getMessage();
+            String outer = t.getMessage() == null ? null : oneLine(t.getMessage());
             String inner = describe(t.getCause());
-            return outer != null && !outer.equals(t.getCause().toString()) && !inner.contains(outer)
+            return outer != null && !outer.equals(oneLine(t.getCause().toString())) && !inner.contains(outer)
                     ? outer + ": " + inner : inner;
         }
         String msg;
@@ -83,6 +98,10 @@ public abstract class CliCommand implements Callable<Integer> {
         } else {
             msg = t.getMessage();
         }
+        return oneLine(msg);
+    }
+
+    private static String oneLine(String msg) {
         return msg.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 }

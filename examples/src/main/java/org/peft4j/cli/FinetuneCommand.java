@@ -99,6 +99,7 @@ public final class FinetuneCommand extends CliCommand {
         if (maxLength <= 0) {
             throw new CliException("--max-length must be > 0, got " + maxLength);
         }
+        ModelPaths.requireWritableFolder(outputDir, "--output-dir");
         LoraConfig loraConfig = prompt.isLora() ? lora.build(targets) : null;
         TrainingArguments args = training.build(outputDir, evalData != null);
         Path resume = Checkpoints.resolve(resumeFromCheckpoint, outputDir);

@@ -53,6 +53,7 @@ public final class MergeCommand extends CliCommand {
             throw new CliException("--output-dir " + outputDir + " is the --model folder; the merged model must go "
                     + "to another folder (the base weights are read from it)");
         }
+        ModelPaths.requireWritableFolder(outputDir, "--output-dir");
         PreTrainedModel base = quant.load(modelDir);
         PeftModel peft = PeftModel.fromPretrained(base, adapter);
         PreTrainedModel merged = peft.mergeAndUnload();

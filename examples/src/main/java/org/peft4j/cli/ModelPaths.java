@@ -86,6 +86,26 @@ public final class ModelPaths {
         return file;
     }
 
+    /**
+     * Checks, before any work starts, that files can be written in the output folder {@code dir}: creates it (and
+     * its parents) if needed and writes and deletes a probe file in it, so a read-only disk, a missing permission
+     * or a path through a file is reported now, not at the first checkpoint.
+     */
+    static Path requireWritableFolder(Path dir, String option) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new CliException(option + " " + dir + ": is a file, expected a folder");
+        }
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".peft4j-write-check", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            throw new CliException(option + " " + dir + ": cannot write in this folder: "
+                    + CliCommand.describe(e), e);
+        }
+        return dir;
+    }
+
     /** Checks that {@code dir} is a folder. */
     static Path requireFolder(Path dir, String option, String expected) {
         if (!Files.exists(dir)) {

@@ -27,29 +27,53 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
      */
     private static final List<String> DJL_OFFLINE_PROPERTIES = List.of("ai.djl.offline", "OPT_OUT_TRACKING");
 
-    private final HuggingFaceTokenizer tokenizer;
+    private HuggingFaceTokenizer tokenizer;
     private final Path folder;
     private final int vocabSize;
     private final Long bos;
     private final Long eos;
     private final List<Long> eosIds;
     private final Long pad;
+    /** Ids of added tokens that split the text into independently tokenised segments; null when unsafe. */
+    private final java.util.Set<Long> segmentBoundaryIds;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path folder, JsonObject json) {
-        this.tokenizer = tokenizer;
+    private final String chatTemplate;
+    private final Path chatTemplateFile;
+
+    /** Reads and checks the JSON files of {@code folder}; the native tokenizer is created after, by load. */
+    private HfTokenizer(Path folder, JsonObject json) {
         this.folder = folder;
-        Map<String, Long> vocab = TokenizerFiles.vocabulary(json);
+        Map<String, Long> vocab = TokenizerFiles.vocabulary(json, folder.resolve("tokenizer.json"));
         this.vocabSize = (int) (vocab.values().stream().mapToLong(Long::longValue).max().orElse(-1) + 1);
         this.bos = TokenizerFiles.specialTokenId(folder, "bos_token", vocab);
         this.eos = TokenizerFiles.specialTokenId(folder, "eos_token", vocab);
         this.eosIds = TokenizerFiles.eosTokenIds(folder, eos);
         this.pad = TokenizerFiles.specialTokenId(folder, "pad_token", vocab);
+        this.segmentBoundaryIds = TokenizerFiles.segmentBoundaryIds(json);
+        this.chatTemplate = TokenizerFiles.chatTemplate(folder);
+        this.chatTemplateFile = TokenizerFiles.chatTemplateFile(folder);
     }
 
     /**
-     * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself).
+     * The ids of the added tokens after which the text is tokenised independently of what precedes it: the
+     * tokenizers library splits the input at added tokens before normalising and pre-tokenising each piece, so
+     * {@code encode(text[0, p))} is the tokens of {@code text} up to such a token followed by the tokens of the
+     * rest of the prefix. Null when this tokenizer's files make that unsafe (a {@code single_word} or
+     * {@code rstrip} added token, a Metaspace pre-tokenizer that prepends only to the first piece, BPE dropout).
+     */
+    java.util.Set<Long> segmentBoundaryIds() {
+        return segmentBoundaryIds;
+    }
+
+    /**
+     * Loads a tokenizer from a folder holding {@code tokenizer.json} (or from that file itself), with its
+     * {@code tokenizer_config.json}, {@code special_tokens_map.json}, {@code config.json} and
+     * {@code generation_config.json} when present. Every file is read and checked here (strict JSON; special
+     * tokens, token ids and the chat template of the expected types and ranges), so a bad file fails the load, not
+     * a later call.
      *
-     * @throws UncheckedIOException when the file is missing or unreadable
+     * @throws UncheckedIOException when a file is missing, unreadable or holds a bad value; the message names the
+     *     file and, for a bad value, the field
      * @throws IllegalArgumentException naming the file and the field when tokenizer.json is not what the Rust
      *     tokenizers library reads (checked in Java first: some bad files make the native library abort the JVM)
      */
@@ -61,16 +85,22 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
         JsonObject json = TokenizerFiles.readObject(file);
         TokenizerJsonCheck.check(file, json); // before native code, which aborts the JVM on some bad files
+        HfTokenizer t = new HfTokenizer(folder, json);
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "false",
                 "truncation", "false",
                 "padding", "false",
                 "maxLength", "-1");
         try {
-            return new HfTokenizer(newOfflineInstance(file, options), folder, json);
+            t.tokenizer = newOfflineInstance(file, options);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot load " + file, e);
+            throw new UncheckedIOException("cannot load " + file + ": " + e, e);
+        } catch (RuntimeException e) {
+            // the tokenizers library's own errors (serde: "unknown variant ... at line 1 column 123")
+            throw new UncheckedIOException(new IOException(file + ": the tokenizers library refused it: "
+                    + e.getMessage(), e));
         }
+        return t;
     }
 
     /**
@@ -103,10 +133,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     /** The chat template of this tokenizer's files, or null when it has none. */
     public ChatTemplate chatTemplate() {
-        String template = TokenizerFiles.chatTemplate(folder);
-        return template == null ? null
-                : new JinjaChatTemplate(template, bosToken(), eosToken(),
-                        "the chat template of " + TokenizerFiles.chatTemplateFile(folder));
+        return chatTemplate == null ? null
+                : new JinjaChatTemplate(chatTemplate, bosToken(), eosToken(),
+                        "the chat template of " + chatTemplateFile);
     }
 
     @Override

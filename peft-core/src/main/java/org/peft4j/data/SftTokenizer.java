@@ -23,6 +23,14 @@ import java.util.List;
  * so labels may shift by a token at that boundary, exactly as in TRL (which warns about the mismatch); a warning is
  * logged on the first such example.
  *
+ * <p><b>Work</b>: a chat of {@code n} turns is rendered {@code 1 + 2 * assistantTurns} times (each rendering is of a
+ * prefix, so rendering is quadratic in characters, with Jinja's small constant). It is tokenised in time linear in
+ * its length: with an {@link HfTokenizer} whose files allow it (see {@code HfTokenizer.segmentBoundaryIds}), a
+ * prefix's tokens are the whole text's tokens up to the last special token it contains plus the tokens of the rest
+ * of the prefix tokenised alone, which is what tokenising the prefix whole gives; the first chat of each
+ * {@code SftTokenizer} checks this against whole prefixes and falls back to them (with a warning) if they differ.
+ * Other tokenizers tokenise every prefix whole.
+ *
  * <p>Examples longer than {@code maxLength} tokens are truncated on the right.
  */
 public final class SftTokenizer {
@@ -35,6 +43,11 @@ public final class SftTokenizer {
     private final AlpacaTemplate alpacaTemplate;
     private final int maxLength;
     private int mismatches;
+    private boolean fastPrefixes = true;
+    private boolean checkedFastPrefixes;
+    private long renders;
+    private long tokenizerCalls;
+    private long tokenizedChars;
 
     /**
      * @param tokenizer the tokenizer
@@ -80,7 +93,7 @@ public final class SftTokenizer {
         String prompt = alpacaTemplate.prompt(record);
         long[] promptIds = tokenizer.encode(prompt, false);
         long[] text = tokenizer.encode(prompt + record.output(), false);
-        checkPrefix(promptIds, text);
+        checkPrefix(promptIds, text, 0);
         Long bos = tokenizer.bosTokenId();
         Long eos = tokenizer.eosTokenId();
         int n = text.length + (bos == null ? 0 : 1) + (eos == null ? 0 : 1);
@@ -103,25 +116,123 @@ public final class SftTokenizer {
     }
 
     private TokenizedExample chat(List<Message> messages) {
-        String full = chatTemplate.render(messages, false);
-        long[] ids = tokenizer.encode(full, false);
+        String full = render(messages, false);
+        List<int[]> turns = assistantTurnEnds(messages, full);
+        PrefixCounts counts = prefixCounts(full, turns);
+        long[] ids = counts.ids();
         long[] labels = new long[ids.length];
         Arrays.fill(labels, IGNORE_INDEX);
-        for (String[] turn : assistantTurns(messages, full)) {
-            long[] before = tokenizer.encode(turn[0], false);
-            long[] through = tokenizer.encode(turn[1], false);
-            checkPrefix(before, ids);
-            checkPrefix(through, ids);
-            for (int i = before.length; i < Math.min(through.length, ids.length); i++) {
+        for (int[] turn : turns) {
+            int from = counts.count(turn[0]);
+            int to = counts.count(turn[1]);
+            for (int i = from; i < Math.min(to, ids.length); i++) {
                 labels[i] = ids[i];
             }
         }
         return truncate(ids, labels);
     }
 
-    private void checkPrefix(long[] prefix, long[] whole) {
-        boolean ok = prefix.length <= whole.length
-                && Arrays.equals(prefix, Arrays.copyOf(whole, prefix.length));
+    private String render(List<Message> messages, boolean addGenerationPrompt) {
+        renders++;
+        return chatTemplate.render(messages, addGenerationPrompt);
+    }
+
+    private long[] encode(String text) {
+        tokenizerCalls++;
+        tokenizedChars += text.length();
+        return tokenizer.encode(text, false);
+    }
+
+    /**
+     * The number of tokens of {@code full[0, p)} tokenised on its own, for the prefixes of one text. Exactly as
+     * tokenising each prefix, with a mismatch counted (and warned about once) when the prefix's tokens are not a
+     * prefix of the whole text's.
+     */
+    private interface PrefixCounts {
+        long[] ids();
+
+        int count(int p);
+    }
+
+    private PrefixCounts prefixCounts(String full, List<int[]> turns) {
+        java.util.Set<Long> boundaries = fastPrefixes && tokenizer instanceof HfTokenizer hf
+                ? hf.segmentBoundaryIds() : null;
+        if (boundaries == null) {
+            long[] ids = encode(full);
+            return new PrefixCounts() {
+                public long[] ids() {
+                    return ids;
+                }
+
+                public int count(int p) {
+                    long[] prefix = encode(full.substring(0, p));
+                    checkPrefix(prefix, ids, 0);
+                    return prefix.length;
+                }
+            };
+        }
+        tokenizerCalls++;
+        tokenizedChars += full.length();
+        TokenizedText text = tokenizer.encodeWithOffsets(full);
+        long[] ids = text.ids();
+        // the tokens after which the text is tokenised independently (see HfTokenizer.segmentBoundaryIds)
+        int[] index = new int[ids.length];
+        int[] end = new int[ids.length];
+        int n = 0;
+        for (int i = 0; i < ids.length; i++) {
+            if (boundaries.contains(ids[i]) && (n == 0 || text.charEnd()[i] >= end[n - 1])) {
+                index[n] = i;
+                end[n++] = text.charEnd()[i];
+            }
+        }
+        int boundaryCount = n;
+        PrefixCounts fast = new PrefixCounts() {
+            public long[] ids() {
+                return ids;
+            }
+
+            public int count(int p) {
+                // the last boundary token ending at or before p: its tokens and those before it are shared
+                int lo = 0;
+                int hi = boundaryCount;
+                while (lo < hi) {
+                    int mid = (lo + hi) >>> 1;
+                    if (end[mid] <= p) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                int head = lo == 0 ? 0 : index[lo - 1] + 1;
+                int from = lo == 0 ? 0 : end[lo - 1];
+                long[] tail = from == p ? new long[0] : encode(full.substring(from, p));
+                checkPrefix(tail, ids, head);
+                return head + tail.length;
+            }
+        };
+        if (!checkedFastPrefixes && !turns.isEmpty()) {
+            checkedFastPrefixes = true;
+            // once per SftTokenizer, the first turn's prefixes the slow way: the shortcut must agree with it
+            int saved = mismatches;
+            for (int p : turns.get(0)) {
+                int slow = encode(full.substring(0, p)).length;
+                if (fast.count(p) != slow) {
+                    fastPrefixes = false;
+                    mismatches = saved;
+                    LOG.warn("tokenising prefixes piecewise after special tokens disagrees with tokenising them "
+                            + "whole for this tokenizer; tokenising every prefix whole (slower)");
+                    return prefixCounts(full, turns);
+                }
+            }
+            mismatches = saved;
+        }
+        return fast;
+    }
+
+    /** Whether {@code prefix} equals {@code whole[offset, offset + prefix.length)}; counts a mismatch if not. */
+    private void checkPrefix(long[] prefix, long[] whole, int offset) {
+        boolean ok = offset + prefix.length <= whole.length
+                && Arrays.equals(prefix, 0, prefix.length, whole, offset, offset + prefix.length);
         if (!ok) {
             mismatches++;
             if (mismatches == 1) {
@@ -137,23 +248,31 @@ public final class SftTokenizer {
         return mismatches;
     }
 
-    /** For each assistant turn, the rendering before it (with the generation prompt) and through it. */
-    List<String[]> assistantTurns(List<Message> messages, String full) {
-        List<String[]> turns = new ArrayList<>();
+    /**
+     * For each assistant turn, the length of the rendering before it (with the generation prompt) and through it;
+     * both renderings are prefixes of {@code full}.
+     */
+    List<int[]> assistantTurnEnds(List<Message> messages, String full) {
+        List<int[]> turns = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             if (!messages.get(i).isAssistant()) {
                 continue;
             }
-            String before = chatTemplate.render(messages.subList(0, i), true);
-            String through = chatTemplate.render(messages.subList(0, i + 1), false);
+            String before = render(messages.subList(0, i), true);
+            String through = render(messages.subList(0, i + 1), false);
             if (!through.startsWith(before) || !full.startsWith(through)) {
                 throw new IllegalArgumentException("the chat template does not render conversation prefixes as "
                         + "prefixes of the whole conversation (assistant turn " + i + "); cannot locate the "
                         + "assistant turns");
             }
-            turns.add(new String[] {before, through});
+            turns.add(new int[] {before.length(), through.length()});
         }
         return turns;
+    }
+
+    /** Work done so far, for tests of how it scales: renders, tokenizer calls, chars tokenised. */
+    long[] work() {
+        return new long[] {renders, tokenizerCalls, tokenizedChars};
     }
 
     private TokenizedExample truncate(long[] ids, long[] labels) {

@@ -1,8 +1,8 @@
 package org.peft4j.data;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.util.StrictGson;
 
 /** Reads the JSON files next to a {@code tokenizer.json}: vocabulary, special tokens and chat template. */
 final class TokenizerFiles {
@@ -24,56 +25,250 @@ final class TokenizerFiles {
         return Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
     }
 
+    /**
+     * The JSON object of {@code file}, parsed strictly ({@link StrictGson}); null when there is no such file.
+     *
+     * @throws UncheckedIOException naming the file when it is unreadable or not one strict JSON object
+     */
     static JsonObject readObject(Path file) {
         if (!Files.isRegularFile(file)) {
             return null;
         }
+        String text;
         try {
-            JsonElement e = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8));
-            return e.isJsonObject() ? e.getAsJsonObject() : null;
+            text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("invalid JSON in " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + file + ": " + e, e);
+        }
+        try {
+            return StrictGson.parseObject(text, file.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
         }
     }
 
-    /** Token string to id, from the model vocabulary and the added tokens of tokenizer.json. */
-    static Map<String, Long> vocabulary(JsonObject tokenizerJson) {
+    /** The declared error for a bad value: names the file and the field. */
+    static UncheckedIOException invalid(Path file, String field, String problem) {
+        return new UncheckedIOException(new IOException(file + ": invalid '" + field + "': " + problem));
+    }
+
+    /** The largest token id accepted (ids are array indices on the JVM). */
+    static final long MAX_TOKEN_ID = Integer.MAX_VALUE - 1L;
+
+    /** {@code e} as a token id: an exact integer in {@code [0, MAX_TOKEN_ID]}. */
+    static long tokenId(Path file, String field, JsonElement e) {
+        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw invalid(file, field, "expected a token id (an integer), got " + shorten(e));
+        }
+        String text = e.getAsJsonPrimitive().getAsString();
+        try {
+            java.math.BigDecimal d = new java.math.BigDecimal(text);
+            if (d.scale() < -18 || d.precision() - d.scale() > 19) {
+                throw new ArithmeticException();
+            }
+            long v = d.longValueExact();
+            if (v < 0 || v > MAX_TOKEN_ID) {
+                throw invalid(file, field, "token id " + text + " is out of range [0, " + MAX_TOKEN_ID + "]");
+            }
+            return v;
+        } catch (ArithmeticException | NumberFormatException ex) {
+            throw invalid(file, field, "expected a token id (an integer in [0, " + MAX_TOKEN_ID + "]), got "
+                    + shorten(e));
+        }
+    }
+
+    /** {@code e} as a string, else the declared error. */
+    static String string(Path file, String field, JsonElement e) {
+        if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw invalid(file, field, "expected a string, got " + shorten(e));
+        }
+        return e.getAsString();
+    }
+
+    private static String shorten(JsonElement e) {
+        String s = String.valueOf(e);
+        return s.length() <= 60 ? s : s.substring(0, 60) + "...";
+    }
+
+    /**
+     * Token string to id, from the model vocabulary and the added tokens of tokenizer.json.
+     *
+     * @throws UncheckedIOException naming {@code file} and the field for a malformed entry
+     */
+    static Map<String, Long> vocabulary(JsonObject tokenizerJson, Path file) {
         Map<String, Long> vocab = new HashMap<>();
-        JsonObject model = tokenizerJson.has("model") ? tokenizerJson.getAsJsonObject("model") : null;
+        JsonElement m = tokenizerJson.get("model");
+        if (m != null && !m.isJsonNull() && !m.isJsonObject()) {
+            throw invalid(file, "model", "expected an object, got " + shorten(m));
+        }
+        JsonObject model = m == null || m.isJsonNull() ? null : m.getAsJsonObject();
         if (model != null && model.has("vocab")) {
             JsonElement v = model.get("vocab");
+            JsonElement type = model.get("type");
+            boolean unigram = type != null && type.isJsonPrimitive() && "Unigram".equals(type.getAsString());
+            if (v.isJsonNull() || unigram != v.isJsonArray()) {
+                throw invalid(file, "model.vocab", "expected " + (unigram ? "a list of [piece, score]"
+                        : "an object of token to id") + " for a " + (unigram ? "Unigram" : "non-Unigram")
+                        + " model, got " + shorten(v));
+            }
             if (v.isJsonObject()) {
-                v.getAsJsonObject().entrySet().forEach(en -> vocab.put(en.getKey(), en.getValue().getAsLong()));
+                for (Map.Entry<String, JsonElement> en : v.getAsJsonObject().entrySet()) {
+                    vocab.put(en.getKey(), tokenId(file, "model.vocab." + en.getKey(), en.getValue()));
+                }
             } else if (v.isJsonArray()) { // Unigram: [[piece, score], ...]
-                for (int i = 0; i < v.getAsJsonArray().size(); i++) {
-                    vocab.put(v.getAsJsonArray().get(i).getAsJsonArray().get(0).getAsString(), (long) i);
+                JsonArray pieces = v.getAsJsonArray();
+                for (int i = 0; i < pieces.size(); i++) {
+                    JsonElement piece = pieces.get(i);
+                    String field = "model.vocab[" + i + "]";
+                    if (!piece.isJsonArray() || piece.getAsJsonArray().size() != 2
+                            || !piece.getAsJsonArray().get(1).isJsonPrimitive()
+                            || !piece.getAsJsonArray().get(1).getAsJsonPrimitive().isNumber()) {
+                        throw invalid(file, field, "expected [piece, score], got " + shorten(piece));
+                    }
+                    vocab.put(string(file, field, piece.getAsJsonArray().get(0)), (long) i);
                 }
             }
+            checkMerges(file, model, vocab);
         }
-        if (tokenizerJson.has("added_tokens")) {
-            for (JsonElement t : tokenizerJson.getAsJsonArray("added_tokens")) {
-                JsonObject o = t.getAsJsonObject();
-                vocab.put(o.get("content").getAsString(), o.get("id").getAsLong());
+        JsonElement added = tokenizerJson.get("added_tokens");
+        if (added != null) {
+            if (!added.isJsonArray()) {
+                throw invalid(file, "added_tokens", "expected a list, got " + shorten(added));
+            }
+            JsonArray list = added.getAsJsonArray();
+            for (int i = 0; i < list.size(); i++) {
+                String field = "added_tokens[" + i + "]";
+                if (!list.get(i).isJsonObject()) {
+                    throw invalid(file, field, "expected an object, got " + shorten(list.get(i)));
+                }
+                JsonObject o = list.get(i).getAsJsonObject();
+                vocab.put(string(file, field + ".content", o.get("content")), tokenId(file, field + ".id", o.get("id")));
             }
         }
         return vocab;
     }
 
+    /** A BPE model's merges: pairs of tokens of the vocabulary, as "a b" strings or [a, b] lists. */
+    private static void checkMerges(Path file, JsonObject model, Map<String, Long> vocab) {
+        JsonElement merges = model.get("merges");
+        if (merges == null) {
+            return;
+        }
+        if (!merges.isJsonArray()) {
+            throw invalid(file, "model.merges", "expected a list, got " + shorten(merges));
+        }
+        JsonArray list = merges.getAsJsonArray();
+        for (int i = 0; i < list.size(); i++) {
+            String field = "model.merges[" + i + "]";
+            JsonElement m = list.get(i);
+            String[] pair;
+            if (m.isJsonPrimitive() && m.getAsJsonPrimitive().isString()) {
+                pair = m.getAsString().split(" ", -1);
+            } else if (m.isJsonArray() && m.getAsJsonArray().size() == 2) {
+                pair = new String[] {string(file, field + "[0]", m.getAsJsonArray().get(0)),
+                    string(file, field + "[1]", m.getAsJsonArray().get(1))};
+            } else {
+                throw invalid(file, field, "expected \"a b\" or [a, b], got " + shorten(m));
+            }
+            if (pair.length != 2) {
+                throw invalid(file, field, "expected two tokens separated by a space, got " + shorten(m));
+            }
+            for (String token : pair) {
+                if (!vocab.containsKey(token)) {
+                    throw invalid(file, field, "token '" + token + "' is not in model.vocab");
+                }
+            }
+        }
+    }
+
     /**
      * The text of special token {@code key} ("bos_token", "eos_token", "pad_token"), looked up in
-     * tokenizer_config.json, then special_tokens_map.json; null when neither names it.
+     * tokenizer_config.json, then special_tokens_map.json; null when neither names it. The value is a string or
+     * an added-token object with a string {@code content}.
+     *
+     * @throws UncheckedIOException naming the file and {@code key} for any other value
      */
     static String specialToken(Path folder, String key) {
         for (String name : new String[] {"tokenizer_config.json", "special_tokens_map.json"}) {
-            JsonObject o = readObject(folder.resolve(name));
+            Path file = folder.resolve(name);
+            JsonObject o = readObject(file);
             if (o != null && o.has(key) && !o.get(key).isJsonNull()) {
                 JsonElement e = o.get(key);
-                return e.isJsonObject() ? e.getAsJsonObject().get("content").getAsString() : e.getAsString();
+                return e.isJsonObject() ? string(file, key + ".content", e.getAsJsonObject().get("content"))
+                        : string(file, key, e);
             }
         }
         return null;
+    }
+
+    /** See {@link HfTokenizer#segmentBoundaryIds()}; null when the files make it unsafe. */
+    static Set<Long> segmentBoundaryIds(JsonObject tokenizerJson) {
+        if (mentionsFirstOnlyPrepend(tokenizerJson.get("pre_tokenizer"))
+                || mentionsFirstOnlyPrepend(tokenizerJson.get("normalizer"))) {
+            return null;
+        }
+        JsonElement model = tokenizerJson.get("model");
+        if (model != null && model.isJsonObject()) {
+            JsonElement dropout = model.getAsJsonObject().get("dropout");
+            if (dropout != null && !dropout.isJsonNull()
+                    && !(dropout.isJsonPrimitive() && dropout.getAsJsonPrimitive().isNumber()
+                            && dropout.getAsDouble() == 0.0)) {
+                return null;
+            }
+        }
+        Set<Long> ids = new java.util.HashSet<>();
+        JsonElement added = tokenizerJson.get("added_tokens");
+        if (added == null || !added.isJsonArray()) {
+            return Set.of();
+        }
+        for (JsonElement t : added.getAsJsonArray()) {
+            if (!t.isJsonObject()) {
+                return null;
+            }
+            JsonObject o = t.getAsJsonObject();
+            if (flag(o, "single_word") || flag(o, "lstrip") || flag(o, "rstrip")
+                    || !(o.get("id") instanceof com.google.gson.JsonPrimitive id) || !id.isNumber()) {
+                return null;
+            }
+            ids.add(id.getAsLong());
+        }
+        return Set.copyOf(ids);
+    }
+
+    private static boolean flag(JsonObject o, String key) {
+        JsonElement e = o.get(key);
+        return e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean() || e.getAsBoolean();
+    }
+
+    /** Whether a Metaspace (anywhere in a Sequence) prepends to the first piece only, or a legacy one may. */
+    private static boolean mentionsFirstOnlyPrepend(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return false;
+        }
+        if (e.isJsonArray()) {
+            for (JsonElement x : e.getAsJsonArray()) {
+                if (mentionsFirstOnlyPrepend(x)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (!e.isJsonObject()) {
+            return false;
+        }
+        JsonObject o = e.getAsJsonObject();
+        JsonElement type = o.get("type");
+        if (type != null && type.isJsonPrimitive() && "Metaspace".equals(type.getAsString())) {
+            JsonElement scheme = o.get("prepend_scheme");
+            return scheme == null || !scheme.isJsonPrimitive() || !"always".equals(scheme.getAsString())
+                    && !"never".equals(scheme.getAsString());
+        }
+        for (Map.Entry<String, JsonElement> en : o.entrySet()) {
+            if (mentionsFirstOnlyPrepend(en.getValue())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -107,17 +302,19 @@ final class TokenizerFiles {
     private static List<Long> configIds(Path folder, String idKey) {
         List<Long> ids = new ArrayList<>();
         for (String name : new String[] {"config.json", "generation_config.json"}) {
-            JsonObject o = readObject(folder.resolve(name));
+            Path file = folder.resolve(name);
+            JsonObject o = readObject(file);
             JsonElement e = o == null ? null : o.get(idKey);
             if (e == null || e.isJsonNull()) {
                 continue;
             }
-            if (e.isJsonPrimitive()) {
-                ids.add(e.getAsLong());
-            } else if (e.isJsonArray()) {
-                for (JsonElement x : e.getAsJsonArray()) {
-                    ids.add(x.getAsLong());
+            if (e.isJsonArray()) {
+                JsonArray a = e.getAsJsonArray();
+                for (int i = 0; i < a.size(); i++) {
+                    ids.add(tokenId(file, idKey + "[" + i + "]", a.get(i)));
                 }
+            } else {
+                ids.add(tokenId(file, idKey, e));
             }
         }
         return ids;
@@ -130,28 +327,43 @@ final class TokenizerFiles {
                 : folder.resolve("chat_template.jinja");
     }
 
-    /** The chat template of tokenizer_config.json, else of chat_template.jinja; null when there is none. */
+    /**
+     * The chat template of tokenizer_config.json (a string, or a list of {@code {"name", "template"}} objects of
+     * which the one named "default" is used), else of chat_template.jinja; null when there is none.
+     *
+     * @throws UncheckedIOException naming the file and {@code chat_template} for a value of another shape
+     */
     static String chatTemplate(Path folder) {
-        JsonObject o = readObject(folder.resolve("tokenizer_config.json"));
-        if (o != null && o.has("chat_template")) {
+        Path file = folder.resolve("tokenizer_config.json");
+        JsonObject o = readObject(file);
+        if (o != null && o.has("chat_template") && !o.get("chat_template").isJsonNull()) {
             JsonElement e = o.get("chat_template");
-            if (e.isJsonPrimitive()) {
-                return e.getAsString();
-            }
             if (e.isJsonArray()) { // [{"name": "default", "template": ...}, ...]
-                for (JsonElement t : e.getAsJsonArray()) {
-                    if ("default".equals(t.getAsJsonObject().get("name").getAsString())) {
-                        return t.getAsJsonObject().get("template").getAsString();
+                JsonArray list = e.getAsJsonArray();
+                String found = null;
+                for (int i = 0; i < list.size(); i++) {
+                    String field = "chat_template[" + i + "]";
+                    if (!list.get(i).isJsonObject()) {
+                        throw invalid(file, field, "expected {\"name\": ..., \"template\": ...}, got "
+                                + shorten(list.get(i)));
+                    }
+                    JsonObject t = list.get(i).getAsJsonObject();
+                    String name = string(file, field + ".name", t.get("name"));
+                    String template = string(file, field + ".template", t.get("template"));
+                    if ("default".equals(name) && found == null) {
+                        found = template;
                     }
                 }
+                return found;
             }
+            return string(file, "chat_template", e);
         }
         Path jinja = folder.resolve("chat_template.jinja");
         if (Files.isRegularFile(jinja)) {
             try {
                 return Files.readString(jinja, StandardCharsets.UTF_8);
             } catch (IOException ex) {
-                throw new UncheckedIOException("cannot read " + jinja, ex);
+                throw new UncheckedIOException("cannot read " + jinja + ": " + ex, ex);
             }
         }
         return null;

@@ -4,12 +4,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.ConcurrentModificationException;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
 import org.peft4j.graph.Graph;
@@ -24,6 +27,7 @@ import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.tuners.PeftTuners;
 import org.peft4j.peft.tuners.TunerModel;
+import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.SafeTensorsWriter;
 import org.peft4j.safetensors.TensorSource;
@@ -44,9 +48,16 @@ import org.slf4j.LoggerFactory;
  * <p>For methods that inject layers (LoRA), the base model's tree is modified in place: {@link #getBaseModel()}
  * returns it with the wrappers, and parameter names here carry PEFT's {@code base_model.model.} prefix.
  *
- * <p>Not thread-safe for adapter management (adding, switching, merging); running built graphs only reads it.
+ * <p><b>Threads</b>: inference ({@link #logits(OrtRuntime, Tensor, Tensor)}, {@link #generate}) may run from several
+ * threads at once. Which adapter is active is one shared switch: changing it ({@link #setAdapter},
+ * {@link #setAdapters}, {@link #disableAdapter()} and closing its handle, {@link #addAdapter}, {@link #deleteAdapter},
+ * merging and unloading) while an inference call runs on this model fails loudly instead of computing an answer
+ * with a mix of adapters: the change throws {@link IllegalStateException} when a call is running, and a call that a
+ * change overlapped anyway (it started between the check and the change) throws
+ * {@link java.util.ConcurrentModificationException} instead of returning. Switch adapters between calls; training
+ * ({@link #forward}) is single-threaded.
  */
-public class PeftModel implements CausalLM {
+public class PeftModel implements CausalLM, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
     /** The file name of saved adapter weights. */
     public static final String SAFETENSORS_WEIGHTS_NAME = "adapter_model.safetensors";
@@ -54,9 +65,17 @@ public class PeftModel implements CausalLM {
     public static final String WEIGHTS_NAME = "adapter_model.bin";
 
     private final TunerModel tuner;
+    /** The base model's parameters before any adapter was added: shared, never released by {@link #close()}. */
+    private final Set<Parameter> baseParameters =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** Inference calls running now. */
+    private final AtomicInteger running = new AtomicInteger();
+    /** Bumped before and after every change of the adapter switch (see the class comment). */
+    private final AtomicLong switches = new AtomicLong();
 
     /** Wraps {@code model} with a new adapter {@code adapterName} configured by {@code config}. */
     public PeftModel(PreTrainedModel model, PeftConfig config, String adapterName) {
+        this.baseParameters.addAll(model.namedParameters().values());
         this.tuner = PeftTuners.forType(config.peftType()).createModel(model);
         tuner.injectAdapter(adapterName, config);
     }
@@ -229,19 +248,24 @@ public class PeftModel implements CausalLM {
      * @throws IllegalArgumentException with PEFT's messages for a duplicate name or another method
      */
     public void addAdapter(String adapterName, PeftConfig config) {
-        if (peftConfig().containsKey(adapterName)) {
-            throw new IllegalArgumentException("Adapter with name '" + adapterName + "' already exists.");
+        beginSwitch("add_adapter");
+        try {
+            if (peftConfig().containsKey(adapterName)) {
+                throw new IllegalArgumentException("Adapter with name '" + adapterName + "' already exists.");
+            }
+            PeftType existing = peftConfig().isEmpty() ? null : peftConfig().values().iterator().next().peftType();
+            if (existing != null && existing != config.peftType()) {
+                // PEFT formats the enum members: "Found PeftType.PREFIX_TUNING and PeftType.LORA."
+                throw new IllegalArgumentException("Cannot combine adapters with different peft types. Found PeftType."
+                        + existing + " and PeftType." + config.peftType() + ".");
+            }
+            if (config.baseModelNameOrPath() == null) {
+                config.setBaseModelNameOrPath(getBaseModel().nameOrPath());
+            }
+            tuner.injectAdapter(adapterName, config);
+        } finally {
+            endSwitch();
         }
-        PeftType existing = peftConfig().isEmpty() ? null : peftConfig().values().iterator().next().peftType();
-        if (existing != null && existing != config.peftType()) {
-            // PEFT formats the enum members: "Found PeftType.PREFIX_TUNING and PeftType.LORA."
-            throw new IllegalArgumentException("Cannot combine adapters with different peft types. Found PeftType."
-                    + existing + " and PeftType." + config.peftType() + ".");
-        }
-        if (config.baseModelNameOrPath() == null) {
-            config.setBaseModelNameOrPath(getBaseModel().nameOrPath());
-        }
-        tuner.injectAdapter(adapterName, config);
     }
 
     /**
@@ -250,20 +274,35 @@ public class PeftModel implements CausalLM {
      * @throws IllegalArgumentException with PEFT's message for an unknown name
      */
     public void setAdapter(String adapterName) {
-        if (!peftConfig().containsKey(adapterName)) {
-            throw new IllegalArgumentException("Adapter " + adapterName + " not found.");
+        beginSwitch("set_adapter");
+        try {
+            if (!peftConfig().containsKey(adapterName)) {
+                throw new IllegalArgumentException("Adapter " + adapterName + " not found.");
+            }
+            tuner.setAdapter(List.of(adapterName));
+        } finally {
+            endSwitch();
         }
-        tuner.setAdapter(List.of(adapterName));
     }
 
     /** Activates several adapters at once (their outputs are summed), as {@code LoraModel.set_adapter(list)}. */
     public void setAdapters(List<String> adapterNames) {
-        tuner.setAdapter(adapterNames);
+        beginSwitch("set_adapter");
+        try {
+            tuner.setAdapter(adapterNames);
+        } finally {
+            endSwitch();
+        }
     }
 
     /** Deletes an adapter. */
     public void deleteAdapter(String adapterName) {
-        tuner.deleteAdapter(adapterName);
+        beginSwitch("delete_adapter");
+        try {
+            tuner.deleteAdapter(adapterName);
+        } finally {
+            endSwitch();
+        }
     }
 
     /**
@@ -279,27 +318,47 @@ public class PeftModel implements CausalLM {
                     + "enabled");
         }
         boolean restore = anyEnabled;
-        tuner.enableAdapterLayers(false);
+        beginSwitch("disable_adapter");
+        try {
+            tuner.enableAdapterLayers(false);
+        } finally {
+            endSwitch();
+        }
         return new AdapterDisabled(() -> {
             if (restore) {
-                tuner.enableAdapterLayers(true);
+                beginSwitch("disable_adapter (leaving it)");
+                try {
+                    tuner.enableAdapterLayers(true);
+                } finally {
+                    endSwitch();
+                }
             }
         });
     }
 
     /** Merges the active adapters into the base weights (reversible with {@link #unmergeAdapter()}). */
     public void mergeAdapter() {
-        tuner.mergeAdapter(null, false);
+        mergeAdapter(null, false);
     }
 
     /** Merges {@code adapterNames} (null: the active ones) into the base weights. */
     public void mergeAdapter(List<String> adapterNames, boolean safeMerge) {
-        tuner.mergeAdapter(adapterNames, safeMerge);
+        beginSwitch("merge_adapter");
+        try {
+            tuner.mergeAdapter(adapterNames, safeMerge);
+        } finally {
+            endSwitch();
+        }
     }
 
     /** Undoes every merge. */
     public void unmergeAdapter() {
-        tuner.unmergeAdapter();
+        beginSwitch("unmerge_adapter");
+        try {
+            tuner.unmergeAdapter();
+        } finally {
+            endSwitch();
+        }
     }
 
     /** Merges the active adapters and returns the base model with its original architecture. */
@@ -314,12 +373,22 @@ public class PeftModel implements CausalLM {
      * @param adapterNames adapters to merge (null: the active ones)
      */
     public PreTrainedModel mergeAndUnload(boolean safeMerge, List<String> adapterNames) {
-        return tuner.mergeAndUnload(safeMerge, adapterNames);
+        beginSwitch("merge_and_unload");
+        try {
+            return tuner.mergeAndUnload(safeMerge, adapterNames);
+        } finally {
+            endSwitch();
+        }
     }
 
     /** Removes all adapter layers without merging and returns the original base model. */
     public PreTrainedModel unload() {
-        return tuner.unload();
+        beginSwitch("unload");
+        try {
+            return tuner.unload();
+        } finally {
+            endSwitch();
+        }
     }
 
     // ------------------------------------------------------------------ running
@@ -404,12 +473,79 @@ public class PeftModel implements CausalLM {
     }
 
     /**
-     * Generates continuations of left-padded prompts with the active adapters.
+     * Generates continuations of left-padded prompts with the active adapters. May run from several threads; fails
+     * with {@link ConcurrentModificationException} if the active adapter was changed while it ran.
      *
      * @param attentionMask 1 for tokens, 0 for padding; null for unpadded prompts (all ones)
      */
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
-        return new Generator(this).generate(inputIds, attentionMask, cfg);
+        long at = beginCall();
+        try {
+            return endCall(at, new Generator(this).generate(inputIds, attentionMask, cfg));
+        } finally {
+            running.decrementAndGet();
+        }
+    }
+
+    /**
+     * {@inheritDoc} With the active adapters. May run from several threads; fails with
+     * {@link ConcurrentModificationException} if the active adapter was changed while it ran.
+     */
+    @Override
+    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask) {
+        long at = beginCall();
+        try {
+            return endCall(at, CausalLM.super.logits(runtime, inputIds, attentionMask));
+        } finally {
+            running.decrementAndGet();
+        }
+    }
+
+    /**
+     * Releases what this model holds in the ONNX Runtime session caches ({@link OrtRuntime#releaseEverywhere}): the
+     * cached sessions that bind its adapter weights, and with them the weights and the sessions' native memory.
+     * The base model's own weights are shared and stay. The model remains usable (a later call compiles its
+     * graphs again); close it when it is discarded, e.g. after serving one request with a per-request adapter.
+     */
+    @Override
+    public void close() {
+        List<Tensor> own = new ArrayList<>();
+        for (Parameter p : namedParameters().values()) {
+            if (!baseParameters.contains(p) && p.hasData()) {
+                own.add(p.data());
+            }
+        }
+        OrtRuntime.releaseEverywhere(own);
+    }
+
+    private long beginCall() {
+        running.incrementAndGet();
+        return switches.get();
+    }
+
+    private <T> T endCall(long at, T result) {
+        if (switches.get() != at) {
+            throw new ConcurrentModificationException("the active adapter of this PeftModel was changed "
+                    + "(set_adapter, disable_adapter, ...) by another thread while this call ran; its result is "
+                    + "discarded. Switch adapters between calls.");
+        }
+        return result;
+    }
+
+    /** Refuses a change of the adapter switch while an inference call runs; marks the change's start. */
+    private void beginSwitch(String what) {
+        int n = running.get();
+        if (n > 0) {
+            throw new IllegalStateException(what + " was called while " + n + " inference call(s) run on this "
+                    + "PeftModel in other threads; the active adapter is shared by all threads. Switch adapters "
+                    + "between calls.");
+        }
+        switches.incrementAndGet();
+    }
+
+    /** Marks the end of a change of the adapter switch. */
+    private void endSwitch() {
+        switches.incrementAndGet();
     }
 
     // ------------------------------------------------------------------ saving
@@ -482,11 +618,16 @@ public class PeftModel implements CausalLM {
             this.onClose = onClose;
         }
 
+        /**
+         * Enables the adapters again. Like every change of the adapter switch, it throws
+         * {@link IllegalStateException} while an inference call runs on the model; the adapters then stay
+         * disabled and the handle stays open, so that closing it again later enables them.
+         */
         @Override
         public void close() {
             if (!closed) {
-                closed = true;
                 onClose.run();
+                closed = true;
             }
         }
     }

@@ -44,7 +44,15 @@ public final class OrtRuntime implements AutoCloseable {
     private final LinkedHashMap<Key, NativeSession> cache;
     /** Every session created and not yet seen closed: evicted ones may live on through leases. */
     private final List<NativeSession> live = new ArrayList<>();
+    /** ONNX model bytes of each cached session (see {@link RuntimeOptions#maxCachedSessionBytes()}). */
+    private final Map<Key, Long> cachedBytes = new java.util.HashMap<>();
+    /** How many cached sessions bind each tensor: a tensor counts once in the estimate, however many bind it. */
+    private final Map<Tensor, Integer> boundBy = new java.util.IdentityHashMap<>();
+    private long totalCachedBytes;
     private boolean closed;
+    /** Every runtime not yet closed, for {@link #releaseEverywhere}. */
+    private static final java.util.Set<OrtRuntime> OPEN =
+            java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
 
     /**
      * A runtime with the given options.
@@ -57,6 +65,7 @@ public final class OrtRuntime implements AutoCloseable {
         this.options = options;
         this.device = resolveDevice(options.device());
         this.cache = new LinkedHashMap<>(16, 0.75f, true);
+        OPEN.add(this);
     }
 
     /** A process-wide CPU runtime with default options (closed at JVM exit). */
@@ -138,6 +147,13 @@ public final class OrtRuntime implements AutoCloseable {
         if (s == null) {
             s = create(bytes, names, bound, hasHalfPrecision(g), cpuArena);
             cache.put(key, s);
+            cachedBytes.put(key, (long) bytes.length);
+            totalCachedBytes += bytes.length;
+            for (Tensor t : distinct(bound)) {
+                if (boundBy.merge(t, 1, Integer::sum) == 1) {
+                    totalCachedBytes += t.byteSize();
+                }
+            }
             live.removeIf(NativeSession::isClosed);
             live.add(s);
         }
@@ -170,14 +186,78 @@ public final class OrtRuntime implements AutoCloseable {
         return cache.size();
     }
 
+    /** The estimated bytes the cached sessions hold (see {@link RuntimeOptions#maxCachedSessionBytes()}). */
+    public synchronized long cachedSessionBytes() {
+        return totalCachedBytes;
+    }
+
+    /**
+     * Drops from the cache every session that binds one of {@code tensors} (for example the weights of a model that
+     * is being discarded), so that they and the sessions' native memory can be freed; sessions still leased close
+     * when their lease does.
+     *
+     * @return the number of sessions dropped
+     */
+    public synchronized int release(java.util.Collection<Tensor> tensors) {
+        java.util.Set<Tensor> set = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        set.addAll(tensors);
+        int n = 0;
+        Iterator<Map.Entry<Key, NativeSession>> it = cache.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Key, NativeSession> e = it.next();
+            if (e.getKey().bound.stream().anyMatch(set::contains)) {
+                it.remove();
+                drop(e);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** {@link #release} on every runtime not yet closed. */
+    public static int releaseEverywhere(java.util.Collection<Tensor> tensors) {
+        List<OrtRuntime> runtimes;
+        synchronized (OPEN) {
+            runtimes = new ArrayList<>(OPEN);
+        }
+        int n = 0;
+        for (OrtRuntime r : runtimes) {
+            n += r.release(tensors);
+        }
+        return n;
+    }
+
     private void evict() {
         Iterator<Map.Entry<Key, NativeSession>> it = cache.entrySet().iterator();
-        while (cache.size() > options.maxCachedSessions() && it.hasNext()) {
+        while ((cache.size() > options.maxCachedSessions()
+                || cache.size() > 1 && totalCachedBytes > options.maxCachedSessionBytes()) && it.hasNext()) {
             Map.Entry<Key, NativeSession> e = it.next();
             it.remove();
-            // the cache's reference only: leases still held keep the session open
-            e.getValue().release();
+            drop(e);
         }
+    }
+
+    /** Releases the cache's reference to an entry already removed from the cache. */
+    private void drop(Map.Entry<Key, NativeSession> e) {
+        Long bytes = cachedBytes.remove(e.getKey());
+        totalCachedBytes -= bytes == null ? 0 : bytes;
+        for (Tensor t : distinct(e.getKey().bound)) {
+            Integer n = boundBy.get(t);
+            if (n != null && n == 1) {
+                boundBy.remove(t);
+                totalCachedBytes -= t.byteSize();
+            } else if (n != null) {
+                boundBy.put(t, n - 1);
+            }
+        }
+        // the cache's reference only: leases still held keep the session open
+        e.getValue().release();
+    }
+
+    private static java.util.Set<Tensor> distinct(List<Tensor> tensors) {
+        java.util.Set<Tensor> set = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        set.addAll(tensors);
+        return set;
     }
 
     /** Whether any parameter of {@code g} is float16 or bfloat16. */
@@ -274,6 +354,10 @@ public final class OrtRuntime implements AutoCloseable {
         }
         live.clear();
         cache.clear();
+        cachedBytes.clear();
+        boundBy.clear();
+        totalCachedBytes = 0;
+        OPEN.remove(this);
     }
 
     /**

@@ -8,12 +8,14 @@ public final class RuntimeOptions {
     private final int intraOpThreads;
     private final boolean zeroCopyWeights;
     private final int maxCachedSessions;
+    private final long maxCachedSessionBytes;
 
     private RuntimeOptions(Builder b) {
         this.device = b.device;
         this.intraOpThreads = b.intraOpThreads;
         this.zeroCopyWeights = b.zeroCopyWeights;
         this.maxCachedSessions = b.maxCachedSessions;
+        this.maxCachedSessionBytes = b.maxCachedSessionBytes;
     }
 
     public static Builder builder() {
@@ -46,12 +48,25 @@ public final class RuntimeOptions {
         return maxCachedSessions;
     }
 
+    /**
+     * The most memory the session cache may hold, estimated as the cached sessions' ONNX models plus every weight
+     * they bind (which they keep alive; a weight bound by several sessions counts once); least recently used
+     * sessions are evicted beyond it, the newest is always kept. Default: no bound beyond
+     * {@link #maxCachedSessions()} (a base model's weights are bound by every session, so a bound below their size
+     * would leave one session cached). Set it for a long-lived process that serves many adapters over one base, e.g.
+     * to the base's weights plus the adapters' memory allowed.
+     */
+    public long maxCachedSessionBytes() {
+        return maxCachedSessionBytes;
+    }
+
     /** Builder for {@link RuntimeOptions}. */
     public static final class Builder {
         private Device device = Device.cpu();
         private int intraOpThreads;
         private boolean zeroCopyWeights = true;
         private int maxCachedSessions = 32;
+        private long maxCachedSessionBytes = Long.MAX_VALUE;
 
         private Builder() {
         }
@@ -79,6 +94,15 @@ public final class RuntimeOptions {
                 throw new IllegalArgumentException("maxCachedSessions must be >= 1, got " + n);
             }
             this.maxCachedSessions = n;
+            return this;
+        }
+
+        /** See {@link RuntimeOptions#maxCachedSessionBytes()}. */
+        public Builder optMaxCachedSessionBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxCachedSessionBytes must be >= 1, got " + bytes);
+            }
+            this.maxCachedSessionBytes = bytes;
             return this;
         }
 
