@@ -49,16 +49,10 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         return id;
     }
 
-    /** SentencePiece ids of {@code text}, no prefix. */
-    @Override
-    public long[] encode(String text) {
-        return sp.encode(text);
-    }
-
     /** With {@code addSpecialTokens}, {@code [gMASK] sop} first ({@code build_inputs_with_special_tokens}). */
     @Override
     public long[] encode(String text, boolean addSpecialTokens) {
-        long[] ids = sp.encode(text);
+        long[] ids = sp.encode(text, false);
         return addSpecialTokens ? concat(prefix(), ids) : ids;
     }
 
@@ -120,8 +114,8 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         if (!List.of("system", "user", "assistant", "observation").contains(role)) {
             throw new IllegalArgumentException(role);
         }
-        return concat(new long[] {specialTokenId("<|" + role + "|>")}, sp.encode(metadata + "\n"),
-                sp.encode(message));
+        return concat(new long[] {specialTokenId("<|" + role + "|>")}, sp.encode(metadata + "\n", false),
+                sp.encode(message, false));
     }
 
     /**

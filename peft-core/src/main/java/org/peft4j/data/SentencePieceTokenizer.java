@@ -217,15 +217,10 @@ public class SentencePieceTokenizer implements Tokenizer, AutoCloseable {
         agenda.add(new Pair(left, right, model.pieces().get(id).score(), r.end - l.start));
     }
 
-    @Override
-    public long[] encode(String text) {
-        return encodeWithOffsets(text).ids();
-    }
-
     /** The ids, with the bos id first when {@code addSpecialTokens} and the model has one. */
     @Override
     public long[] encode(String text, boolean addSpecialTokens) {
-        long[] ids = encode(text);
+        long[] ids = encodeWithOffsets(text).ids();
         if (!addSpecialTokens || model.bosId() < 0) {
             return ids;
         }

@@ -56,7 +56,7 @@ class SentencePieceTokenizerTest {
         List<String> strings = strings(c);
         assertThat(strings).hasSize(300);
         for (int i = 0; i < strings.size(); i++) {
-            long[] ids = tok.encode(strings.get(i));
+            long[] ids = tok.encode(strings.get(i), false); // sentencepiece's encode adds no bos
             assertThat(ids).as("ids of %s", strings.get(i)).containsExactly(longs(want.getAsJsonArray("ids").get(i)));
             assertThat(tok.decode(ids)).as("decode of %s", strings.get(i))
                     .isEqualTo(want.getAsJsonArray("decoded").get(i).getAsString());
