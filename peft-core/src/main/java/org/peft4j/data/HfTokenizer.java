@@ -74,8 +74,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
      *
      * @throws UncheckedIOException when a file is missing, unreadable or holds a bad value; the message names the
      *     file and, for a bad value, the field
-     * @throws IllegalArgumentException naming the file and the field when tokenizer.json is not what the Rust
-     *     tokenizers library reads (checked in Java first: some bad files make the native library abort the JVM)
+     *     (also when tokenizer.json is not what the Rust tokenizers library reads: checked in Java first, because
+     *     some bad files make the native library abort the JVM)
      */
     public static HfTokenizer load(Path path) {
         Path folder = TokenizerFiles.folder(path);
@@ -84,7 +84,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new UncheckedIOException(new IOException("no tokenizer.json in " + folder));
         }
         JsonObject json = TokenizerFiles.readObject(file);
-        TokenizerJsonCheck.check(file, json); // before native code, which aborts the JVM on some bad files
+        try {
+            TokenizerJsonCheck.check(file, json); // before native code, which aborts the JVM on some bad files
+        } catch (IllegalArgumentException e) {
+            throw new UncheckedIOException(e.getMessage(), new IOException(e.getMessage(), e));
+        }
         HfTokenizer t = new HfTokenizer(folder, json);
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "false",

@@ -233,7 +233,7 @@ public class SentencePieceTokenizer implements Tokenizer, AutoCloseable {
     /** The pieces of {@code text} as sentencepiece's {@code encode(out_type=str)}. */
     public List<String> encodeAsPieces(String text) {
         List<String> out = new ArrayList<>();
-        for (long id : encode(text)) {
+        for (long id : encode(text, false)) {
             out.add(idToPiece((int) id));
         }
         return out;

@@ -64,13 +64,13 @@ class ChatTokenizationScalingTest {
         List<Message> msgs = chat(40);
         ChatTemplate template = tokenizer.chatTemplate();
         String full = template.render(msgs, false);
-        long[] ids = tokenizer.encode(full);
+        long[] ids = tokenizer.encode(full, false);
         long[] expected = new long[ids.length];
         java.util.Arrays.fill(expected, SftTokenizer.IGNORE_INDEX);
         for (int i = 0; i < msgs.size(); i++) {
             if (msgs.get(i).isAssistant()) {
-                int from = tokenizer.encode(template.render(msgs.subList(0, i), true)).length;
-                int to = tokenizer.encode(template.render(msgs.subList(0, i + 1), false)).length;
+                int from = tokenizer.encode(template.render(msgs.subList(0, i), true), false).length;
+                int to = tokenizer.encode(template.render(msgs.subList(0, i + 1), false), false).length;
                 for (int k = from; k < to; k++) {
                     expected[k] = ids[k];
                 }

@@ -124,7 +124,7 @@ class TokenizerFilesMutationTest {
         write(tmp.resolve("tokenizer.json"), json.replace("\"merges\": [", "\"merges\": [\"nosuch x\","));
         assertThatLoadFails(tmp, "tokenizer.json", "model.merges[0]", "'nosuch' is not in model.vocab");
         write(tmp.resolve("tokenizer.json"), json.replaceFirst("\"id\": 0,", "\"id\": -1,"));
-        assertThatLoadFails(tmp, "tokenizer.json", "added_tokens[0].id", "out of range");
+        assertThatLoadFails(tmp, "tokenizer.json", "added_tokens[0].id", "expected an integer from 0 to 4294967295");
     }
 
     private static void assertThatLoadFails(Path dir, String file, String field, String problem) {
@@ -141,8 +141,10 @@ class TokenizerFilesMutationTest {
             tok.eosTokenIds();
             tok.bosToken();
             tok.eosToken();
-            SftTokenizer.of(tok, 64).tokenize(new InstructionRecord.Chat(List.of(Message.user("hi"),
-                    Message.assistant("yo"))));
+            if (tok.chatTemplate() != null) { // without one, chats raise transformers' ValueError by design
+                SftTokenizer.of(tok, 64).tokenize(new InstructionRecord.Chat(List.of(Message.user("hi"),
+                        Message.assistant("yo"))));
+            }
         }
     }
 
