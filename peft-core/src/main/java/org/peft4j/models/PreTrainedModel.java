@@ -246,14 +246,16 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
     /**
      * Gives every parameter new storage with random values, as transformers' {@code _init_weights} does for a model
      * built from a config: normal(0, {@code initializer_range}) (0.02 when the config has none) for linear and
-     * embedding weights, ones for normalisation weights, zeros for biases. See {@link #initWeights(long, double)}.
+     * embedding weights, ones for normalisation weights (zeros for Gemma's {@code 1 + w} norms), zeros for biases.
+     * See {@link #initWeights(long, double)}.
      */
     public void initWeights(long seed) {
         initWeights(seed, config.getDouble("initializer_range", 0.02));
     }
 
     /**
-     * Gives every parameter new float32 storage: ones for the weights of {@code RMSNorm} / {@code LayerNorm}, zeros
+     * Gives every parameter new float32 storage: {@link RMSNorm#initialWeight()} (1, or 0 for Gemma) for the
+     * weights of {@code RMSNorm}, ones for {@code LayerNorm}'s, zeros
      * for biases, normal(0, {@code std}) for everything else, drawn in {@code namedParameters()} order from
      * {@code new Random(seed)} (so a seed gives the same model every time; tied weights are drawn once).
      */
@@ -265,10 +267,11 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
             int dot = name.lastIndexOf('.');
             Module owner = dot < 0 ? this : getSubmodule(name.substring(0, dot));
             boolean norm = owner instanceof RMSNorm || owner instanceof LayerNorm;
+            float normWeight = owner instanceof RMSNorm r ? r.initialWeight() : 1f;
             boolean bias = name.endsWith("bias");
             float[] v = new float[Math.toIntExact(p.numel())];
             for (int i = 0; i < v.length; i++) {
-                v[i] = bias ? 0f : norm ? 1f : (float) (rnd.nextGaussian() * std);
+                v[i] = bias ? 0f : norm ? normWeight : (float) (rnd.nextGaussian() * std);
             }
             p.setData(Tensor.of(v, p.shape()));
         }

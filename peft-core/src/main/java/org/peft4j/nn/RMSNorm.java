@@ -21,6 +21,14 @@ public class RMSNorm extends Layer {
         registerParameter("weight", new Parameter(dtype, dim));
     }
 
+    /**
+     * The value transformers' {@code _init_weights} gives this norm's weight: 1 ({@code x * w}); Gemma's
+     * {@code x * (1 + w)} norms start at 0.
+     */
+    public float initialWeight() {
+        return 1f;
+    }
+
     public double eps() {
         return eps;
     }

@@ -76,4 +76,20 @@ class InitWeightsTest {
         assertThat(a.namedParameters().get("transformer.h.1.mlp.c_fc.weight").data()
                 .contentEquals(c.namedParameters().get("transformer.h.1.mlp.c_fc.weight").data())).isFalse();
     }
+
+    /** transformers' Gemma2PreTrainedModel._init_weights zeroes RMSNorm weights (the norm multiplies by 1 + w). */
+    @Test
+    void gemmaNormsStartAtZeroSoTheyScaleByOne() throws Exception {
+        PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.load(Fixtures.model("gemma2")
+                .resolve("config.json")));
+        m.initWeights(3);
+        int norms = 0;
+        for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
+            if (e.getKey().contains("norm")) {
+                assertThat(e.getValue().data().toFloatArray()).as(e.getKey()).containsOnly(0f);
+                norms++;
+            }
+        }
+        assertThat(norms).isGreaterThan(4); // four per layer and the final norm
+    }
 }

@@ -30,6 +30,12 @@ public class Gemma2RMSNorm extends RMSNorm {
         return out.dtype() == in ? out : g.cast(out, in);
     }
 
+    /** 0, as {@code Gemma2PreTrainedModel._init_weights} zeroes every RMSNorm weight ({@code 1 + w} is then 1). */
+    @Override
+    public float initialWeight() {
+        return 0f;
+    }
+
     @Override
     public String toString() {
         return "Gemma2RMSNorm((" + dim + ",), eps=" + eps() + ")";
