@@ -35,21 +35,6 @@ public final class TokenIds {
         }
     }
 
-    /**
-     * Refuses a tokenizer whose vocabulary is larger than the model's embedding: its top ids have no embedding row.
-     *
-     * @param tokenizerVocabSize the tokenizer's vocabulary size (its largest id + 1)
-     * @param vocabSize the rows of the model's input embedding ({@code vocab_size})
-     * @throws Peft4jException naming both sizes
-     */
-    public static void checkTokenizerFits(long tokenizerVocabSize, long vocabSize) {
-        if (tokenizerVocabSize > vocabSize) {
-            throw new Peft4jException("the tokenizer's vocabulary (" + tokenizerVocabSize + " tokens) is larger than "
-                    + "the model's embedding (vocab_size " + vocabSize + "): ids " + vocabSize + " and above have no "
-                    + "embedding row; use the model's own tokenizer, or resize the model's token embeddings first");
-        }
-    }
-
     private static void check(long[] ids, long vocabSize) {
         for (long id : ids) {
             if (id < 0 || id >= vocabSize) {
