@@ -30,19 +30,26 @@ import org.peft4j.train.TrainStep;
  * difference of double quantization (a block's absmax code one step away, where bitsandbytes' portable path and its
  * native CPU kernel disagree: shared/reference/qlora.md section 9). On transformers' saved 4-bit checkpoint the logits
  * (a left-padded row included), PEFT's "all-linear" adapter's logits, and one training step's loss and LoRA gradients
- * after {@code prepare_model_for_kbit_training} are PEFT's.
+ * after {@code prepare_model_for_kbit_training} are PEFT's. ChatGLM (fused {@code query_key_value}, PEFT's default
+ * target) is checked the same way against THUDM's modeling_chatglm.py + PEFT 0.12 + bitsandbytes 0.50.2
+ * ({@code interop/make_chatglm_qlora_fixtures.py}).
  */
 class QloraFamiliesTest {
     static final double LOGIT_TOL = 2e-4;
 
     static Path dir(String family) {
-        return Fixtures.root().resolve("qlora-families").resolve(family);
+        return family.equals("chatglm") ? Fixtures.root().resolve("chatglm").resolve("qlora")
+                : Fixtures.root().resolve("qlora-families").resolve(family);
+    }
+
+    static Path floatModel(String family) {
+        return family.equals("chatglm") ? Fixtures.root().resolve("chatglm").resolve("model") : Fixtures.model(family);
     }
 
     static PreTrainedModel base4bit(String family) throws Exception {
         BitsAndBytesConfig cfg = BitsAndBytesConfig.builder().loadIn4bit(true).bnb4bitQuantType("nf4")
                 .bnb4bitUseDoubleQuant(true).bnb4bitComputeDtype(DType.F32).build();
-        return AutoModelForCausalLM.fromPretrained(Fixtures.model(family), DType.F32, cfg);
+        return AutoModelForCausalLM.fromPretrained(floatModel(family), DType.F32, cfg);
     }
 
     static PreTrainedModel saved4bit(String family) throws Exception {
@@ -57,7 +64,7 @@ class QloraFamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj"})
+    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj", "chatglm"})
     void quantizingAtLoadGivesTransformersModulesAndBytes(String family) throws Exception {
         JsonObject c = Fixtures.json(dir(family).resolve("case.json"));
         PreTrainedModel m = base4bit(family);
@@ -92,7 +99,7 @@ class QloraFamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj"})
+    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj", "chatglm"})
     void logitsOfTheFourBitModelAndPeftsAdapterMatch(String family) throws Exception {
         Map<String, Tensor> want = LayerFixtures.read(dir(family).resolve("expected.safetensors"));
         PreTrainedModel m = saved4bit(family);
@@ -109,7 +116,7 @@ class QloraFamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj"})
+    @ValueSource(strings = {"qwen3", "gemma2", "phi3", "opt", "opt-proj", "chatglm"})
     void oneTrainingStepMatchesPeftLossAndLoraGradients(String family) throws Exception {
         JsonObject c = Fixtures.json(dir(family).resolve("case.json"));
         Map<String, Tensor> want = LayerFixtures.read(dir(family).resolve("expected.safetensors"));
