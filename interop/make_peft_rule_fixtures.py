@@ -9,6 +9,8 @@ Writes interop/fixtures/peft-rules/:
   rslora_warning.json        rows of {use_rslora, rank_pattern, alpha_pattern, init_lora_weights, warns}: whether
                              LoraConfig(...) emits the "Using Rank-Stabilized LoRA with rank_pattern/alpha_pattern ..."
                              warning (captured with warnings.catch_warnings), plus the exact message.
+  target_mappings.json       peft.utils.constants' TRANSFORMERS_MODELS_TO_{LORA,IA3,ADALORA}_TARGET_MODULES_MAPPING
+                             and TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, whole.
 
 Run: /work/main/interop/.venv/bin/python interop/make_peft_rule_fixtures.py (or interop/.venv/bin/python).
 Deterministic (no randomness); reruns give byte-identical files.
@@ -129,6 +131,13 @@ def main():
         "source": "LoraConfig(target_modules=['q_proj','v_proj'], use_rslora, rank_pattern, alpha_pattern, "
                   "init_lora_weights) emits the warning (warnings.catch_warnings)",
         "message": msg, "versions": vers, "rows": rrows})
+    from peft.utils import constants
+    with open(os.path.join(OUT, "target_mappings.json"), "w") as f:
+        json.dump({"source": "peft.utils.constants.TRANSFORMERS_MODELS_TO_*_MAPPING", "versions": vers,
+                   "mappings": {k: getattr(constants, "TRANSFORMERS_MODELS_TO_" + k + "_MAPPING")
+                                for k in ("LORA_TARGET_MODULES", "IA3_TARGET_MODULES", "IA3_FEEDFORWARD_MODULES",
+                                          "ADALORA_TARGET_MODULES")}}, f, indent=1)
+        f.write("\n")
     print(f"target rows: {len(rows)} ({sum(r['matched'] for r in rows)} matched); rslora rows: {len(rrows)} "
           f"({sum(bool(r.get('warns')) for r in rrows)} warn)")
 
