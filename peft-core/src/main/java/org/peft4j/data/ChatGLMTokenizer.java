@@ -110,9 +110,59 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         return concat(parts.toArray(new long[0][]));
     }
 
+    /**
+     * The conversation as ChatGLM3's {@code chat} builds it: {@code [gMASK] sop}, each message as {@code
+     * build_single_message(role, "", content)}, and {@code <|assistant|>} when {@code addGenerationPrompt} (for a
+     * final user message this is {@code build_chat_input}).
+     */
+    @Override
+    public long[] applyChatTemplate(List<Message> messages, boolean addGenerationPrompt) {
+        List<long[]> parts = new ArrayList<>();
+        parts.add(prefix());
+        for (Message m : messages) {
+            parts.add(singleMessage(m.role(), "", m.content()));
+        }
+        if (addGenerationPrompt) {
+            parts.add(new long[] {specialTokenId("<|assistant|>")});
+        }
+        return concat(parts.toArray(new long[0][]));
+    }
+
+    /**
+     * One conversation as ChatGLM3's fine-tuning recipe tokenises it (THUDM ChatGLM3 {@code finetune_demo}, {@code
+     * process_batch}): {@code [gMASK] sop}, each message as {@code build_single_message(role, "", content)}, then the
+     * eos; a token is scored when the token before it belongs to a message whose role is neither system nor user
+     * (so the newline and content of each assistant message and the token right after it, the next role token or
+     * the eos, are learned; the {@code <|assistant|>} token itself is not). Not truncated.
+     */
+    public TokenizedExample finetuneExample(List<Message> messages) {
+        List<Long> ids = new ArrayList<>();
+        List<Boolean> scored = new ArrayList<>();
+        for (long id : prefix()) {
+            ids.add(id);
+            scored.add(false);
+        }
+        for (Message m : messages) {
+            boolean learn = !m.role().equals("system") && !m.role().equals("user");
+            for (long id : singleMessage(m.role(), "", m.content())) {
+                ids.add(id);
+                scored.add(learn);
+            }
+        }
+        ids.add(eosTokenId());
+        long[] in = new long[ids.size()];
+        long[] labels = new long[ids.size()];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = ids.get(i);
+            labels[i] = i > 0 && scored.get(i - 1) ? in[i] : Batch.IGNORE_INDEX;
+        }
+        return new TokenizedExample(in, labels);
+    }
+
     private long[] singleMessage(String role, String metadata, String message) {
         if (!List.of("system", "user", "assistant", "observation").contains(role)) {
-            throw new IllegalArgumentException(role);
+            throw new IllegalArgumentException("ChatGLM3 has no role '" + role
+                    + "' (expected system, user, assistant or observation)");
         }
         return concat(new long[] {specialTokenId("<|" + role + "|>")}, sp.encode(metadata + "\n", false),
                 sp.encode(message, false));

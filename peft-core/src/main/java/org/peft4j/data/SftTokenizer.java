@@ -31,6 +31,9 @@ import java.util.List;
  * {@code SftTokenizer} checks this against whole prefixes and falls back to them (with a warning) if they differ.
  * Other tokenizers tokenise every prefix whole.
  *
+ * <p>With a {@link ChatGLMTokenizer}, chats are tokenised from ids as ChatGLM3's fine-tuning recipe does
+ * ({@link ChatGLMTokenizer#finetuneExample}), not through a rendered template.
+ *
  * <p>Examples longer than {@code maxLength} tokens are truncated on the right.
  */
 public final class SftTokenizer {
@@ -116,6 +119,11 @@ public final class SftTokenizer {
     }
 
     private TokenizedExample chat(List<Message> messages) {
+        if (tokenizer instanceof ChatGLMTokenizer glm) {
+            // ChatGLM3 builds chats from ids (role tokens), not from a rendered text
+            TokenizedExample e = glm.finetuneExample(messages);
+            return truncate(e.inputIds(), e.labels());
+        }
         String full = render(messages, false);
         List<int[]> turns = assistantTurnEnds(messages, full);
         PrefixCounts counts = prefixCounts(full, turns);

@@ -30,6 +30,36 @@ public interface Tokenizer {
     /** Text of {@code ids}, special tokens included. */
     String decode(long[] ids);
 
+    /**
+     * transformers' {@code decode(ids, skip_special_tokens=...)}: with {@code skipSpecialTokens} the special tokens
+     * (bos, eos, padding and the tokenizer's other added special tokens) are left out of the text.
+     */
+    default String decode(long[] ids, boolean skipSpecialTokens) {
+        if (!skipSpecialTokens) {
+            return decode(ids);
+        }
+        java.util.Set<Long> special = new java.util.HashSet<>(eosTokenIds());
+        for (Long id : new Long[] {bosTokenId(), eosTokenId(), padTokenId()}) {
+            if (id != null) {
+                special.add(id);
+            }
+        }
+        return decode(java.util.Arrays.stream(ids).filter(id -> !special.contains(id)).toArray());
+    }
+
+    /**
+     * transformers' {@code apply_chat_template(messages, add_generation_prompt=..., tokenize=True)}: the token ids of
+     * a conversation in the tokenizer's chat format, with the assistant's turn opened when {@code
+     * addGenerationPrompt}. By default the chat template ({@link ChatTemplate#forTokenizer}) renders the text, which
+     * is encoded without adding special tokens (the template writes them); a tokenizer whose model builds chat
+     * inputs from ids (ChatGLM3's {@code build_chat_input}) overrides this.
+     *
+     * @throws org.peft4j.Peft4jException when the tokenizer has no chat template (transformers' ValueError text)
+     */
+    default long[] applyChatTemplate(java.util.List<Message> messages, boolean addGenerationPrompt) {
+        return encode(ChatTemplate.forTokenizer(this).render(messages, addGenerationPrompt), false);
+    }
+
     /** Beginning-of-sequence token id, or null. */
     Long bosTokenId();
 
