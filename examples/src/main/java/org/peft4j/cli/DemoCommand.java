@@ -4,8 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.peft4j.data.ChatTemplate;
-import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.AutoTokenizer;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.auto.AutoModelForCausalLM;
@@ -103,12 +103,13 @@ public final class DemoCommand extends CliCommand {
         int before = 0;
         int after = 0;
         int expected = 0;
-        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+        java.util.Map<String, int[]> byKind = new java.util.LinkedHashMap<>();   // kind -> {after, expected}
+        Tokenizer tokenizer = AutoTokenizer.load(modelDir);
+        try {
             GenerationConfig cfg = AdapterInference.generationConfig(tokenizer, maxNewTokens).build();
-            ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
             PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(modelDir), outputDir);
             for (Prompts.Prompt p : prompts) {
-                long[] ids = AdapterInference.promptIds(tokenizer, template, p.text());
+                long[] ids = AdapterInference.promptIds(tokenizer, p.text());
                 AdapterInference.Answers answers = AdapterInference.beforeAndAfter(tokenizer, peft, ids, cfg);
                 String b = answers.base();
                 String a = answers.adapter();
@@ -119,12 +120,21 @@ public final class DemoCommand extends CliCommand {
                     expected++;
                     before += b.contains(p.expect()) ? 1 : 0;
                     after += a.contains(p.expect()) ? 1 : 0;
+                    if (p.kind() != null) {
+                        int[] k = byKind.computeIfAbsent(p.kind(), x -> new int[2]);
+                        k[0] += a.contains(p.expect()) ? 1 : 0;
+                        k[1]++;
+                    }
                 }
             }
+        } finally {
+            AutoTokenizer.close(tokenizer);
         }
         out().println();
-        out().printf(Locale.ROOT, "held-out answers containing the expected text: before %d/%d, after %d/%d%n",
-                before, expected, after, expected);
+        StringBuilder kinds = new StringBuilder();
+        byKind.forEach((kind, k) -> kinds.append(String.format(Locale.ROOT, " (%s %d/%d)", kind, k[0], k[1])));
+        out().printf(Locale.ROOT, "held-out answers containing the expected text: before %d/%d, after %d/%d%s%n",
+                before, expected, after, expected, kinds);
         out().println("adapter: " + outputDir.resolve("adapter_model.safetensors") + " (PEFT format: "
                 + "PeftModel.from_pretrained(base, \"" + outputDir + "\") loads it in Python)");
         out().println("loss curve: " + outputDir.resolve(FinetuneCommand.LOSS_PLOT));

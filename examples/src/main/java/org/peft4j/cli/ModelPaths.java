@@ -65,6 +65,43 @@ public final class ModelPaths {
         return orDefault(given, DEFAULT_MODEL, "--model");
     }
 
+    /**
+     * The base model of a command that loads {@code adapter}: {@code given} (--model) when set; else the adapter's
+     * {@code base_model_name_or_path} when it is a local folder (PEFT's AutoPeftModel reads the same field); else,
+     * when the field is unset or names the embedded default model of another checkout, the embedded default.
+     *
+     * @throws CliException when the field names something that is not a local folder (e.g. a Hub id)
+     */
+    static Path modelForAdapter(Path given, Path adapter) {
+        if (given != null || adapter == null) {
+            return model(given);
+        }
+        String base;
+        try {
+            base = org.peft4j.peft.PeftConfigs.fromPretrained(adapter).baseModelNameOrPath();
+        } catch (IOException | RuntimeException e) {
+            throw new CliException("--adapter " + adapter + ": cannot read " + adapter.resolve("adapter_config.json")
+                    + ": " + CliCommand.describe(e), e);
+        }
+        if (base == null || base.isBlank()) {
+            return model(null);
+        }
+        Path p;
+        try {
+            p = Paths.get(base);
+        } catch (java.nio.file.InvalidPathException e) {
+            p = null;
+        }
+        if (p != null && Files.isDirectory(p)) {
+            return p;
+        }
+        if (p != null && p.getNameCount() >= 2 && p.endsWith(Paths.get("default", "model"))) {
+            return model(null);   // the embedded default, saved from another checkout or machine
+        }
+        throw new CliException("--adapter " + adapter + ": base_model_name_or_path '" + base + "' in "
+                + adapter.resolve("adapter_config.json") + " is not a local folder; pass --model DIR");
+    }
+
     /** The training data: {@code given}, else the embedded default data. */
     static Path trainData(Path given) {
         return orDefault(given, DEFAULT_TRAIN_DATA, "--data");

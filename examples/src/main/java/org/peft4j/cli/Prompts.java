@@ -18,7 +18,10 @@ import java.util.List;
  */
 final class Prompts {
     /** One prompt and, when the file gives one, the expected answer (or null). */
-    record Prompt(String text, String expect) {
+    record Prompt(String text, String expect, String kind) {
+        Prompt(String text, String expect) {
+            this(text, expect, null);
+        }
     }
 
     private Prompts() {
@@ -55,7 +58,9 @@ final class Prompts {
                 throw new CliException(where + ": expected a string field \"prompt\"");
             }
             JsonElement x = o.get("expect");
-            out.add(new Prompt(p.getAsString(), x != null && x.isJsonPrimitive() ? x.getAsString() : null));
+            JsonElement k = o.get("kind");
+            out.add(new Prompt(p.getAsString(), x != null && x.isJsonPrimitive() ? x.getAsString() : null,
+                    k != null && k.isJsonPrimitive() ? k.getAsString() : null));
         }
         if (out.isEmpty()) {
             throw new CliException(file + ": no prompts (expected JSONL lines with a \"prompt\" field or one "

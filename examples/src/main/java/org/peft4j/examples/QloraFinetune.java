@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.HfTokenizer;
 import org.peft4j.data.InstructionData;
 import org.peft4j.data.PaddingCollator;
@@ -117,11 +116,10 @@ public final class QloraFinetune {
             // --- end of the script ---
 
             GenerationConfig cfg = AdapterInference.generationConfig(tokenizer, maxNewTokens).build();
-            ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
             List<AdapterInference.Answers> answers = new ArrayList<>();
             for (String p : prompts) {
                 answers.add(AdapterInference.beforeAndAfter(tokenizer, loaded,
-                        AdapterInference.promptIds(tokenizer, template, p), cfg));
+                        AdapterInference.promptIds(tokenizer, p), cfg));
             }
             return new Result(line, losses, adapterDir, answers);
         }

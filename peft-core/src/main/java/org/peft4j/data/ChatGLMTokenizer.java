@@ -159,6 +159,24 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         return new TokenizedExample(in, labels);
     }
 
+    /**
+     * As {@link #decode(long[])}: THUDM's tokenizer registers only its eos, unknown and padding tokens as special
+     * tokens, and {@code decode} already drops those; its nine command tokens stay in the text.
+     */
+    @Override
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        return decode(ids);
+    }
+
+    /**
+     * The ids that end an answer in ChatGLM3's {@code chat}: the eos, {@code <|user|>} and {@code <|observation|>}
+     * (the model opens the next turn instead of writing the eos).
+     */
+    @Override
+    public List<Long> eosTokenIds() {
+        return List.of(eosTokenId(), specialTokenId("<|user|>"), specialTokenId("<|observation|>"));
+    }
+
     private long[] singleMessage(String role, String metadata, String message) {
         if (!List.of("system", "user", "assistant", "observation").contains(role)) {
             throw new IllegalArgumentException("ChatGLM3 has no role '" + role
