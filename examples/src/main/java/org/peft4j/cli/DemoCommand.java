@@ -132,7 +132,11 @@ public final class DemoCommand extends CliCommand {
         }
         out().println();
         StringBuilder kinds = new StringBuilder();
-        byKind.forEach((kind, k) -> kinds.append(String.format(Locale.ROOT, " (%s %d/%d)", kind, k[0], k[1])));
+        byKind.forEach((kind, k) -> kinds.append(kinds.length() == 0 ? " (after: " : ", ")
+                .append(String.format(Locale.ROOT, "%s %d/%d", kind, k[0], k[1])));
+        if (kinds.length() > 0) {
+            kinds.append(')');
+        }
         out().printf(Locale.ROOT, "held-out answers containing the expected text: before %d/%d, after %d/%d%s%n",
                 before, expected, after, expected, kinds);
         out().println("adapter: " + outputDir.resolve("adapter_model.safetensors") + " (PEFT format: "

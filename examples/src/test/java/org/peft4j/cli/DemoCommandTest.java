@@ -26,6 +26,7 @@ class DemoCommandTest {
         assertThat(r.out().split("\n  before: ", -1)).hasSize(19);
         assertThat(r.out().split("\n  after:  ", -1)).hasSize(19);
         assertThat(r.out()).contains("> Who created you?").contains("> 你是真人吗？")
-                .containsPattern("held-out answers containing the expected text: before \\d+/18, after \\d+/18");
+                .containsPattern("held-out answers containing the expected text: before \\d+/18, after \\d+/18 "
+                        + "\\(after: identity \\d+/12, finance \\d+/6\\)");
     }
 }
