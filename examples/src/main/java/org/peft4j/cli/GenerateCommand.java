@@ -65,8 +65,12 @@ public final class GenerateCommand extends CliCommand {
     @Mixin
     QuantOptions quant;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
         if (adapter != null) {
             ModelPaths.requireAdapter(adapter, "--adapter");

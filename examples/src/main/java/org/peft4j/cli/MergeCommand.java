@@ -42,8 +42,12 @@ public final class MergeCommand extends CliCommand {
     @Mixin
     QuantOptions quant;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, false);
         ModelPaths.requireAdapter(adapter, "--adapter");
         if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
