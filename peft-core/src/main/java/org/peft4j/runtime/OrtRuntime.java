@@ -147,8 +147,9 @@ public final class OrtRuntime implements AutoCloseable {
         try {
             cudaProbe.accept(requested.index());
         } catch (RuntimeException | LinkageError e) {
-            String msg = "CUDA device " + requested + " was requested, but the CUDA execution provider could not be "
-                    + "started (needs an NVIDIA driver, CUDA 12.x and cuDNN 9.x on the library path): " + e.getMessage();
+            String msg = "CUDA device " + requested + " was requested, but the CUDA execution provider of "
+                    + "onnxruntime_gpu (in this repository: the Maven profile 'cuda') could not be started; it needs an "
+                    + "NVIDIA driver, CUDA 12.x and cuDNN 9.x on the library path: " + e.getMessage();
             return unavailable(requested, msg, e);
         }
         return requested;
