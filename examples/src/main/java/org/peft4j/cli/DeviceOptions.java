@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
  * {@code --device cpu|cuda|cuda:N|auto} of every command that runs a model: it sets the device of the shared ONNX
  * Runtime before the first session, so training, evaluation, generation and merges all run there.
  */
-public final class DeviceOptions {
+final class DeviceOptions {
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "Where the model runs: "
             + "cpu, cuda, cuda:N, or auto (CUDA where it can be started, else the CPU with a warning); CUDA needs "
             + "the onnxruntime_gpu jar, CUDA 12.x and cuDNN 9.x (default: ${DEFAULT-VALUE}).")
