@@ -68,15 +68,19 @@ public final class DemoCommand extends CliCommand {
                 "--max-steps", Long.toString(maxSteps), "--per-device-train-batch-size", "8",
                 "--warmup-ratio", "0.05", "--lr-scheduler-type", "cosine", "--logging-steps", "5",
                 "--save-steps", "100000", "--max-length", "256", "--peft-type", peftType,
-                "--num-virtual-tokens", Integer.toString(numVirtualTokens)));
+                "--num-virtual-tokens", Integer.toString(numVirtualTokens), "--device", deviceOptions.device));
         if (verbose) {
             a.add("--verbose");
         }
         return a;
     }
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(null), "--model", true, true);
         Path promptsFile = ModelPaths.requireFile(ModelPaths.prompts(null), "--prompts-file",
                 "JSONL held-out prompts");

@@ -88,8 +88,12 @@ public final class FinetuneCommand extends CliCommand {
     @Mixin
     PromptOptions prompt;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
         Path trainFile = ModelPaths.requireFile(ModelPaths.trainData(data), "--data",
                 "a JSON or JSONL file of instruction records");

@@ -66,8 +66,12 @@ public final class GenerateCommand extends CliCommand {
     @Mixin
     QuantOptions quant;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         if (adapter != null) {
             ModelPaths.requireAdapter(adapter, "--adapter");
         }

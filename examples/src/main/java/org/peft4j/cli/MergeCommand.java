@@ -43,8 +43,12 @@ public final class MergeCommand extends CliCommand {
     @Mixin
     QuantOptions quant;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Override
     protected void run() throws Exception {
+        deviceOptions.apply(this);
         ModelPaths.requireAdapter(adapter, "--adapter");
         Path modelDir = ModelPaths.requireModel(ModelPaths.modelForAdapter(model, adapter), "--model", true, false);
         if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {

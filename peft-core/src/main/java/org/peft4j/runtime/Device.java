@@ -43,11 +43,17 @@ public final class Device {
         return new Device(kind, index, true);
     }
 
-    /** Parses {@code "cpu"}, {@code "cuda"} or {@code "cuda:N"}. */
+    /**
+     * Parses {@code "cpu"}, {@code "cuda"}, {@code "cuda:N"} or {@code "auto"} (CUDA device 0 where it can be
+     * started, else the CPU with one warning: {@code cuda().orCpuFallback()}).
+     */
     public static Device parse(String s) {
         String t = s.trim().toLowerCase(java.util.Locale.ROOT);
         if (t.equals("cpu")) {
             return cpu();
+        }
+        if (t.equals("auto")) {
+            return cuda().orCpuFallback();
         }
         if (t.equals("cuda")) {
             return cuda();
@@ -55,7 +61,7 @@ public final class Device {
         if (t.startsWith("cuda:")) {
             return cuda(Integer.parseInt(t.substring(5)));
         }
-        throw new IllegalArgumentException("unknown device '" + s + "', expected cpu, cuda or cuda:N");
+        throw new IllegalArgumentException("unknown device '" + s + "', expected cpu, cuda, cuda:N or auto");
     }
 
     public Kind kind() {

@@ -37,6 +37,7 @@ import org.slf4j.LoggerFactory;
 public final class OrtRuntime implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OrtRuntime.class);
     private static OrtRuntime shared;
+    private static RuntimeOptions sharedOptions;
 
     private final OrtEnvironment env;
     private final RuntimeOptions options;
@@ -68,14 +69,45 @@ public final class OrtRuntime implements AutoCloseable {
         OPEN.add(this);
     }
 
-    /** A process-wide CPU runtime with default options (closed at JVM exit). */
+    /**
+     * The process-wide runtime (closed at JVM exit) that everything without a runtime of its own uses: logits,
+     * {@code PeftModel.generate}, {@code Generator}, adapter merges. Its options are those given to
+     * {@link #configureShared}, else the defaults on the device named by the system property {@code peft4j.device}
+     * ({@code cpu}, {@code cuda}, {@code cuda:N} or {@code auto}; default {@code cpu}).
+     */
     public static synchronized OrtRuntime shared() {
         if (shared == null || shared.closed) {
-            shared = new OrtRuntime(RuntimeOptions.defaults());
+            RuntimeOptions o = sharedOptions != null ? sharedOptions : RuntimeOptions.builder()
+                    .optDevice(Device.parse(System.getProperty("peft4j.device", "cpu"))).build();
+            shared = new OrtRuntime(o);
             OrtRuntime s = shared;
             java.lang.Runtime.getRuntime().addShutdownHook(new Thread(s::close, "peft4j-runtime-close"));
         }
         return shared;
+    }
+
+    /**
+     * Sets the options of the {@link #shared()} runtime, e.g. its device, before its first use; everything that runs
+     * on the shared runtime (generation and merges included) then runs there. Returns the shared runtime.
+     *
+     * @throws IllegalStateException if the shared runtime already exists with other options (a device request that
+     *     resolves to the device in use counts as the same)
+     * @throws DeviceUnavailableException if CUDA is requested, not available, and no CPU fallback was allowed
+     */
+    public static synchronized OrtRuntime configureShared(RuntimeOptions options) {
+        java.util.Objects.requireNonNull(options, "options");
+        if (shared != null && !shared.closed) {
+            // the same settings, or a device request that resolves to the device in use (auto on a machine without
+            // CUDA, for one) are fine
+            if (!shared.options.sameAs(options) && !(shared.options.sameBesidesDevice(options)
+                    && resolveDevice(options.device()).equals(shared.device))) {
+                throw new IllegalStateException("the shared ONNX Runtime is already in use with other options; "
+                        + "call configureShared before the first model runs");
+            }
+            return shared;
+        }
+        sharedOptions = options;
+        return shared();
     }
 
     /** The device sessions actually run on (CPU after an allowed fallback). */
@@ -88,21 +120,59 @@ public final class OrtRuntime implements AutoCloseable {
     }
 
     static Device resolveDevice(Device requested) {
+        return resolveDevice(requested, () -> NativeStack.call(OrtEnvironment::getAvailableProviders),
+                OrtRuntime::probeCuda);
+    }
+
+    /**
+     * Resolves {@code requested} against the providers this ONNX Runtime build lists and a probe that starts the CUDA
+     * execution provider once. The GPU jar lists CUDA whether or not CUDA can be loaded here: on a machine without
+     * CUDA 12 / cuDNN 9 its {@code addCUDA} throws (ORT_EP_FAIL, or a load error of the provider library), so
+     * listing alone would let an allowed fallback through and fail at the first session. Both checks end in one
+     * warning and the CPU when a fallback is allowed, and in a {@link DeviceUnavailableException} otherwise.
+     */
+    static Device resolveDevice(Device requested, java.util.function.Supplier<EnumSet<OrtProvider>> providers,
+            java.util.function.IntConsumer cudaProbe) {
         if (requested.kind() == Device.Kind.CPU) {
             return requested;
         }
-        EnumSet<OrtProvider> providers = NativeStack.call(OrtEnvironment::getAvailableProviders);
-        if (!providers.contains(OrtProvider.CUDA)) {
+        EnumSet<OrtProvider> available = providers.get();
+        if (!available.contains(OrtProvider.CUDA)) {
             String msg = "CUDA device " + requested + " was requested, but this ONNX Runtime build has no CUDA "
-                    + "execution provider (available: " + providers + "). Build with the Maven profile 'cuda' "
-                    + "(com.microsoft.onnxruntime:onnxruntime_gpu) and install CUDA 12.x and cuDNN 9.x.";
-            if (requested.allowsCpuFallback()) {
-                LOG.warn("{} Falling back to the CPU.", msg);
-                return Device.cpu();
-            }
-            throw new DeviceUnavailableException(msg, null);
+                    + "execution provider (available: " + available + "). Replace the dependency "
+                    + "com.microsoft.onnxruntime:onnxruntime by com.microsoft.onnxruntime:onnxruntime_gpu of the same "
+                    + "version (in this repository: the Maven profile 'cuda') and install CUDA 12.x and cuDNN 9.x.";
+            return unavailable(requested, msg, null);
+        }
+        try {
+            cudaProbe.accept(requested.index());
+        } catch (RuntimeException | LinkageError e) {
+            String msg = "CUDA device " + requested + " was requested, but the CUDA execution provider of "
+                    + "onnxruntime_gpu (in this repository: the Maven profile 'cuda') could not be started; it needs an "
+                    + "NVIDIA driver, CUDA 12.x and cuDNN 9.x on the library path: " + e.getMessage();
+            return unavailable(requested, msg, e);
         }
         return requested;
+    }
+
+    private static Device unavailable(Device requested, String msg, Throwable cause) {
+        if (requested.allowsCpuFallback()) {
+            LOG.warn("{} Falling back to the CPU.", msg);
+            return Device.cpu();
+        }
+        throw new DeviceUnavailableException(msg, cause);
+    }
+
+    /** Starts the CUDA execution provider on {@code index} once, in throw-away session options. */
+    private static void probeCuda(int index) {
+        NativeStack.call(() -> {
+            try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+                so.addCUDA(index);
+            } catch (OrtException e) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+            return null;
+        });
     }
 
     /**

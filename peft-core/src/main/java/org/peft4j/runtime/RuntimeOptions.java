@@ -60,6 +60,17 @@ public final class RuntimeOptions {
         return maxCachedSessionBytes;
     }
 
+    /** Whether both hold the same settings. */
+    boolean sameAs(RuntimeOptions o) {
+        return device.equals(o.device) && sameBesidesDevice(o);
+    }
+
+    /** Whether both hold the same settings other than the device. */
+    boolean sameBesidesDevice(RuntimeOptions o) {
+        return intraOpThreads == o.intraOpThreads && zeroCopyWeights == o.zeroCopyWeights
+                && maxCachedSessions == o.maxCachedSessions && maxCachedSessionBytes == o.maxCachedSessionBytes;
+    }
+
     /** Builder for {@link RuntimeOptions}. */
     public static final class Builder {
         private Device device = Device.cpu();
