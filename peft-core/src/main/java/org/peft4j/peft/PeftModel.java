@@ -31,7 +31,6 @@ import org.peft4j.peft.tuners.TunerModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.SafeTensorsWriter;
-import org.peft4j.safetensors.TensorSource;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
 import org.peft4j.util.FolderSave;
@@ -142,9 +141,10 @@ public class PeftModel implements CausalLM, AutoCloseable {
             throw new java.nio.file.NoSuchFileException(file.toString(), null, "no adapter weights");
         }
         Map<String, Tensor> saved = new LinkedHashMap<>();
-        try (TensorSource src = SafeTensors.open(file)) {
+        try (SafeTensors src = SafeTensors.open(file)) {
             for (String k : src.keys()) {
-                saved.put(k, src.get(k).copy());
+                // read, not mapped: a mapping would outlive this model until a garbage collection
+                saved.put(k, src.read(k));
             }
         }
         Module.LoadResult r;
