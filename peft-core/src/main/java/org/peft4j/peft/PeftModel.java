@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * with a mix of adapters: the change throws {@link IllegalStateException} when a call is running, and a call that a
  * change overlapped anyway (it started between the check and the change) throws
  * {@link java.util.ConcurrentModificationException} instead of returning. Switch adapters between calls; training
- * ({@link #forward}) is single-threaded.
+ * ({@link #forward}) is single-threaded. To serve different adapters from several threads at once, pass the adapters
+ * per call instead ({@link #logits(OrtRuntime, Tensor, Tensor, List)}, {@link #generate(long[][], long[][],
+ * GenerationConfig, List)}, PEFT's {@code adapter_names}, LoRA only): such calls never read the shared switch.
  */
 public class PeftModel implements CausalLM, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
