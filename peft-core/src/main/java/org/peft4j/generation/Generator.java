@@ -108,6 +108,16 @@ public final class Generator {
      * @return [batch][len + generated], prompts included
      */
     public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg) {
+        return generate(inputIds, attentionMask, cfg, g -> Map.of());
+    }
+
+    /**
+     * As {@link #generate(long[][], long[][], GenerationConfig)}, feeding every decoding step the extra inputs
+     * {@code extraInputs} gives once the decoding graph is built (e.g. per-row adapter masks, which the model declares
+     * while it emits its forward).
+     */
+    public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg,
+            java.util.function.Function<Graph, Map<String, Tensor>> extraInputs) {
         int batch = inputIds.length;
         int len = inputIds[0].length;
         org.peft4j.models.TokenIds.checkInEmbedding(inputIds, base.vocabSize());
@@ -126,15 +136,24 @@ public final class Generator {
             seqs.add(inputIds[b].clone());
             masks.add(attentionMask[b].clone());
         }
-        try (CompiledGraph cg = runtime.compile(decodingGraph(), p -> false)) {
-            decode(cg, inputIds, seqs, masks, cfg, eosSet, pad);
+        Graph graph = decodingGraph();
+        Map<String, OnnxTensorLike> extra = new LinkedHashMap<>();
+        try (CompiledGraph cg = runtime.compile(graph, p -> false)) {
+            for (Map.Entry<String, Tensor> e : extraInputs.apply(graph).entrySet()) {
+                extra.put(e.getKey(), runtime.toOnnx(e.getValue()));
+            }
+            decode(cg, inputIds, seqs, masks, cfg, eosSet, pad, extra);
+        } finally {
+            for (OnnxTensorLike t : extra.values()) {
+                ((OnnxTensor) t).close();
+            }
         }
         return seqs.toArray(new long[0][]);
     }
 
     /** Runs the decoding steps, appending to {@code seqs} and {@code masks}. */
     private void decode(CompiledGraph cg, long[][] inputIds, List<long[]> seqs, List<long[]> masks,
-            GenerationConfig cfg, Set<Long> eosSet, long pad) {
+            GenerationConfig cfg, Set<Long> eosSet, long pad, Map<String, OnnxTensorLike> extra) {
         int batch = inputIds.length;
         boolean[] finished = new boolean[batch];
         LogitsSampler sampler = new LogitsSampler(cfg);
@@ -160,6 +179,7 @@ public final class Generator {
                     feed.put("input_ids", owned.get(0));
                     feed.put("attention_mask", owned.get(1));
                     feed.put("position_ids", owned.get(2));
+                    feed.putAll(extra);
                     for (int i = 0; i < base.numLayers(); i++) {
                         if (previous == null) {
                             OnnxTensor empty = runtime.toOnnx(Tensor.zeros(base.dtype(), batch, base.numKvHeads(), 0,

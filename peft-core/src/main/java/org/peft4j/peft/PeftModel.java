@@ -25,12 +25,12 @@ import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Module;
 import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.config.PeftType;
+import org.peft4j.peft.tuners.AdapterSelection;
 import org.peft4j.peft.tuners.PeftTuners;
 import org.peft4j.peft.tuners.TunerModel;
 import org.peft4j.runtime.OrtRuntime;
 import org.peft4j.safetensors.SafeTensors;
 import org.peft4j.safetensors.SafeTensorsWriter;
-import org.peft4j.safetensors.TensorSource;
 import org.peft4j.tensor.Tensor;
 import org.peft4j.util.AtomicFiles;
 import org.peft4j.util.FolderSave;
@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * with a mix of adapters: the change throws {@link IllegalStateException} when a call is running, and a call that a
  * change overlapped anyway (it started between the check and the change) throws
  * {@link java.util.ConcurrentModificationException} instead of returning. Switch adapters between calls; training
- * ({@link #forward}) is single-threaded.
+ * ({@link #forward}) is single-threaded. To serve different adapters from several threads at once, pass the adapters
+ * per call instead ({@link #logits(OrtRuntime, Tensor, Tensor, List)}, {@link #generate(long[][], long[][],
+ * GenerationConfig, List)}, PEFT's {@code adapter_names}, LoRA only): such calls never read the shared switch.
  */
 public class PeftModel implements CausalLM, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
@@ -141,9 +143,10 @@ public class PeftModel implements CausalLM, AutoCloseable {
             throw new java.nio.file.NoSuchFileException(file.toString(), null, "no adapter weights");
         }
         Map<String, Tensor> saved = new LinkedHashMap<>();
-        try (TensorSource src = SafeTensors.open(file)) {
+        try (SafeTensors src = SafeTensors.open(file)) {
             for (String k : src.keys()) {
-                saved.put(k, src.get(k).copy());
+                // read, not mapped: a mapping would outlive this model until a garbage collection
+                saved.put(k, src.read(k));
             }
         }
         Module.LoadResult r;
@@ -498,6 +501,117 @@ public class PeftModel implements CausalLM, AutoCloseable {
             return endCall(at, CausalLM.super.logits(runtime, inputIds, attentionMask));
         } finally {
             running.decrementAndGet();
+        }
+    }
+
+    // ------------------------------------------------------------ mixed-batch inference (per-call adapters)
+
+    /**
+     * Emits the forward with one adapter per batch row (PEFT's {@code model(..., adapter_names=[...])}): row {@code i}
+     * uses adapter {@code rows.adapterNames().get(i)}, or none for {@code "__base__"}. Run the graph with
+     * {@code rows.feeds(g)} added to the feed. Only LoRA supports it; the active adapter switch is not read.
+     *
+     * @throws IllegalArgumentException (PEFT's ValueError) in a training graph, for an unknown adapter name, or with
+     *     merged adapters; for DoRA adapters; for a tuner other than LoRA
+     */
+    public CausalLMOutput forward(Graph g, CausalLMInput input, AdapterSelection rows) {
+        checkAdapterNames(rows.adapterNames(), g.isTraining());
+        try (AdapterSelection.Scope s = rows.enter()) {
+            return forward(g, input);
+        }
+    }
+
+    /** {@link #logits(OrtRuntime, Tensor, Tensor, List)} on the process-wide CPU runtime. */
+    public Tensor logits(Tensor inputIds, Tensor attentionMask, List<String> adapterNames) {
+        return logits(OrtRuntime.shared(), inputIds, attentionMask, adapterNames);
+    }
+
+    /**
+     * Logits [batch, seq, vocab] with one adapter per row (PEFT's per-call {@code adapter_names}, mixed-batch
+     * inference): {@code adapterNames.get(i)} for row {@code i}, {@code "__base__"} for the base model. Thread-safe:
+     * the call never reads the shared active-adapter switch ({@link #setAdapter}), so threads may each pass their own
+     * adapters at once. One graph is compiled (and cached) per set of distinct adapters; which row uses which is fed
+     * as data.
+     *
+     * @throws IllegalArgumentException with PEFT's messages: a length other than the batch size, an adapter no layer
+     *     has, merged adapters, DoRA adapters, or a tuner other than LoRA
+     */
+    public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask, List<String> adapterNames) {
+        checkBatch(adapterNames, inputIds.dim(0));
+        org.peft4j.models.TokenIds.checkInEmbedding(inputIds, getBaseModel().vocabSize());
+        AdapterSelection rows = new AdapterSelection(adapterNames);
+        Graph g = new Graph();
+        Value ids = g.input("input_ids", org.peft4j.tensor.DType.I64, org.peft4j.graph.Dim.of("batch"),
+                org.peft4j.graph.Dim.of("seq"));
+        CausalLMInput in = CausalLMInput.of(ids);
+        Map<String, Tensor> feed = new LinkedHashMap<>();
+        feed.put("input_ids", inputIds);
+        if (attentionMask != null) {
+            in.attentionMask(g.input("attention_mask", org.peft4j.tensor.DType.I64, org.peft4j.graph.Dim.of("batch"),
+                    org.peft4j.graph.Dim.of("seq")));
+            feed.put("attention_mask", attentionMask);
+        }
+        g.output("logits", forward(g, in, rows).logits());
+        feed.putAll(rows.feeds(g));
+        try (org.peft4j.runtime.CompiledGraph cg = runtime.compile(g, p -> false)) {
+            return cg.run(feed).get("logits");
+        }
+    }
+
+    /**
+     * Generates with one adapter per prompt (PEFT's {@code generate(..., adapter_names=[...])}); {@code "__base__"}
+     * generates with the base model. Thread-safe as {@link #logits(OrtRuntime, Tensor, Tensor, List)}: the shared
+     * active-adapter switch is not read.
+     *
+     * @throws IllegalArgumentException as {@link #logits(OrtRuntime, Tensor, Tensor, List)}
+     */
+    public long[][] generate(long[][] inputIds, long[][] attentionMask, GenerationConfig cfg,
+            List<String> adapterNames) {
+        checkBatch(adapterNames, inputIds.length);
+        AdapterSelection rows = new AdapterSelection(adapterNames);
+        checkAdapterNames(adapterNames, false);
+        try (AdapterSelection.Scope s = rows.enter()) {
+            return new Generator(this).generate(inputIds, attentionMask, cfg, rows::feeds);
+        }
+    }
+
+    private static void checkBatch(List<String> adapterNames, long batch) {
+        if (adapterNames.size() != batch) {
+            throw new IllegalArgumentException("Length of `adapter_names` should be the same as the number of inputs, "
+                    + "but got " + adapterNames.size() + " and " + batch + " respectively.");
+        }
+    }
+
+    /** PEFT's checks of {@code adapter_names} (LoraModel._enable_peft_forward_hooks, LoraLayer._check_forward_args). */
+    private void checkAdapterNames(List<String> adapterNames, boolean training) {
+        for (PeftConfig c : peftConfig().values()) {
+            if (c.peftType() != PeftType.LORA) {
+                throw new IllegalArgumentException(c.peftType() + " does not support mixed adapter batches "
+                        + "(`adapter_names`); only LoRA does.");
+            }
+        }
+        if (training) {
+            throw new IllegalArgumentException("Cannot pass `adapter_names` when the model is in training mode.");
+        }
+        Set<String> expected = new LinkedHashSet<>();
+        boolean merged = false;
+        for (Module m : getBaseModel().namedModules().values()) {
+            if (m instanceof org.peft4j.peft.tuners.BaseTunerLayer) {
+                org.peft4j.peft.tuners.BaseTunerLayer l = (org.peft4j.peft.tuners.BaseTunerLayer) m;
+                expected.addAll(l.adapterNames());
+                merged |= !l.mergedAdapters().isEmpty();
+            }
+        }
+        java.util.TreeSet<String> unexpected = new java.util.TreeSet<>(adapterNames);
+        unexpected.remove(AdapterSelection.BASE);
+        unexpected.removeAll(expected);
+        if (!unexpected.isEmpty()) {
+            throw new IllegalArgumentException("Trying to infer with non-existing adapter(s): "
+                    + String.join(", ", unexpected));
+        }
+        if (merged) {
+            throw new IllegalArgumentException("Cannot pass `adapter_names` when there are merged adapters, please "
+                    + "call `unmerge_adapter` first.");
         }
     }
 

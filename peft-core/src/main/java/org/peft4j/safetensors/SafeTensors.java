@@ -500,6 +500,36 @@ public final class SafeTensors implements TensorSource {
     }
 
     /**
+     * Reads the tensor's bytes into a new buffer of its own, without mapping the file: for callers that copy the
+     * weights anyway (adapter loads), so that no mapping outlives the call waiting for the garbage collector.
+     */
+    public Tensor read(String name) throws IOException {
+        TensorInfo t = info(name);
+        if (closed) {
+            throw new IllegalStateException(file + " is closed");
+        }
+        long length = t.byteLength();
+        if (length > Integer.MAX_VALUE) {
+            throw new SafeTensorsException(file, name, "is " + length + " bytes; a single tensor must be smaller"
+                    + " than 2 GiB (" + (Integer.MAX_VALUE + 1L) + " bytes) to be read");
+        }
+        if (length > 0) {
+            checkUnchanged(name);
+        }
+        ByteBuffer bytes = ByteBuffer.allocateDirect((int) length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long at = t.fileOffset();
+        while (bytes.hasRemaining()) {
+            int n = channel.read(bytes, at + bytes.position());
+            if (n < 0) {
+                throw new SafeTensorsException(file, name, "ends before its data (" + bytes.position() + " of "
+                        + length + " bytes read)");
+            }
+        }
+        bytes.flip();
+        return Tensor.wrap(t.dtype(), t.shape(), bytes);
+    }
+
+    /**
      * Checks that the file still has the size it had when opened, i.e. was not truncated or rewritten in place
      * (which would make mapped pages fault with SIGBUS).
      *

@@ -6,6 +6,7 @@ import org.peft4j.graph.Parameter;
 import org.peft4j.graph.Value;
 import org.peft4j.models.gemma2.Gemma2TextScaledWordEmbedding;
 import org.peft4j.nn.Embedding;
+import org.peft4j.peft.tuners.AdapterSelection;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -82,7 +83,8 @@ public class LoraEmbedding extends LoraLayer {
         }
         DType outType = result.dtype();
         Value acc = outType == DType.F32 ? result : g.cast(result, DType.F32);
-        for (String a : active) {
+        AdapterSelection rows = AdapterSelection.current();
+        for (String a : rows == null ? active : rows.uniqueAdapters()) {
             if (!r.containsKey(a)) {
                 continue;
             }
@@ -93,6 +95,10 @@ public class LoraEmbedding extends LoraLayer {
             if (baseLayer() instanceof Gemma2TextScaledWordEmbedding) {
                 // PEFT scales the adapter's output as the layer scales the embedding (_get_embed_scale)
                 delta = g.mulScalar(delta, ((Gemma2TextScaledWordEmbedding) baseLayer()).embedScale());
+            }
+            if (rows != null) {
+                // PEFT's _mixed_batch_forward: each row gets only its own adapter's delta
+                delta = g.mul(delta, rows.mask(g, a));
             }
             acc = g.add(acc, delta);
         }

@@ -9,6 +9,7 @@ import org.peft4j.nn.Conv1D;
 import org.peft4j.nn.Layer;
 import org.peft4j.nn.Linear;
 import org.peft4j.nn.LinearLike;
+import org.peft4j.peft.tuners.AdapterSelection;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
@@ -121,14 +122,22 @@ public class LoraLinear extends LoraLayer {
         DType outType = result.dtype();
         Value xf = x.dtype() == DType.F32 ? x : g.cast(x, DType.F32);
         Value acc = outType == DType.F32 ? result : g.cast(result, DType.F32);
-        for (String a : active) {
+        AdapterSelection rows = AdapterSelection.current();
+        for (String a : rows == null ? active : rows.uniqueAdapters()) {
             if (!r.containsKey(a)) {
                 continue;
             }
             try (Graph.Scope s = g.scope("lora_" + a)) {
                 Value dx = ((Layer) loraDropout().get(a)).forward(g, xf);
                 LoraVariant variant = loraVariant.get(a);
-                if (variant == null) {
+                if (rows != null) {
+                    // PEFT's _mixed_batch_forward: each row gets only its own adapter's delta
+                    if (variant != null) {
+                        throw new IllegalArgumentException("Cannot pass `adapter_names` when DoRA is enabled.");
+                    }
+                    Value delta = g.mulScalar(loraOutput(g, a, dx), scaling.get(a));
+                    acc = g.add(acc, g.mul(delta, rows.mask(g, a)));
+                } else if (variant == null) {
                     acc = g.add(acc, g.mulScalar(loraOutput(g, a, dx), scaling.get(a)));
                 } else {
                     acc = variant.forward(g, this, a, dx, acc);

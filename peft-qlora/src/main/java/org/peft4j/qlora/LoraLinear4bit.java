@@ -41,6 +41,11 @@ public class LoraLinear4bit extends LoraLinear {
         if (disabled() || merged()) {
             return result;
         }
+        if (org.peft4j.peft.tuners.AdapterSelection.current() != null) {
+            // refuse rather than silently apply the active adapters to every row
+            throw new UnsupportedOperationException("lora.Linear4bit does not support mixed adapter batches "
+                    + "(`adapter_names`) in peft4j yet.");
+        }
         DType expected = result.dtype();
         for (String a : activeAdapters()) {
             if (!r().containsKey(a)) {
