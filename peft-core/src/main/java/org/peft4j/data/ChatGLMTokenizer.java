@@ -88,6 +88,35 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         return sp.decodePieces(tokens);
     }
 
+    /** {@link #decode(long[])} without the special tokens ({@link #SPECIAL_TOKENS}) when asked. */
+    @Override
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        if (!skipSpecialTokens) {
+            return decode(ids);
+        }
+        int base = sp.vocabSize();
+        return decode(java.util.Arrays.stream(ids)
+                .filter(id -> id < base || id >= base + SPECIAL_TOKENS.size()).toArray());
+    }
+
+    /**
+     * ChatGLM3's chat format ({@code build_chat_input} generalised to any conversation): {@code [gMASK] sop}, each
+     * message as {@code <|role|>} + encode("\n") + encode(content), then {@code <|assistant|>} with
+     * {@code addGenerationPrompt}.
+     */
+    @Override
+    public long[] applyChatTemplate(List<Message> messages, boolean addGenerationPrompt) {
+        List<long[]> parts = new ArrayList<>();
+        parts.add(prefix());
+        for (Message m : messages) {
+            parts.add(singleMessage(m.role(), "", m.content()));
+        }
+        if (addGenerationPrompt) {
+            parts.add(new long[] {specialTokenId("<|assistant|>")});
+        }
+        return concat(parts.toArray(new long[0][]));
+    }
+
     /** One message of a ChatGLM3 conversation: a role (system, user, assistant, observation) and its content. */
     public record ChatMessage(String role, String content, String metadata) {
         public ChatMessage(String role, String content) {

@@ -174,6 +174,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         return tokenizer.decode(ids, false);
     }
 
+    /** The tokenizers library's {@code decode(ids, skip_special_tokens)}. */
+    @Override
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        return tokenizer.decode(ids, skipSpecialTokens);
+    }
+
     @Override
     public Long bosTokenId() {
         return bos;

@@ -30,6 +30,42 @@ public interface Tokenizer {
     /** Text of {@code ids}, special tokens included. */
     String decode(long[] ids);
 
+    /**
+     * transformers' {@code decode(ids, skip_special_tokens)}: with {@code skipSpecialTokens}, special tokens
+     * are left out of the text. This default leaves out the bos, eos and pad ids; tokenizers with more special
+     * tokens override it.
+     *
+     * @param ids the token ids
+     * @param skipSpecialTokens whether to leave special tokens out
+     * @return the text
+     */
+    default String decode(long[] ids, boolean skipSpecialTokens) {
+        if (!skipSpecialTokens) {
+            return decode(ids);
+        }
+        java.util.Set<Long> special = new java.util.HashSet<>(eosTokenIds());
+        for (Long id : new Long[] {bosTokenId(), eosTokenId(), padTokenId()}) {
+            if (id != null) {
+                special.add(id);
+            }
+        }
+        return decode(java.util.Arrays.stream(ids).filter(id -> !special.contains(id)).toArray());
+    }
+
+    /**
+     * transformers' {@code apply_chat_template(messages, add_generation_prompt=..., tokenize=True)}: the chat
+     * rendered with this tokenizer's chat template ({@link ChatTemplate#forTokenizer}) and encoded without adding
+     * special tokens (the template writes them). ChatGLM's tokenizer builds its own format.
+     *
+     * @param messages the conversation
+     * @param addGenerationPrompt whether to append the header of the assistant's next turn
+     * @return the token ids
+     * @throws org.peft4j.Peft4jException when a Hugging Face tokenizer has no chat template (as transformers raises)
+     */
+    default long[] applyChatTemplate(java.util.List<Message> messages, boolean addGenerationPrompt) {
+        return encode(ChatTemplate.forTokenizer(this).render(messages, addGenerationPrompt), false);
+    }
+
     /** Beginning-of-sequence token id, or null. */
     Long bosTokenId();
 
