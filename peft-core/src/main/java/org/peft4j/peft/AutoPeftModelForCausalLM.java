@@ -1,6 +1,7 @@
 package org.peft4j.peft;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,7 +15,7 @@ import org.peft4j.data.Tokenizer;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.auto.AutoModelForCausalLM;
-import org.peft4j.peft.config.PeftConfig;
+import org.peft4j.util.StrictGson;
 
 /**
  * PEFT's {@code AutoPeftModelForCausalLM}: a saved adapter folder, its base model (named by
@@ -67,13 +68,30 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable)
             throws IOException {
-        PeftConfig config = PeftConfigs.fromPretrained(adapterDir);
-        Path base = resolveBaseModel(adapterDir, config.baseModelNameOrPath());
+        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir));
         PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base);
         PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
         Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
         Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
         return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+    }
+
+    /** {@code base_model_name_or_path} of the adapter's config, read before the method's config class is needed. */
+    private static String baseModelNameOrPath(Path adapterDir) throws IOException {
+        Path file = adapterDir.resolve("adapter_config.json");
+        if (!Files.isRegularFile(file)) {
+            throw new java.io.FileNotFoundException("no adapter_config.json in " + adapterDir);
+        }
+        com.google.gson.JsonObject json = StrictGson.parseObject(Files.readString(file, StandardCharsets.UTF_8),
+                file.toString());
+        com.google.gson.JsonElement e = json.get("base_model_name_or_path");
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw new Peft4jException(file + ": 'base_model_name_or_path' must be a string, got " + e);
+        }
+        return e.getAsString();
     }
 
     /**
