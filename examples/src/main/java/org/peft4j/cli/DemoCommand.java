@@ -4,8 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.peft4j.data.ChatTemplate;
-import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.AutoTokenizer;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.auto.AutoModelForCausalLM;
@@ -103,12 +103,12 @@ public final class DemoCommand extends CliCommand {
         int before = 0;
         int after = 0;
         int expected = 0;
-        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+        Tokenizer tokenizer = AutoTokenizer.load(modelDir);
+        try {
             GenerationConfig cfg = AdapterInference.generationConfig(tokenizer, maxNewTokens).build();
-            ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
             PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(modelDir), outputDir);
             for (Prompts.Prompt p : prompts) {
-                long[] ids = AdapterInference.promptIds(tokenizer, template, p.text());
+                long[] ids = AdapterInference.promptIds(tokenizer, p.text());
                 AdapterInference.Answers answers = AdapterInference.beforeAndAfter(tokenizer, peft, ids, cfg);
                 String b = answers.base();
                 String a = answers.adapter();
@@ -121,6 +121,8 @@ public final class DemoCommand extends CliCommand {
                     after += a.contains(p.expect()) ? 1 : 0;
                 }
             }
+        } finally {
+            AutoTokenizer.close(tokenizer);
         }
         out().println();
         out().printf(Locale.ROOT, "held-out answers containing the expected text: before %d/%d, after %d/%d%n",

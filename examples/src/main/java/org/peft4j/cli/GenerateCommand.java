@@ -3,8 +3,8 @@ package org.peft4j.cli;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.peft4j.data.ChatTemplate;
-import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.AutoTokenizer;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.examples.AdapterInference;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.models.PreTrainedModel;
@@ -23,8 +23,10 @@ import picocli.CommandLine.Option;
         description = "Generate answers to prompts; with --adapter, the base model's answer (before fine-tuning) "
             + "and the adapter's (after) for each prompt.")
 public final class GenerateCommand extends CliCommand {
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the "
-            + "embedded " + ModelPaths.DEFAULT_MODEL + ").")
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: with "
+            + "--adapter, the folder its adapter_config.json names in base_model_name_or_path, the embedded "
+            + ModelPaths.DEFAULT_MODEL + " when it names that; without --adapter, the embedded "
+            + ModelPaths.DEFAULT_MODEL + ").")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT adapter folder (adapter_config.json, "
@@ -67,14 +69,14 @@ public final class GenerateCommand extends CliCommand {
 
     @Override
     protected void run() throws Exception {
-        Path modelDir = ModelPaths.requireModel(ModelPaths.model(model), "--model", true, true);
         if (adapter != null) {
             ModelPaths.requireAdapter(adapter, "--adapter");
         }
+        Path modelDir = ModelPaths.requireModel(ModelPaths.baseModel(model, adapter), "--model", true, true);
         List<Prompts.Prompt> items = prompts();
-        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
+        Tokenizer tokenizer = AutoTokenizer.load(modelDir);
+        try {
             GenerationConfig cfg = config(tokenizer);
-            ChatTemplate template = ChatTemplate.forTokenizer(tokenizer);
             PreTrainedModel base = quant.load(modelDir);
             PeftModel peft = adapter == null ? null : PeftModel.fromPretrained(base, adapter);
             out().println("model:   " + modelDir + (quant.describe() == null ? "" : " (" + quant.describe() + ")"));
@@ -83,7 +85,7 @@ public final class GenerateCommand extends CliCommand {
             }
             for (int i = 0; i < items.size(); i++) {
                 Prompts.Prompt p = items.get(i);
-                long[] ids = AdapterInference.promptIds(tokenizer, template, p.text());
+                long[] ids = AdapterInference.promptIds(tokenizer, p.text());
                 checkIds(ids, base, p.text());
                 out().printf("%n### prompt %d/%d: %s%n", i + 1, items.size(), p.text());
                 if (p.expect() != null) {
@@ -98,6 +100,8 @@ public final class GenerateCommand extends CliCommand {
                 printAnswer("after fine-tuning (base + adapter):", answers.adapter());
             }
             out().flush();
+        } finally {
+            AutoTokenizer.close(tokenizer);
         }
     }
 
@@ -116,7 +120,7 @@ public final class GenerateCommand extends CliCommand {
         return out;
     }
 
-    private GenerationConfig config(HfTokenizer tokenizer) {
+    private GenerationConfig config(Tokenizer tokenizer) {
         try {
             return AdapterInference.generationConfig(tokenizer, maxNewTokens).doSample(doSample)
                     .temperature(temperature).topP(topP).topK(topK).seed(seed).build();

@@ -65,6 +65,41 @@ public final class ModelPaths {
         return orDefault(given, DEFAULT_MODEL, "--model");
     }
 
+    /**
+     * The base model of {@code adapter} when {@code --model} is not given: the folder named by its
+     * adapter_config.json's {@code base_model_name_or_path} (absolute, or relative to the working directory), or the
+     * embedded default model when that is what it names (a path ending in {@value #DEFAULT_MODEL} that no longer
+     * exists, e.g. written on another machine). With {@code given} (or no adapter), {@link #model(Path)}.
+     */
+    static Path baseModel(Path given, Path adapter) {
+        if (given != null || adapter == null) {
+            return model(given);
+        }
+        Path file = adapter.resolve("adapter_config.json");
+        String name;
+        try {
+            com.google.gson.JsonElement e = org.peft4j.util.StrictGson.parseObject(
+                    Files.readString(file, java.nio.charset.StandardCharsets.UTF_8), file.toString())
+                    .get("base_model_name_or_path");
+            name = e == null || e.isJsonNull() || !e.isJsonPrimitive() ? null : e.getAsString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return model(null); // requireAdapter reports the unreadable config
+        }
+        if (name == null || name.isBlank()) {
+            throw new CliException("--model not given and " + file + " has no 'base_model_name_or_path'; pass "
+                    + "--model (the base model's folder)");
+        }
+        Path named = Paths.get(name);
+        if (Files.isRegularFile(named.resolve("config.json"))) {
+            return named;
+        }
+        if (named.normalize().toString().replace('\\', '/').endsWith(DEFAULT_MODEL)) {
+            return model(null);
+        }
+        throw new CliException("--model not given and " + file + "'s 'base_model_name_or_path' \"" + name
+                + "\" is not a local model folder; pass --model (the base model's folder)");
+    }
+
     /** The training data: {@code given}, else the embedded default data. */
     static Path trainData(Path given) {
         return orDefault(given, DEFAULT_TRAIN_DATA, "--data");

@@ -7,8 +7,9 @@ import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.List;
 import org.peft4j.data.ChatTemplate;
-import org.peft4j.data.HfTokenizer;
+import org.peft4j.data.AutoTokenizer;
 import org.peft4j.data.Message;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
 import org.peft4j.models.PreTrainedModel;
@@ -37,8 +38,9 @@ public final class AdapterInference {
     /** Runs the example; {@code mergedDir} receives the merged model and the tokenizer files. */
     public static Result run(Path modelDir, Path adapterDir, Path mergedDir, String prompt, int maxNewTokens)
             throws IOException {
-        try (HfTokenizer tokenizer = HfTokenizer.load(modelDir)) {
-            long[] ids = promptIds(tokenizer, ChatTemplate.forTokenizer(tokenizer), prompt);
+        Tokenizer tokenizer = AutoTokenizer.load(modelDir);
+        try {
+            long[] ids = promptIds(tokenizer, prompt);
             GenerationConfig cfg = generationConfig(tokenizer, maxNewTokens).build();
 
             PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);
@@ -47,13 +49,16 @@ public final class AdapterInference {
 
             PreTrainedModel merged = model.mergeAndUnload();
             merged.savePretrained(mergedDir);
-            for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+            for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                    "tokenizer.model")) {
                 if (Files.exists(modelDir.resolve(f))) {
                     Files.copy(modelDir.resolve(f), mergedDir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
             PreTrainedModel reloaded = AutoModelForCausalLM.fromPretrained(mergedDir);
             return new Result(answers.adapter(), answers.base(), answer(tokenizer, reloaded, ids, cfg));
+        } finally {
+            AutoTokenizer.close(tokenizer);
         }
     }
 
@@ -65,7 +70,7 @@ public final class AdapterInference {
      * A generation config for chat answers with this tokenizer: at most {@code maxNewTokens}, stopping at its
      * end-of-sequence tokens, padding with its pad token when it has one. Greedy unless the caller sets more.
      */
-    public static GenerationConfig.Builder generationConfig(HfTokenizer tokenizer, int maxNewTokens) {
+    public static GenerationConfig.Builder generationConfig(Tokenizer tokenizer, int maxNewTokens) {
         GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens(maxNewTokens)
                 .eosTokenIds(tokenizer.eosTokenIds());
         if (tokenizer.padTokenId() != null) {
@@ -74,13 +79,21 @@ public final class AdapterInference {
         return b;
     }
 
-    /** The token ids of {@code prompt} as one user turn, rendered with the chat template and its generation prompt. */
-    public static long[] promptIds(HfTokenizer tokenizer, ChatTemplate template, String prompt) {
+    /**
+     * The token ids of {@code prompt} as one user turn with the generation prompt, by the tokenizer's own chat format
+     * ({@link Tokenizer#applyChatTemplate}: the Jinja template of a Hugging Face tokenizer, ChatGLM3's format).
+     */
+    public static long[] promptIds(Tokenizer tokenizer, String prompt) {
+        return tokenizer.applyChatTemplate(List.of(Message.user(prompt)), true);
+    }
+
+    /** The token ids of {@code prompt} as one user turn, rendered with {@code template} and its generation prompt. */
+    public static long[] promptIds(Tokenizer tokenizer, ChatTemplate template, String prompt) {
         return tokenizer.encode(template.render(List.of(Message.user(prompt)), true), false);
     }
 
     /** Answers {@code ids} with {@code peft}'s adapter disabled, then enabled. */
-    public static Answers beforeAndAfter(HfTokenizer tokenizer, PeftModel peft, long[] ids, GenerationConfig cfg) {
+    public static Answers beforeAndAfter(Tokenizer tokenizer, PeftModel peft, long[] ids, GenerationConfig cfg) {
         String base;
         try (PeftModel.AdapterDisabled off = peft.disableAdapter()) {
             base = answer(tokenizer, peft.getBaseModel(), ids, cfg);
@@ -90,15 +103,15 @@ public final class AdapterInference {
 
     /**
      * The model's continuation of {@code ids} under {@code cfg} (greedy or sampled), decoded up to the first
-     * end-of-sequence token and stripped.
+     * end-of-sequence token with {@code skip_special_tokens=True} and stripped.
      */
-    public static String answer(HfTokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
+    public static String answer(Tokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
         long[] out = new Generator(model).generate(ids, cfg);
         int end = ids.length;
         while (end < out.length && !cfg.eosTokenIds().contains(out[end])) {
             end++;
         }
-        return tokenizer.decode(Arrays.copyOfRange(out, ids.length, end)).strip();
+        return tokenizer.decode(Arrays.copyOfRange(out, ids.length, end), true).strip();
     }
 
     public static void main(String[] args) throws IOException {

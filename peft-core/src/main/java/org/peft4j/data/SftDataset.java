@@ -39,7 +39,16 @@ public record SftDataset(Path file, List<TokenizedExample> examples, int records
         return load(file, SftTokenizer.of(tokenizer, maxLength), maxLength);
     }
 
-    static SftDataset load(Path file, SftTokenizer sft, int maxLength) {
+    /**
+     * Reads and tokenises {@code file} with {@code sft} (a tokenizer with a chosen chat or alpaca template).
+     *
+     * @param file a JSON or JSONL file of alpaca or chat records
+     * @param sft the SFT tokenizer
+     * @param maxLength the {@code maxLength} {@code sft} was made with (named in errors)
+     * @return the data set
+     * @throws DataFormatException as {@link #load(Path, Tokenizer, int)}
+     */
+    public static SftDataset load(Path file, SftTokenizer sft, int maxLength) {
         List<InstructionRecord> records = InstructionData.load(file);
         if (records.isEmpty()) {
             throw new DataFormatException(file + ": no records (expected alpaca {instruction, input, output} or chat "
