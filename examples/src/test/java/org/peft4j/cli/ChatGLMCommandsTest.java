@@ -55,4 +55,25 @@ class ChatGLMCommandsTest {
         }
         assertThat(max).as("lora_B moved away from its zero initialisation").isGreaterThan(0f);
     }
+
+    @Test
+    void generateAndMergeUseTheAdaptersBaseModelAndTheSentencePieceTokenizer(@TempDir Path out) throws Exception {
+        CliFixtures.Run t = CliFixtures.run("finetune", "--model", model.toString(), "--data", data.toString(),
+                "--output-dir", out.toString(), "--per-device-train-batch-size", "2", "--max-steps", "1");
+        assertThat(t.exitCode()).as(t.toString()).isZero();
+        // no --model: the adapter's base_model_name_or_path (the ChatGLM fixture folder, no tokenizer.json)
+        CliFixtures.Run g = CliFixtures.run("generate", "--adapter", out.toString(), "--prompt", "Hello",
+                "--max-new-tokens", "3");
+        assertThat(g.exitCode()).as(g.toString()).isZero();
+        assertThat(g.out()).contains("model:   " + model).contains("before fine-tuning (base model):")
+                .contains("after fine-tuning (base + adapter):").doesNotContain("[gMASK]").doesNotContain("<|");
+        Path merged = out.resolveSibling(out.getFileName() + "-merged");
+        CliFixtures.Run m = CliFixtures.run("merge", "--adapter", out.toString(), "--output-dir", merged.toString());
+        assertThat(m.exitCode()).as(m.toString()).isZero();
+        assertThat(m.out()).contains("into " + model).contains("tokenizer.model");
+        CliFixtures.Run g2 = CliFixtures.run("generate", "--model", merged.toString(), "--prompt", "Hello",
+                "--max-new-tokens", "3");
+        assertThat(g2.exitCode()).as(g2.toString()).isZero();
+        assertThat(g2.out()).contains("answer:");
+    }
 }
