@@ -54,7 +54,7 @@ class ArchitectureTest {
             .whereLayer("peft.config").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("peft.tuners").mayOnlyAccessLayers("quant", "peft.config", "models", "nn", "runtime",
                     "autodiff", "graph", "tensor", "util")
-            .whereLayer("peft").mayOnlyAccessLayers("quant", "peft.tuners", "peft.config", "generation", "models", "nn",
+            .whereLayer("peft").mayOnlyAccessLayers("quant", "peft.tuners", "peft.config", "generation", "data", "models", "nn",
                     "runtime", "graph", "safetensors", "tensor", "util");
 
     static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.peft4j.(**)").should().beFreeOfCycles();

@@ -8,9 +8,8 @@ import java.util.Locale;
 import java.util.TreeMap;
 import org.peft4j.data.DataFormatException;
 import org.peft4j.data.AutoTokenizer;
-import org.peft4j.data.InstructionData;
-import org.peft4j.data.InstructionRecord;
 import org.peft4j.data.PaddingCollator;
+import org.peft4j.data.SftDataset;
 import org.peft4j.data.SftTokenizer;
 import org.peft4j.data.TokenizedExample;
 import org.peft4j.data.Tokenizer;
@@ -168,39 +167,24 @@ public final class FinetuneCommand extends CliCommand {
         }
     }
 
-    /** Loads and tokenises a data file; drops examples whose responses were truncated away, with a note. */
+    /**
+     * Loads and tokenises a data file with the library's {@link SftDataset} (examples whose responses were truncated
+     * away are dropped, with a note).
+     */
     private List<TokenizedExample> tokenize(SftTokenizer sft, Path file, String option) {
-        List<InstructionRecord> records;
+        SftDataset data;
         try {
-            records = InstructionData.load(file);
+            data = SftDataset.load(file, sft, maxLength);
         } catch (DataFormatException e) {
-            throw new CliException(option + " " + e.getMessage(), e);
-        }
-        if (records.isEmpty()) {
-            throw new CliException(option + " " + file + ": no records (expected alpaca {instruction, input, "
-                    + "output} or chat {messages} records)");
-        }
-        List<TokenizedExample> all;
-        try {
-            all = sft.tokenizeAll(records);
+            throw new CliException(option + " " + e.getMessage().replace("max length", "--max-length"), e);
         } catch (RuntimeException e) {
             throw new CliException(option + " " + file + ": cannot tokenise: " + describe(e), e);
         }
-        List<TokenizedExample> kept = new ArrayList<>();
-        for (TokenizedExample ex : all) {
-            if (ex.countedTokens() > 0) {
-                kept.add(ex);
-            }
-        }
-        if (kept.isEmpty()) {
-            throw new CliException(option + " " + file + ": no example has response tokens within --max-length "
-                    + maxLength + " (chat records need an assistant turn)");
-        }
-        if (kept.size() < all.size()) {
+        if (data.skipped() > 0) {
             err().printf("note: %d of %d examples of %s have no response tokens within --max-length %d and are "
-                    + "skipped%n", all.size() - kept.size(), all.size(), file, maxLength);
+                    + "skipped%n", data.skipped(), data.records(), file, maxLength);
         }
-        return kept;
+        return data.examples();
     }
 
     private static void checkVocabulary(List<TokenizedExample> examples, PreTrainedModel model, Path modelDir,

@@ -23,8 +23,9 @@ import picocli.CommandLine.Option;
         description = "Generate answers to prompts; with --adapter, the base model's answer (before fine-tuning) "
             + "and the adapter's (after) for each prompt.")
 public final class GenerateCommand extends CliCommand {
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the "
-            + "adapter's base_model_name_or_path when it is a local folder, else the embedded "
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: with "
+            + "--adapter, the folder its adapter_config.json names in base_model_name_or_path, the embedded "
+            + ModelPaths.DEFAULT_MODEL + " when it names that; without --adapter, the embedded "
             + ModelPaths.DEFAULT_MODEL + ").")
     Path model;
 
@@ -75,7 +76,7 @@ public final class GenerateCommand extends CliCommand {
         if (adapter != null) {
             ModelPaths.requireAdapter(adapter, "--adapter");
         }
-        Path modelDir = ModelPaths.requireModel(ModelPaths.modelForAdapter(model, adapter), "--model", true, true);
+        Path modelDir = ModelPaths.requireModel(ModelPaths.baseModel(model, adapter), "--model", true, true);
         List<Prompts.Prompt> items = prompts();
         Tokenizer tokenizer = AutoTokenizer.load(modelDir);
         try {

@@ -29,8 +29,8 @@ public final class MergeCommand extends CliCommand {
             "special_tokens_map.json", "generation_config.json", "chat_template.jinja", "tokenizer.model");
 
     @Option(names = "--model", paramLabel = "DIR", description = "The base model's Hugging Face folder (default: "
-            + "the adapter's base_model_name_or_path when it is a local folder, else the embedded "
-            + ModelPaths.DEFAULT_MODEL + ").")
+            + "the folder the adapter's adapter_config.json names in base_model_name_or_path; the embedded "
+            + ModelPaths.DEFAULT_MODEL + " when it names that).")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", required = true, description = "The PEFT adapter folder.")
@@ -50,7 +50,7 @@ public final class MergeCommand extends CliCommand {
     protected void run() throws Exception {
         deviceOptions.apply(this);
         ModelPaths.requireAdapter(adapter, "--adapter");
-        Path modelDir = ModelPaths.requireModel(ModelPaths.modelForAdapter(model, adapter), "--model", true, false);
+        Path modelDir = ModelPaths.requireModel(ModelPaths.baseModel(model, adapter), "--model", true, false);
         if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
             throw new CliException("--output-dir " + outputDir + ": is a file, expected a folder");
         }

@@ -66,40 +66,38 @@ public final class ModelPaths {
     }
 
     /**
-     * The base model of a command that loads {@code adapter}: {@code given} (--model) when set; else the adapter's
-     * {@code base_model_name_or_path} when it is a local folder (PEFT's AutoPeftModel reads the same field); else,
-     * when the field is unset or names the embedded default model of another checkout, the embedded default.
-     *
-     * @throws CliException when the field names something that is not a local folder (e.g. a Hub id)
+     * The base model of {@code adapter} when {@code --model} is not given: the folder named by its
+     * adapter_config.json's {@code base_model_name_or_path} (absolute, or relative to the working directory), or the
+     * embedded default model when that is what it names (a path ending in {@value #DEFAULT_MODEL} that no longer
+     * exists, e.g. written on another machine). With {@code given} (or no adapter), {@link #model(Path)}.
      */
-    static Path modelForAdapter(Path given, Path adapter) {
+    static Path baseModel(Path given, Path adapter) {
         if (given != null || adapter == null) {
             return model(given);
         }
-        String base;
+        Path file = adapter.resolve("adapter_config.json");
+        String name;
         try {
-            base = org.peft4j.peft.PeftConfigs.fromPretrained(adapter).baseModelNameOrPath();
-        } catch (IOException | RuntimeException e) {
-            throw new CliException("--adapter " + adapter + ": cannot read " + adapter.resolve("adapter_config.json")
-                    + ": " + CliCommand.describe(e), e);
+            com.google.gson.JsonElement e = org.peft4j.util.StrictGson.parseObject(
+                    Files.readString(file, java.nio.charset.StandardCharsets.UTF_8), file.toString())
+                    .get("base_model_name_or_path");
+            name = e == null || e.isJsonNull() || !e.isJsonPrimitive() ? null : e.getAsString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return model(null); // requireAdapter reports the unreadable config
         }
-        if (base == null || base.isBlank()) {
+        if (name == null || name.isBlank()) {
+            throw new CliException("--model not given and " + file + " has no 'base_model_name_or_path'; pass "
+                    + "--model (the base model's folder)");
+        }
+        Path named = Paths.get(name);
+        if (Files.isRegularFile(named.resolve("config.json"))) {
+            return named;
+        }
+        if (named.normalize().toString().replace('\\', '/').endsWith(DEFAULT_MODEL)) {
             return model(null);
         }
-        Path p;
-        try {
-            p = Paths.get(base);
-        } catch (java.nio.file.InvalidPathException e) {
-            p = null;
-        }
-        if (p != null && Files.isDirectory(p)) {
-            return p;
-        }
-        if (p != null && p.getNameCount() >= 2 && p.endsWith(Paths.get("default", "model"))) {
-            return model(null);   // the embedded default, saved from another checkout or machine
-        }
-        throw new CliException("--adapter " + adapter + ": base_model_name_or_path '" + base + "' in "
-                + adapter.resolve("adapter_config.json") + " is not a local folder; pass --model DIR");
+        throw new CliException("--model not given and " + file + "'s 'base_model_name_or_path' \"" + name
+                + "\" is not a local model folder; pass --model (the base model's folder)");
     }
 
     /** The training data: {@code given}, else the embedded default data. */

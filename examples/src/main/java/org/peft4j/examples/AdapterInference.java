@@ -6,9 +6,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.List;
+import org.peft4j.data.ChatTemplate;
 import org.peft4j.data.AutoTokenizer;
-import org.peft4j.data.Tokenizer;
 import org.peft4j.data.Message;
+import org.peft4j.data.Tokenizer;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.generation.Generator;
 import org.peft4j.models.PreTrainedModel;
@@ -48,8 +49,8 @@ public final class AdapterInference {
 
             PreTrainedModel merged = model.mergeAndUnload();
             merged.savePretrained(mergedDir);
-            for (String f : List.of("tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                    "generation_config.json")) {
+            for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                    "tokenizer.model")) {
                 if (Files.exists(modelDir.resolve(f))) {
                     Files.copy(modelDir.resolve(f), mergedDir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
@@ -79,11 +80,16 @@ public final class AdapterInference {
     }
 
     /**
-     * The token ids of {@code prompt} as one user turn in the tokenizer's chat format, with the generation prompt
-     * ({@code apply_chat_template(..., add_generation_prompt=True)}).
+     * The token ids of {@code prompt} as one user turn with the generation prompt, by the tokenizer's own chat format
+     * ({@link Tokenizer#applyChatTemplate}: the Jinja template of a Hugging Face tokenizer, ChatGLM3's format).
      */
     public static long[] promptIds(Tokenizer tokenizer, String prompt) {
         return tokenizer.applyChatTemplate(List.of(Message.user(prompt)), true);
+    }
+
+    /** The token ids of {@code prompt} as one user turn, rendered with {@code template} and its generation prompt. */
+    public static long[] promptIds(Tokenizer tokenizer, ChatTemplate template, String prompt) {
+        return tokenizer.encode(template.render(List.of(Message.user(prompt)), true), false);
     }
 
     /** Answers {@code ids} with {@code peft}'s adapter disabled, then enabled. */
@@ -97,7 +103,7 @@ public final class AdapterInference {
 
     /**
      * The model's continuation of {@code ids} under {@code cfg} (greedy or sampled), decoded up to the first
-     * end-of-sequence token and stripped.
+     * end-of-sequence token with {@code skip_special_tokens=True} and stripped.
      */
     public static String answer(Tokenizer tokenizer, PreTrainedModel model, long[] ids, GenerationConfig cfg) {
         long[] out = new Generator(model).generate(ids, cfg);

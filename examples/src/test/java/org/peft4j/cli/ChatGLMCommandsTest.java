@@ -12,9 +12,8 @@ import org.peft4j.tensor.Tensor;
 import org.peft4j.testutil.Fixtures;
 
 /**
- * {@code peft4j inspect}, {@code finetune}, {@code generate} and {@code merge} on the tiny ChatGLM fixture
- * ({@code interop/fixtures/chatglm/model}: modeling_chatglm weights, a SentencePiece {@code tokenizer.model} and no
- * tokenizer.json).
+ * {@code peft4j inspect} and {@code finetune} on the tiny ChatGLM fixture ({@code interop/fixtures/chatglm/model}:
+ * modeling_chatglm weights, a SentencePiece {@code tokenizer.model} and no tokenizer.json).
  */
 class ChatGLMCommandsTest {
     @TempDir
@@ -58,40 +57,23 @@ class ChatGLMCommandsTest {
     }
 
     @Test
-    void generateAndMergeWorkOnTheSentencePieceFolderAndFindTheBaseFromTheAdapter(@TempDir Path out,
-            @TempDir Path merged) throws Exception {
-        CliFixtures.Run ft = CliFixtures.run("finetune", "--model", model.toString(), "--data", data.toString(),
-                "--output-dir", out.toString(), "--per-device-train-batch-size", "2", "--learning-rate", "1e-2",
-                "--lora-dropout", "0", "--max-steps", "1");
-        assertThat(ft.exitCode()).as(ft.toString()).isZero();
-        // no --model: the adapter's base_model_name_or_path (the fixture folder) is the base
-        CliFixtures.Run g = CliFixtures.run("generate", "--adapter", out.toString(), "--prompt", "你好",
-                "--max-new-tokens", "4");
+    void generateAndMergeUseTheAdaptersBaseModelAndTheSentencePieceTokenizer(@TempDir Path out) throws Exception {
+        CliFixtures.Run t = CliFixtures.run("finetune", "--model", model.toString(), "--data", data.toString(),
+                "--output-dir", out.toString(), "--per-device-train-batch-size", "2", "--max-steps", "1");
+        assertThat(t.exitCode()).as(t.toString()).isZero();
+        // no --model: the adapter's base_model_name_or_path (the ChatGLM fixture folder, no tokenizer.json)
+        CliFixtures.Run g = CliFixtures.run("generate", "--adapter", out.toString(), "--prompt", "Hello",
+                "--max-new-tokens", "3");
         assertThat(g.exitCode()).as(g.toString()).isZero();
         assertThat(g.out()).contains("model:   " + model).contains("before fine-tuning (base model):")
-                .contains("after fine-tuning (base + adapter):");
-        CliFixtures.Run m = CliFixtures.run("merge", "--adapter", out.toString(), "--output-dir",
-                merged.resolve("m").toString());
+                .contains("after fine-tuning (base + adapter):").doesNotContain("[gMASK]").doesNotContain("<|");
+        Path merged = out.resolveSibling(out.getFileName() + "-merged");
+        CliFixtures.Run m = CliFixtures.run("merge", "--adapter", out.toString(), "--output-dir", merged.toString());
         assertThat(m.exitCode()).as(m.toString()).isZero();
-        assertThat(m.out()).contains("tokenizer.model");
-        CliFixtures.Run g2 = CliFixtures.run("generate", "--model", merged.resolve("m").toString(), "--prompt",
-                "你好", "--max-new-tokens", "4");
+        assertThat(m.out()).contains("into " + model).contains("tokenizer.model");
+        CliFixtures.Run g2 = CliFixtures.run("generate", "--model", merged.toString(), "--prompt", "Hello",
+                "--max-new-tokens", "3");
         assertThat(g2.exitCode()).as(g2.toString()).isZero();
         assertThat(g2.out()).contains("answer:");
-
-        // a base that is not a local folder (a Hub id) is named, with the file and the way out
-        Path hub = merged.resolve("hub-adapter");
-        java.nio.file.Files.createDirectories(hub);
-        for (String f : new String[] {"adapter_config.json", "adapter_model.safetensors"}) {
-            java.nio.file.Files.copy(out.resolve(f), hub.resolve(f));
-        }
-        String cfg = java.nio.file.Files.readString(hub.resolve("adapter_config.json"));
-        java.nio.file.Files.writeString(hub.resolve("adapter_config.json"), cfg.replaceFirst(
-                "\"base_model_name_or_path\": *\"[^\"]*\"", "\"base_model_name_or_path\": \"THUDM/chatglm3-6b\""));
-        CliFixtures.Run bad = CliFixtures.run("merge", "--adapter", hub.toString(), "--output-dir",
-                merged.resolve("m2").toString());
-        assertThat(bad.exitCode()).isNotZero();
-        assertThat(bad.err()).contains("base_model_name_or_path 'THUDM/chatglm3-6b'")
-                .contains(hub.resolve("adapter_config.json").toString()).contains("pass --model");
     }
 }

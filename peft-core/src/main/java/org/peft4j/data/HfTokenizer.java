@@ -174,7 +174,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         return tokenizer.decode(ids, false);
     }
 
-    /** The Hugging Face tokenizer's own {@code decode(ids, skip_special_tokens)}. */
+    /** The tokenizers library's {@code decode(ids, skip_special_tokens)}. */
     @Override
     public String decode(long[] ids, boolean skipSpecialTokens) {
         return tokenizer.decode(ids, skipSpecialTokens);

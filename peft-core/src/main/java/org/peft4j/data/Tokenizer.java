@@ -31,8 +31,13 @@ public interface Tokenizer {
     String decode(long[] ids);
 
     /**
-     * transformers' {@code decode(ids, skip_special_tokens=...)}: with {@code skipSpecialTokens} the special tokens
-     * (bos, eos, padding and the tokenizer's other added special tokens) are left out of the text.
+     * transformers' {@code decode(ids, skip_special_tokens)}: with {@code skipSpecialTokens}, special tokens
+     * are left out of the text. This default leaves out the bos, eos and pad ids; tokenizers with more special
+     * tokens override it.
+     *
+     * @param ids the token ids
+     * @param skipSpecialTokens whether to leave special tokens out
+     * @return the text
      */
     default String decode(long[] ids, boolean skipSpecialTokens) {
         if (!skipSpecialTokens) {
@@ -48,13 +53,14 @@ public interface Tokenizer {
     }
 
     /**
-     * transformers' {@code apply_chat_template(messages, add_generation_prompt=..., tokenize=True)}: the token ids of
-     * a conversation in the tokenizer's chat format, with the assistant's turn opened when {@code
-     * addGenerationPrompt}. By default the chat template ({@link ChatTemplate#forTokenizer}) renders the text, which
-     * is encoded without adding special tokens (the template writes them); a tokenizer whose model builds chat
-     * inputs from ids (ChatGLM3's {@code build_chat_input}) overrides this.
+     * transformers' {@code apply_chat_template(messages, add_generation_prompt=..., tokenize=True)}: the chat
+     * rendered with this tokenizer's chat template ({@link ChatTemplate#forTokenizer}) and encoded without adding
+     * special tokens (the template writes them). ChatGLM's tokenizer builds its own format.
      *
-     * @throws org.peft4j.Peft4jException when the tokenizer has no chat template (transformers' ValueError text)
+     * @param messages the conversation
+     * @param addGenerationPrompt whether to append the header of the assistant's next turn
+     * @return the token ids
+     * @throws org.peft4j.Peft4jException when a Hugging Face tokenizer has no chat template (as transformers raises)
      */
     default long[] applyChatTemplate(java.util.List<Message> messages, boolean addGenerationPrompt) {
         return encode(ChatTemplate.forTokenizer(this).render(messages, addGenerationPrompt), false);

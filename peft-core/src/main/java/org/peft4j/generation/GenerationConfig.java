@@ -39,6 +39,22 @@ public final class GenerationConfig {
         return new Builder();
     }
 
+    /**
+     * Reads {@code generation_config.json} of a model folder as transformers' {@code GenerationConfig.from_pretrained}
+     * does: {@code max_new_tokens}, {@code do_sample}, {@code temperature}, {@code top_k}, {@code top_p},
+     * {@code eos_token_id} (a number or a list) and {@code pad_token_id}; other fields (bos_token_id,
+     * transformers_version, ...) are ignored, and a field that is null keeps its default. Without the file, the
+     * defaults of {@link #builder()}.
+     *
+     * @param dir the model folder (or the generation_config.json file itself)
+     * @return the config
+     * @throws org.peft4j.Peft4jException when the file is not a JSON object or a field has a bad type or value; the
+     *     message names the file and the field
+     */
+    public static GenerationConfig fromPretrained(java.nio.file.Path dir) {
+        return GenerationConfigFile.read(dir);
+    }
+
     /** Greedy decoding of up to {@code maxNewTokens} tokens. */
     public static GenerationConfig greedy(int maxNewTokens) {
         return builder().maxNewTokens(maxNewTokens).build();

@@ -1,0 +1,218 @@
+package org.peft4j.peft;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.peft4j.Peft4jException;
+import org.peft4j.data.AutoTokenizer;
+import org.peft4j.data.Message;
+import org.peft4j.data.Tokenizer;
+import org.peft4j.generation.GenerationConfig;
+import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.auto.AutoModelForCausalLM;
+import org.peft4j.util.StrictGson;
+
+/**
+ * PEFT's {@code AutoPeftModelForCausalLM}: a saved adapter folder, its base model (named by
+ * {@code adapter_config.json}'s {@code base_model_name_or_path}), its tokenizer and the base's generation settings,
+ * ready for text in, text out.
+ *
+ * <pre>{@code
+ * try (AutoPeftModelForCausalLM m = AutoPeftModelForCausalLM.fromPretrained(Path.of("out/adapter"))) {
+ *     String answer = m.generate(List.of(Message.user("What is a stock?")));
+ * }
+ * }</pre>
+ *
+ * <p>The tokenizer comes from the adapter folder when it holds tokenizer files ({@code tokenizer.json} or
+ * {@code tokenizer.model}), else from the base model's folder, as PEFT does. The generation settings are the base
+ * folder's {@code generation_config.json} ({@link GenerationConfig#fromPretrained}), as transformers'
+ * {@code model.generation_config}; when they name no eos id, the tokenizer's eos ids end a sequence.
+ */
+public final class AutoPeftModelForCausalLM implements AutoCloseable {
+    private final PeftModel model;
+    private final Tokenizer tokenizer;
+    private GenerationConfig generationConfig;
+
+    private AutoPeftModelForCausalLM(PeftModel model, Tokenizer tokenizer, GenerationConfig generationConfig) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.generationConfig = generationConfig;
+    }
+
+    /**
+     * Loads the adapter in {@code adapterDir} for inference, with its base model and tokenizer.
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) throws IOException {
+        return fromPretrained(adapterDir, "default", false);
+    }
+
+    /**
+     * Loads the adapter in {@code adapterDir} under {@code adapterName}, with its base model and tokenizer.
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @param adapterName the name the adapter gets
+     * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable)
+            throws IOException {
+        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir));
+        PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base);
+        PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
+        Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
+        Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
+        return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+    }
+
+    /** {@code base_model_name_or_path} of the adapter's config, read before the method's config class is needed. */
+    private static String baseModelNameOrPath(Path adapterDir) throws IOException {
+        Path file = adapterDir.resolve("adapter_config.json");
+        if (!Files.isRegularFile(file)) {
+            throw new java.io.FileNotFoundException("no adapter_config.json in " + adapterDir);
+        }
+        com.google.gson.JsonObject json = StrictGson.parseObject(Files.readString(file, StandardCharsets.UTF_8),
+                file.toString());
+        com.google.gson.JsonElement e = json.get("base_model_name_or_path");
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw new Peft4jException(file + ": 'base_model_name_or_path' must be a string, got " + e);
+        }
+        return e.getAsString();
+    }
+
+    /**
+     * The folder of the base model an adapter names. Only local absolute folders for now; this is the one place
+     * that turns a {@code base_model_name_or_path} into a folder (Hugging Face model ids plug in here).
+     */
+    private static Path resolveBaseModel(Path adapterDir, String nameOrPath) {
+        Path configFile = adapterDir.resolve("adapter_config.json");
+        if (nameOrPath == null || nameOrPath.isBlank()) {
+            throw new Peft4jException(configFile + ": 'base_model_name_or_path' is not set; load the base model with "
+                    + "AutoModelForCausalLM.fromPretrained and the adapter with PeftModel.fromPretrained instead");
+        }
+        Path p = Path.of(nameOrPath);
+        if (!p.isAbsolute()) {
+            throw new Peft4jException(configFile + ": 'base_model_name_or_path' is \"" + nameOrPath
+                    + "\", which is not an absolute path of a local model folder (a relative path would depend on "
+                    + "the working directory); load the base model with AutoModelForCausalLM.fromPretrained and the "
+                    + "adapter with PeftModel.fromPretrained instead");
+        }
+        if (!Files.isRegularFile(p.resolve("config.json"))) {
+            throw new Peft4jException(configFile + ": 'base_model_name_or_path' is \"" + nameOrPath
+                    + "\", but there is no model folder (with a config.json) there");
+        }
+        return p;
+    }
+
+    private static boolean hasTokenizerFiles(Path dir) {
+        return Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("tokenizer.model"));
+    }
+
+    /** The adapter model (PEFT's {@code PeftModelForCausalLM}). */
+    public PeftModel model() {
+        return model;
+    }
+
+    /** The tokenizer (of the adapter folder, else of the base model). */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The generation settings {@link #generate(String)} uses (transformers' {@code model.generation_config}). */
+    public GenerationConfig generationConfig() {
+        return generationConfig;
+    }
+
+    /**
+     * Replaces the default generation settings.
+     *
+     * @param config the settings
+     */
+    public void setGenerationConfig(GenerationConfig config) {
+        this.generationConfig = Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * Continues {@code prompt} (encoded with the tokenizer's special tokens, as transformers' {@code tokenizer(text)})
+     * with {@link #generationConfig()}.
+     *
+     * @param prompt the text
+     * @return the new text only, decoded with {@code skip_special_tokens=True}
+     */
+    public String generate(String prompt) {
+        return generate(prompt, generationConfig);
+    }
+
+    /**
+     * Continues {@code prompt} with {@code config}.
+     *
+     * @param prompt the text
+     * @param config the generation settings
+     * @return the new text only, decoded with {@code skip_special_tokens=True}
+     */
+    public String generate(String prompt, GenerationConfig config) {
+        return generateFrom(tokenizer.encode(Objects.requireNonNull(prompt, "prompt")), config);
+    }
+
+    /**
+     * The assistant's reply to {@code messages}: the chat rendered with the tokenizer's chat template and a
+     * generation prompt ({@link Tokenizer#applyChatTemplate}), continued with {@link #generationConfig()}.
+     *
+     * @param messages the conversation
+     * @return the reply, decoded with {@code skip_special_tokens=True}
+     */
+    public String generate(List<Message> messages) {
+        return generate(messages, generationConfig);
+    }
+
+    /**
+     * The assistant's reply to {@code messages} with {@code config}.
+     *
+     * @param messages the conversation
+     * @param config the generation settings
+     * @return the reply, decoded with {@code skip_special_tokens=True}
+     */
+    public String generate(List<Message> messages, GenerationConfig config) {
+        return generateFrom(tokenizer.applyChatTemplate(Objects.requireNonNull(messages, "messages"), true), config);
+    }
+
+    private String generateFrom(long[] promptIds, GenerationConfig config) {
+        Objects.requireNonNull(config, "config");
+        List<Long> eos = config.eosTokenIds().isEmpty() ? tokenizer.eosTokenIds() : config.eosTokenIds();
+        GenerationConfig cfg = config;
+        if (config.eosTokenIds().isEmpty() && !eos.isEmpty()) {
+            cfg = GenerationConfig.builder().maxNewTokens(config.maxNewTokens()).doSample(config.doSample())
+                    .temperature(config.temperature()).topK(config.topK()).topP(config.topP())
+                    .padTokenId(config.padTokenId()).seed(config.seed()).eosTokenIds(eos).build();
+        }
+        long[] out = model.generate(new long[][] {promptIds}, null, cfg)[0];
+        long[] fresh = Arrays.copyOfRange(out, promptIds.length, out.length);
+        List<Long> stop = new ArrayList<>(cfg.eosTokenIds());
+        int end = 0;
+        while (end < fresh.length && !stop.contains(fresh[end])) {
+            end++;
+        }
+        return tokenizer.decode(Arrays.copyOf(fresh, end), true);
+    }
+
+    /** Frees the model's sessions and the tokenizer's native resources. */
+    @Override
+    public void close() {
+        model.close();
+        AutoTokenizer.close(tokenizer);
+    }
+}
