@@ -218,6 +218,40 @@ class HfHubTest {
         assertTrue(Files.exists(snap.getParent().getParent().resolve(".no_exist/" + COMMIT + "/model.safetensors")));
     }
 
+    /** The tree equals the one the real huggingface_hub built from the same server (interop/hub_cache_layout.py). */
+    @Test
+    void cacheTreeMatchesHuggingfaceHubFixture() throws Exception {
+        files.put("config.json", "{\"model_type\":\"llama\"}".getBytes(StandardCharsets.UTF_8));
+        byte[] weights = new byte[5000];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = (byte) ((i * 31 + 7) % 256);
+        }
+        files.put("model.safetensors", weights);
+        HfHub hub = hub(false);
+        hub.download(REPO, "config.json", null);
+        hub.download(REPO, "model.safetensors", null);
+        assertTrue(hub.downloadIfExists(REPO, "generation_config.json", null).isEmpty());
+        Path cache = home.resolve("hub");
+        List<String> lines = new ArrayList<>();
+        try (var walk = Files.walk(cache)) {
+            for (Path p : (Iterable<Path>) walk.skip(1)::iterator) {
+                String rel = cache.relativize(p).toString();
+                if (Files.isSymbolicLink(p)) {
+                    lines.add(rel + " -> " + Files.readSymbolicLink(p));
+                } else if (Files.isRegularFile(p) && rel.contains("/refs/")) {
+                    lines.add(rel + " = " + Files.readString(p));
+                } else if (Files.isRegularFile(p)) {
+                    lines.add(rel);
+                }
+            }
+        }
+        Collections.sort(lines);
+        List<String> expected = new ArrayList<>(Files.readAllLines(
+                org.peft4j.testutil.Fixtures.root().resolve("hub/cache_tree.txt")));
+        expected.remove("CACHEDIR.TAG");
+        assertEquals(expected, lines);
+    }
+
     @Test
     void settingsFollowHuggingfaceHubPrecedence() throws Exception {
         Path hfHome = Files.createDirectories(home.resolve("hf"));
