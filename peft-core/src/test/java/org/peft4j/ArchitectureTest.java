@@ -26,6 +26,7 @@ class ArchitectureTest {
             .layer("util").definedBy("org.peft4j.util..")
             .layer("quant").definedBy("org.peft4j.quant..")
             .layer("safetensors").definedBy("org.peft4j.safetensors..")
+            .layer("hub").definedBy("org.peft4j.hub..")
             .layer("graph").definedBy("org.peft4j.graph..")
             .layer("data").definedBy("org.peft4j.data..")
             .layer("runtime").definedBy("org.peft4j.runtime..")
@@ -41,12 +42,13 @@ class ArchitectureTest {
             .whereLayer("util").mayNotAccessAnyLayer()
             .whereLayer("quant").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("safetensors").mayOnlyAccessLayers("tensor", "util")
+            .whereLayer("hub").mayNotAccessAnyLayer()
             .whereLayer("graph").mayOnlyAccessLayers("tensor", "util")
-            .whereLayer("data").mayOnlyAccessLayers("tensor", "util")
+            .whereLayer("data").mayOnlyAccessLayers("hub", "tensor", "util")
             .whereLayer("runtime").mayOnlyAccessLayers("graph", "tensor", "util")
             .whereLayer("autodiff").mayOnlyAccessLayers("graph", "tensor", "util")
             .whereLayer("nn").mayOnlyAccessLayers("quant", "graph", "tensor", "util")
-            .whereLayer("models").mayOnlyAccessLayers("quant", "nn", "runtime", "autodiff", "graph", "safetensors",
+            .whereLayer("models").mayOnlyAccessLayers("hub", "quant", "nn", "runtime", "autodiff", "graph", "safetensors",
                     "tensor", "util")
             .whereLayer("generation").mayOnlyAccessLayers("models", "nn", "runtime", "graph", "tensor", "util")
             .whereLayer("train").mayOnlyAccessLayers("quant", "models", "data", "nn", "runtime", "autodiff", "graph",
@@ -54,7 +56,8 @@ class ArchitectureTest {
             .whereLayer("peft.config").mayOnlyAccessLayers("tensor", "util")
             .whereLayer("peft.tuners").mayOnlyAccessLayers("quant", "peft.config", "models", "nn", "runtime",
                     "autodiff", "graph", "tensor", "util")
-            .whereLayer("peft").mayOnlyAccessLayers("quant", "peft.tuners", "peft.config", "generation", "data", "models", "nn",
+            .whereLayer("peft").mayOnlyAccessLayers("hub", "quant", "peft.tuners", "peft.config", "generation",
+                    "data", "models", "nn",
                     "runtime", "graph", "safetensors", "tensor", "util");
 
     static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.peft4j.(**)").should().beFreeOfCycles();

@@ -22,6 +22,21 @@ public final class AutoTokenizer {
      * @throws UncheckedIOException when the folder has neither file
      */
     public static Tokenizer load(Path path) {
+        return loadPath(path);
+    }
+
+    /**
+     * The tokenizer of a local folder or file when {@code idOrPath} exists, otherwise of a Hugging Face repo id
+     * ({@code "org/name"}, optionally {@code "org/name@revision"}) resolved through the local Hugging Face cache and
+     * downloaded when allowed ({@link org.peft4j.hub.HfHub#resolveTokenizer}).
+     *
+     * @throws org.peft4j.hub.HubException when the id cannot be resolved (offline and not cached, not found, ...)
+     */
+    public static Tokenizer load(String idOrPath) {
+        return loadPath(org.peft4j.hub.HfHub.resolveTokenizer(idOrPath));
+    }
+
+    private static Tokenizer loadPath(Path path) {
         boolean file = Files.isRegularFile(path);
         Path folder = file ? path.toAbsolutePath().getParent() : path;
         if (file ? path.getFileName().toString().endsWith(".json")

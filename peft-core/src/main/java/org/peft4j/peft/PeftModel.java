@@ -93,6 +93,18 @@ public class PeftModel implements CausalLM, AutoCloseable {
     }
 
     /**
+     * {@link #fromPretrained(PreTrainedModel, Path)} for a local adapter folder when {@code adapterIdOrPath} exists,
+     * otherwise for a Hugging Face adapter repo id (optionally {@code "org/name@revision"}): its
+     * {@code adapter_config.json} and {@code adapter_model.safetensors} come from the local Hugging Face cache or are
+     * downloaded when allowed ({@link org.peft4j.hub.HfHub#resolveAdapter}).
+     *
+     * @throws org.peft4j.hub.HubException when the id cannot be resolved
+     */
+    public static PeftModel fromPretrained(PreTrainedModel model, String adapterIdOrPath) throws IOException {
+        return fromPretrained(model, org.peft4j.hub.HfHub.resolveAdapter(adapterIdOrPath));
+    }
+
+    /**
      * Loads the adapter saved in {@code dir} onto {@code model}.
      *
      * @param isTrainable whether the loaded adapter's weights are trainable (otherwise inference mode)

@@ -84,6 +84,18 @@ public final class AutoModelForCausalLM {
         return fromPretrained(dir, DType.F32);
     }
 
+    /**
+     * {@link #fromPretrained(Path)} for a local folder when {@code idOrPath} exists (transformers' rule), otherwise
+     * for a Hugging Face repo id ({@code "Qwen/Qwen2.5-0.5B-Instruct"}, optionally {@code "org/name@revision"})
+     * resolved through the local Hugging Face cache ({@code HF_HUB_CACHE}, {@code HF_HOME}) and downloaded when
+     * allowed ({@code HF_HUB_OFFLINE}, {@code HF_TOKEN}, {@code HF_ENDPOINT}); see {@link org.peft4j.hub.HfHub}.
+     *
+     * @throws org.peft4j.hub.HubException when the id cannot be resolved
+     */
+    public static PreTrainedModel fromPretrained(String idOrPath) throws IOException {
+        return fromPretrained(org.peft4j.hub.HfHub.resolveModel(idOrPath));
+    }
+
     /** {@link #fromPretrained(Path, DType, QuantizationConfig)} in float32. */
     public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig)
             throws IOException {
