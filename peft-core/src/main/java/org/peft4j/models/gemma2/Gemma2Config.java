@@ -3,6 +3,7 @@ package org.peft4j.models.gemma2;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.llama.LlamaConfig;
 
@@ -11,7 +12,7 @@ import org.peft4j.models.llama.LlamaConfig;
  * for absent fields (those of Gemma-2-2B: vocabulary 256000, hidden 2304, 26 layers, 8 heads, 4 key/value heads,
  * head_dim 256, query_pre_attn_scalar 256, sliding_window 4096, soft-capping 50 / 30, tied embeddings).
  */
-public final class Gemma2Config {
+public final class Gemma2Config implements DecoderConfig {
     /** The model type this family implements. */
     public static final String MODEL_TYPE = "gemma2";
 
@@ -102,10 +103,12 @@ public final class Gemma2Config {
         return raw;
     }
 
+    @Override
     public long hiddenSize() {
         return hiddenSize;
     }
 
+    @Override
     public long headDim() {
         return headDim;
     }
@@ -128,5 +131,29 @@ public final class Gemma2Config {
     /** {@code final_logit_softcapping}, or null when the logits are not capped. */
     public Double finalLogitSoftcapping() {
         return finalLogitSoftcapping;
+    }
+
+    /** {@code num_hidden_layers}. */
+    @Override
+    public int numLayers() {
+        return numLayers;
+    }
+
+    /** {@code num_key_value_heads}. */
+    @Override
+    public int numKvHeads() {
+        return numKvHeads;
+    }
+
+    /** {@code vocab_size}. */
+    @Override
+    public long vocabSize() {
+        return vocabSize;
+    }
+
+    /** {@code tie_word_embeddings}. */
+    @Override
+    public boolean tieWordEmbeddings() {
+        return tieWordEmbeddings;
     }
 }

@@ -1,13 +1,13 @@
 package org.peft4j.models.gemma2;
 
-import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
 import org.peft4j.models.CausalLMInput;
 import org.peft4j.models.CausalLMOutput;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.DecoderContext;
+import org.peft4j.models.DecoderForCausalLM;
 import org.peft4j.models.ModelConfig;
-import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Linear;
 import org.peft4j.tensor.DType;
@@ -19,7 +19,7 @@ import org.peft4j.tensor.DType;
  * scores, alternating sliding-window and full layers ({@code layer_types}), tied {@code lm_head} and soft-capped
  * logits ({@code tanh(logits / final_logit_softcapping) * final_logit_softcapping}).
  */
-public class Gemma2ForCausalLM extends PreTrainedModel {
+public class Gemma2ForCausalLM extends DecoderForCausalLM {
     private final Gemma2Config cfg;
 
     /** A shape-only model (no weights allocated). */
@@ -64,32 +64,7 @@ public class Gemma2ForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public int numLayers() {
-        return cfg.numLayers;
-    }
-
-    @Override
-    public int numKvHeads() {
-        return cfg.numKvHeads;
-    }
-
-    @Override
-    public long headDim() {
-        return cfg.headDim;
-    }
-
-    @Override
-    public long vocabSize() {
-        return cfg.vocabSize;
-    }
-
-    @Override
-    public long hiddenSize() {
-        return cfg.hiddenSize;
-    }
-
-    @Override
-    public List<String> tiedWeightKeys() {
-        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    protected DecoderConfig decoderConfig() {
+        return cfg;
     }
 }

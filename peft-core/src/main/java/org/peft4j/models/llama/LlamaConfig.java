@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 
 /**
@@ -15,7 +16,7 @@ import org.peft4j.models.ModelConfig;
  * {@code q_norm} / {@code k_norm}, defaults {@code head_dim} to 128 and puts {@code attention_bias} on all four
  * projections.
  */
-public final class LlamaConfig {
+public final class LlamaConfig implements DecoderConfig {
     /** The model types this family implements. */
     public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2", "qwen3");
 
@@ -155,14 +156,17 @@ public final class LlamaConfig {
         return modelType;
     }
 
+    @Override
     public long vocabSize() {
         return vocabSize;
     }
 
+    @Override
     public long hiddenSize() {
         return hiddenSize;
     }
 
+    @Override
     public int numLayers() {
         return numLayers;
     }
@@ -171,14 +175,17 @@ public final class LlamaConfig {
         return numHeads;
     }
 
+    @Override
     public int numKvHeads() {
         return numKvHeads;
     }
 
+    @Override
     public long headDim() {
         return headDim;
     }
 
+    @Override
     public boolean tieWordEmbeddings() {
         return tieWordEmbeddings;
     }

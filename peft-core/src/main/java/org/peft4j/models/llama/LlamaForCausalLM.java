@@ -1,11 +1,11 @@
 package org.peft4j.models.llama;
 
-import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.DecoderContext;
+import org.peft4j.models.DecoderForCausalLM;
 import org.peft4j.models.ModelConfig;
-import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Linear;
 import org.peft4j.tensor.DType;
@@ -16,7 +16,7 @@ import org.peft4j.tensor.DType;
  * (default, linear and llama3 scaling), SwiGLU, grouped-query attention, optional attention bias (Qwen2: q, k, v
  * only), Qwen3's per-head q/k RMSNorm, tied or untied {@code lm_head}.
  */
-public class LlamaForCausalLM extends PreTrainedModel {
+public class LlamaForCausalLM extends DecoderForCausalLM {
     private final LlamaConfig cfg;
 
     /** A shape-only model (no weights allocated). */
@@ -56,32 +56,7 @@ public class LlamaForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public int numLayers() {
-        return cfg.numLayers;
-    }
-
-    @Override
-    public int numKvHeads() {
-        return cfg.numKvHeads;
-    }
-
-    @Override
-    public long headDim() {
-        return cfg.headDim;
-    }
-
-    @Override
-    public long vocabSize() {
-        return cfg.vocabSize;
-    }
-
-    @Override
-    public long hiddenSize() {
-        return cfg.hiddenSize;
-    }
-
-    @Override
-    public List<String> tiedWeightKeys() {
-        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    protected DecoderConfig decoderConfig() {
+        return cfg;
     }
 }

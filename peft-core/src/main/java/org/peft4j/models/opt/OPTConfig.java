@@ -1,10 +1,11 @@
 package org.peft4j.models.opt;
 
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.llama.LlamaConfig;
 
 /** Typed view of an OPT config.json ({@code model_type} opt), with transformers' {@code OPTConfig} defaults. */
-public final class OPTConfig {
+public final class OPTConfig implements DecoderConfig {
     final ModelConfig raw;
     final long vocabSize;
     final long hiddenSize;
@@ -49,6 +50,7 @@ public final class OPTConfig {
         }
     }
 
+    @Override
     public long headDim() {
         return hiddenSize / numHeads;
     }
@@ -61,5 +63,35 @@ public final class OPTConfig {
     /** Whether the decoder has a {@code final_layer_norm} (pre-norm models not saved before transformers 4.20.1). */
     public boolean hasFinalLayerNorm() {
         return doLayerNormBefore && !removeFinalLayerNorm;
+    }
+
+    /** {@code num_hidden_layers}. */
+    @Override
+    public int numLayers() {
+        return numLayers;
+    }
+
+    /** {@code num_attention_heads} (OPT has no grouped-query attention). */
+    @Override
+    public int numKvHeads() {
+        return numHeads;
+    }
+
+    /** {@code vocab_size}. */
+    @Override
+    public long vocabSize() {
+        return vocabSize;
+    }
+
+    /** {@code hidden_size} (the token embeddings are {@code word_embed_proj_dim} wide, which differs for opt-350m). */
+    @Override
+    public long hiddenSize() {
+        return hiddenSize;
+    }
+
+    /** {@code tie_word_embeddings}. */
+    @Override
+    public boolean tieWordEmbeddings() {
+        return tieWordEmbeddings;
     }
 }

@@ -1,11 +1,11 @@
 package org.peft4j.models.opt;
 
-import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.DecoderContext;
+import org.peft4j.models.DecoderForCausalLM;
 import org.peft4j.models.ModelConfig;
-import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Linear;
 import org.peft4j.tensor.DType;
@@ -17,7 +17,7 @@ import org.peft4j.tensor.DType;
  * {@code word_embed_proj_dim} differs from {@code hidden_size} (opt-350m), {@code lm_head} tied to
  * {@code model.decoder.embed_tokens} by default.
  */
-public class OPTForCausalLM extends PreTrainedModel {
+public class OPTForCausalLM extends DecoderForCausalLM {
     private final OPTConfig cfg;
 
     /** A shape-only model (no weights allocated). */
@@ -47,33 +47,7 @@ public class OPTForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public int numLayers() {
-        return cfg.numLayers;
-    }
-
-    @Override
-    public int numKvHeads() {
-        return cfg.numHeads;
-    }
-
-    @Override
-    public long headDim() {
-        return cfg.headDim();
-    }
-
-    @Override
-    public long vocabSize() {
-        return cfg.vocabSize;
-    }
-
-    /** {@code hidden_size} (the token embeddings are {@code word_embed_proj_dim} wide, which differs for opt-350m). */
-    @Override
-    public long hiddenSize() {
-        return cfg.hiddenSize;
-    }
-
-    @Override
-    public List<String> tiedWeightKeys() {
-        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    protected DecoderConfig decoderConfig() {
+        return cfg;
     }
 }

@@ -3,6 +3,7 @@ package org.peft4j.models.phi3;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.llama.LlamaConfig;
 
@@ -13,7 +14,7 @@ import org.peft4j.models.llama.LlamaConfig;
  * the top level; {@code original_max_position_embeddings} at the top level wins, as transformers'
  * {@code standardize_rope_params} gives it priority for Phi-3.
  */
-public final class Phi3Config {
+public final class Phi3Config implements DecoderConfig {
     final ModelConfig raw;
     final long vocabSize;
     final long hiddenSize;
@@ -156,6 +157,7 @@ public final class Phi3Config {
         return out;
     }
 
+    @Override
     public long headDim() {
         return headDim;
     }
@@ -173,5 +175,35 @@ public final class Phi3Config {
     /** The sliding attention window of every layer, or null. */
     public Long slidingWindow() {
         return slidingWindow;
+    }
+
+    /** {@code num_hidden_layers}. */
+    @Override
+    public int numLayers() {
+        return numLayers;
+    }
+
+    /** {@code num_key_value_heads}. */
+    @Override
+    public int numKvHeads() {
+        return numKvHeads;
+    }
+
+    /** {@code vocab_size}. */
+    @Override
+    public long vocabSize() {
+        return vocabSize;
+    }
+
+    /** {@code hidden_size}. */
+    @Override
+    public long hiddenSize() {
+        return hiddenSize;
+    }
+
+    /** {@code tie_word_embeddings}. */
+    @Override
+    public boolean tieWordEmbeddings() {
+        return tieWordEmbeddings;
     }
 }

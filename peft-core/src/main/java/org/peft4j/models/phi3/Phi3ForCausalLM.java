@@ -1,11 +1,11 @@
 package org.peft4j.models.phi3;
 
-import java.util.List;
 import org.peft4j.graph.Graph;
 import org.peft4j.graph.Value;
+import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.DecoderContext;
+import org.peft4j.models.DecoderForCausalLM;
 import org.peft4j.models.ModelConfig;
-import org.peft4j.models.PreTrainedModel;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Linear;
 import org.peft4j.tensor.DType;
@@ -17,7 +17,7 @@ import org.peft4j.tensor.DType;
  * {@code original_max_position_embeddings}, long factors beyond, cos/sin scaled by the attention factor), untied
  * {@code lm_head} by default.
  */
-public class Phi3ForCausalLM extends PreTrainedModel {
+public class Phi3ForCausalLM extends DecoderForCausalLM {
     private final Phi3Config cfg;
 
     /** A shape-only model (no weights allocated). */
@@ -63,32 +63,7 @@ public class Phi3ForCausalLM extends PreTrainedModel {
     }
 
     @Override
-    public int numLayers() {
-        return cfg.numLayers;
-    }
-
-    @Override
-    public int numKvHeads() {
-        return cfg.numKvHeads;
-    }
-
-    @Override
-    public long headDim() {
-        return cfg.headDim;
-    }
-
-    @Override
-    public long vocabSize() {
-        return cfg.vocabSize;
-    }
-
-    @Override
-    public long hiddenSize() {
-        return cfg.hiddenSize;
-    }
-
-    @Override
-    public List<String> tiedWeightKeys() {
-        return cfg.tieWordEmbeddings ? List.of("lm_head.weight") : List.of();
+    protected DecoderConfig decoderConfig() {
+        return cfg;
     }
 }
