@@ -13,6 +13,7 @@ import org.peft4j.data.AutoTokenizer;
 import org.peft4j.data.Message;
 import org.peft4j.data.Tokenizer;
 import org.peft4j.generation.GenerationConfig;
+import org.peft4j.hub.HfHub;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.util.StrictGson;
@@ -68,7 +69,38 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable)
             throws IOException {
-        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir));
+        return fromPretrained(adapterDir, adapterName, isTrainable, new HfHub());
+    }
+
+    /**
+     * PEFT's {@code AutoPeftModelForCausalLM.from_pretrained("org/adapter")}: an existing local folder, else a
+     * Hugging Face repo id (optionally {@code id@revision}) resolved through the local cache and downloaded when
+     * allowed ({@link HfHub#resolveAdapter}).
+     *
+     * @param adapterIdOrPath a local adapter folder or a repo id
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when the adapter or its base model cannot be found
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) throws IOException {
+        return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub());
+    }
+
+    /**
+     * As {@link #fromPretrained(Path, String, boolean)}, with the Hub settings (cache folder, endpoint, token,
+     * offline) used when {@code base_model_name_or_path} is a repo id.
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @param adapterName the name the adapter gets
+     * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
+     * @param hub resolves a repo-id base model
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
+            HfHub hub) throws IOException {
+        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
         PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base);
         PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
         Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
@@ -94,17 +126,33 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
         return e.getAsString();
     }
 
+    /** A Hugging Face repo id, optionally with {@code @revision}: {@code name} or {@code org/name}. */
+    private static final java.util.regex.Pattern REPO_ID = java.util.regex.Pattern.compile(
+            "[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?(@[^\\s@]+)?");
+
     /**
-     * The folder of the base model an adapter names. Only local absolute folders for now; this is the one place
-     * that turns a {@code base_model_name_or_path} into a folder (Hugging Face model ids plug in here).
+     * The folder of the base model an adapter names: an absolute local model folder, or a Hugging Face repo id
+     * ({@code org/name[@revision]}, as PEFT writes it for Hub models) resolved through {@code hub}'s cache. Relative
+     * paths are refused (they would depend on the working directory).
      */
-    private static Path resolveBaseModel(Path adapterDir, String nameOrPath) {
+    private static Path resolveBaseModel(Path adapterDir, String nameOrPath, HfHub hub) {
         Path configFile = adapterDir.resolve("adapter_config.json");
         if (nameOrPath == null || nameOrPath.isBlank()) {
             throw new Peft4jException(configFile + ": 'base_model_name_or_path' is not set; load the base model with "
                     + "AutoModelForCausalLM.fromPretrained and the adapter with PeftModel.fromPretrained instead");
         }
         Path p = Path.of(nameOrPath);
+        if (!p.isAbsolute() && REPO_ID.matcher(nameOrPath).matches() && !nameOrPath.contains("..")) {
+            int at = nameOrPath.indexOf('@');
+            String id = at < 0 ? nameOrPath : nameOrPath.substring(0, at);
+            String revision = at < 0 ? HfHub.DEFAULT_REVISION : nameOrPath.substring(at + 1);
+            try {
+                return hub.snapshotForModel(id, revision);
+            } catch (Peft4jException e) {
+                throw new Peft4jException(configFile + ": 'base_model_name_or_path' is \"" + nameOrPath
+                        + "\", a Hugging Face repo id that could not be resolved: " + e.getMessage(), e);
+            }
+        }
         if (!p.isAbsolute()) {
             throw new Peft4jException(configFile + ": 'base_model_name_or_path' is \"" + nameOrPath
                     + "\", which is not an absolute path of a local model folder (a relative path would depend on "

@@ -121,7 +121,7 @@ class TextApiTest {
 
     @Test
     void missingOrRelativeBasePathIsAClearError(@TempDir Path tmp) throws IOException {
-        for (String base : new String[] {null, "relative/model", tmp.resolve("nowhere").toString()}) {
+        for (String base : new String[] {null, "./relative/model", tmp.resolve("nowhere").toString()}) {
             Files.writeString(tmp.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 8, "
                     + "\"target_modules\": [\"q_proj\"], \"base_model_name_or_path\": "
                     + (base == null ? "null" : "\"" + base + "\"") + "}");
