@@ -18,7 +18,7 @@ For every case under ``interop/fixtures/ptune/<case>/`` this writes
 
 The TEXT-init case also holds the tokenizer path it used (interop/fixtures/tokenizer, relative).
 
-Usage:  interop/.venv/bin/python interop/make_ptune_fixtures.py [--out interop/fixtures/ptune]
+Usage:  interop/.venv/bin/python interop/make_ptune_fixtures.py [--out interop/fixtures/ptune] [--cases CASE ...]
 (the venv at /work/main/interop/.venv works too).  Deterministic: fixed seeds, one thread.
 """
 
@@ -52,6 +52,15 @@ CASES = {
                                                       encoder_reparameterization_type="LSTM")),
     "ptun-lstm-gpt2": ("gpt2", "P_TUNING", dict(num_virtual_tokens=3, encoder_hidden_size=12,
                                                 encoder_reparameterization_type="LSTM", encoder_num_layers=1)),
+    # Gemma 2: its input embedding scales by sqrt(hidden) in its forward (Gemma2TextScaledWordEmbedding); PEFT's
+    # TEXT init and the real tokens go through that forward, the virtual tokens (inputs_embeds) are not scaled again
+    "pt-gemma2": ("gemma2", "PROMPT_TUNING", dict(num_virtual_tokens=3)),
+    "pt-text-gemma2": ("gemma2", "PROMPT_TUNING", dict(num_virtual_tokens=6, prompt_tuning_init="TEXT",
+                                                       prompt_tuning_init_text="abc",
+                                                       tokenizer_name_or_path=TOKENIZER)),
+    "ptun-mlp-gemma2": ("gemma2", "P_TUNING", dict(num_virtual_tokens=3, encoder_hidden_size=16)),
+    "ptun-lstm-gemma2": ("gemma2", "P_TUNING", dict(num_virtual_tokens=3, encoder_hidden_size=12,
+                                                    encoder_reparameterization_type="LSTM")),
 }
 
 
@@ -140,10 +149,11 @@ def make(case, out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "fixtures", "ptune"))
+    ap.add_argument("--cases", nargs="*", default=list(CASES), help="only these cases (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    for case in CASES:
+    for case in a.cases:
         make(case, a.out)
 
 

@@ -8,6 +8,7 @@ import org.peft4j.graph.Graph;
 import org.peft4j.graph.Shape;
 import org.peft4j.graph.Value;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.gemma2.Gemma2TextScaledWordEmbedding;
 import org.peft4j.nn.Embedding;
 import org.peft4j.nn.Module;
 import org.peft4j.peft.tuners.PromptLearningConfig;
@@ -41,7 +42,10 @@ abstract class PromptLearningBase extends PromptLearningTuner {
         return (Embedding) m;
     }
 
-    /** Rows {@code ids} of the word embeddings, as float32 (PEFT's {@code word_embeddings(ids).float()}). */
+    /**
+     * Rows {@code ids} of the word embeddings as their forward gives them, as float32 (PEFT's
+     * {@code word_embeddings(ids).float()}): Gemma 2's scaled embedding multiplies by its scale in the weight's dtype.
+     */
     Tensor embeddingRows(long[] ids) {
         Embedding we = wordEmbeddings();
         long vocab = we.numEmbeddings();
@@ -55,7 +59,20 @@ abstract class PromptLearningBase extends PromptLearningTuner {
             }
             System.arraycopy(all, (int) (ids[i] * d), out, (int) (i * d), (int) d);
         }
-        return Tensor.of(out, ids.length, d);
+        Tensor rows = Tensor.of(out, ids.length, d);
+        if (we instanceof Gemma2TextScaledWordEmbedding scaled) {
+            // embedding(ids) * embed_scale.to(weight.dtype): the product in float32, rounded to a half weight's dtype
+            DType wt = we.weight().dtype();
+            float scale = Tensor.of(new float[] {(float) scaled.embedScale()}, 1).to(wt).toFloatArray()[0];
+            for (int i = 0; i < out.length; i++) {
+                out[i] *= scale;
+            }
+            rows = Tensor.of(out, ids.length, d);
+            if (wt != DType.F32) {
+                rows = rows.to(wt).to(DType.F32);
+            }
+        }
+        return rows;
     }
 
     /** Standard normal values (nn.Embedding's default init). */
