@@ -20,7 +20,9 @@ import org.peft4j.train.TrainStep;
 /**
  * Prefix tuning, prompt tuning and P-tuning on the tiny ChatGLM fixture through the CausalLM contract. PEFT has no
  * working reference here (its chatglm prefix is sized for 4 heads of 8, modeling_chatglm's multi-query cache holds
- * 2 groups of 16), so these check peft4j's sizing, that training reaches every encoder parameter and no base one,
+ * 2 groups of 16; its prompt tuning and P-tuning call the model with {@code inputs_embeds} and no {@code input_ids},
+ * and modeling_chatglm's forward reads {@code input_ids.shape} regardless: AttributeError with PEFT 0.12.0 +
+ * transformers 4.40.2, checked 2026-11-26), so these check peft4j's sizing, that training reaches every encoder parameter and no base one,
  * and that a prefix-tuned cached generation continues the uncached forward's argmax.
  */
 class ChatGLMPromptLearningTest {
