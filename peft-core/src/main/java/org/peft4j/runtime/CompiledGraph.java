@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.RuntimeFailureException;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -79,7 +80,7 @@ public final class CompiledGraph implements AutoCloseable {
             }
             return runOnnx(ort);
         } catch (OrtException e) {
-            throw new IllegalStateException("could not create input tensors: " + e.getMessage(), e);
+            throw failure("could not create the input tensors", inputs, e);
         } finally {
             for (OnnxTensor t : ort.values()) {
                 t.close();
@@ -96,7 +97,7 @@ public final class CompiledGraph implements AutoCloseable {
         try {
             return new Outputs(NativeStack.call(() -> session.run(inputs)));
         } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
+            throw failure("ONNX Runtime run failed", inputs, e);
         }
     }
 
@@ -126,7 +127,7 @@ public final class CompiledGraph implements AutoCloseable {
                 outputs.values().forEach(Tensor::markModified);
             }
         } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
+            throw failure("ONNX Runtime run failed", inputs, e);
         } finally {
             in.values().forEach(OnnxTensor::close);
             out.values().forEach(OnnxTensor::close);
@@ -136,6 +137,31 @@ public final class CompiledGraph implements AutoCloseable {
     /** Whether this lease was closed, or its session was (the runtime was closed). */
     public synchronized boolean isClosed() {
         return closed || nativeSession.isClosed();
+    }
+
+    /**
+     * A {@link RuntimeFailureException} naming the graph (its outputs and device) and every input's dtype and shape,
+     * followed by ONNX Runtime's text.
+     */
+    private RuntimeFailureException failure(String what, Map<String, ?> inputs, OrtException e) {
+        StringBuilder sb = new StringBuilder(what).append(" (graph with outputs ").append(session.getOutputNames())
+                .append(" on ").append(device).append("; inputs {");
+        String sep = "";
+        for (Map.Entry<String, ?> in : inputs.entrySet()) {
+            sb.append(sep).append(in.getKey()).append(": ").append(describe(in.getValue()));
+            sep = ", ";
+        }
+        return new RuntimeFailureException(sb.append("}): ").append(e.getMessage()).toString(), e);
+    }
+
+    private static String describe(Object v) {
+        if (v instanceof Tensor t) {
+            return t.dtype() + java.util.Arrays.toString(t.shape());
+        }
+        if (v instanceof OnnxValue o && o.getInfo() instanceof ai.onnxruntime.TensorInfo info) {
+            return info.type + java.util.Arrays.toString(info.getShape());
+        }
+        return String.valueOf(v);
     }
 
     private void checkOpen() {

@@ -94,8 +94,9 @@ public final class AutoModelForCausalLM {
      * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
      * of another floating dtype are converted.
      *
-     * @throws IOException if config.json or the weights cannot be read, or a weight is missing; a config.json that is
-     *     not strict JSON, or whose field has the wrong type or is out of range, gives an IOException naming the
+     * @throws IOException if config.json or the weights cannot be read, a weight is missing, or config.json is not
+     *     strict JSON (naming the file)
+     * @throws org.peft4j.ConfigException if a field of config.json has the wrong type or is out of range, naming the
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
     public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
@@ -114,8 +115,10 @@ public final class AutoModelForCausalLM {
      * {@code quantizationConfig} is ignored with transformers' warning.
      *
      * @param quantizationConfig the quantization to apply, or null for none
-     * @throws IOException as {@link #fromPretrained(Path, DType)}; also for a {@code quantization_config} whose
-     *     {@code quant_method} no provider on the classpath reads, or that is invalid, naming config.json; a
+     * @throws IOException as {@link #fromPretrained(Path, DType)}
+     * @throws org.peft4j.ConfigException as {@link #fromPretrained(Path, DType)}; also for a
+     *     {@code quantization_config} whose {@code quant_method} no provider on the classpath reads, or that is
+     *     invalid, naming config.json; a
      *     checkpoint entry a quantized layer cannot load gives an {@link IllegalArgumentException} naming the
      *     folder, the key and what was expected
      */
@@ -142,7 +145,7 @@ public final class AutoModelForCausalLM {
             }
             model = fromConfig(config, dtype);
         } catch (IllegalArgumentException e) {
-            throw new IOException(e.getMessage(), e);
+            throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
         }
         model.setNameOrPath(dir.toString());
         if (quant != null) {
