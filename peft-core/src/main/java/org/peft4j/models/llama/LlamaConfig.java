@@ -47,6 +47,12 @@ public final class LlamaConfig {
     /** A layer type of {@code layer_types}: attention over the last {@code sliding_window} positions. */
     public static final String SLIDING_ATTENTION = "sliding_attention";
 
+    /**
+     * Reads and validates a Llama-family config (transformers' {@code LlamaConfig} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public LlamaConfig(ModelConfig c) {
         this.raw = c;
         this.modelType = c.modelType();
@@ -147,38 +153,83 @@ public final class LlamaConfig {
         return Collections.unmodifiableList(new ArrayList<>(types));
     }
 
+    /**
+     * The config.json this was read from.
+     *
+     * @return the raw config
+     */
     public ModelConfig raw() {
         return raw;
     }
 
+    /**
+     * {@code model_type} ({@code llama}, {@code qwen2}, {@code mistral}, ...).
+     *
+     * @return the model type
+     */
     public String modelType() {
         return modelType;
     }
 
+    /**
+     * {@code vocab_size}: rows of the token embedding.
+     *
+     * @return the vocabulary size
+     */
     public long vocabSize() {
         return vocabSize;
     }
 
+    /**
+     * {@code hidden_size}: the width of the residual stream.
+     *
+     * @return the hidden size
+     */
     public long hiddenSize() {
         return hiddenSize;
     }
 
+    /**
+     * {@code num_hidden_layers}.
+     *
+     * @return the number of decoder layers
+     */
     public int numLayers() {
         return numLayers;
     }
 
+    /**
+     * {@code num_attention_heads}: query heads per layer.
+     *
+     * @return the number of heads
+     */
     public int numHeads() {
         return numHeads;
     }
 
+    /**
+     * {@code num_key_value_heads} (default {@code num_attention_heads}; fewer for grouped-query attention).
+     *
+     * @return the number of key/value heads
+     */
     public int numKvHeads() {
         return numKvHeads;
     }
 
+    /**
+     * {@code head_dim} (default {@code hidden_size / num_attention_heads}).
+     *
+     * @return the width of one head
+     */
     public long headDim() {
         return headDim;
     }
 
+    /**
+     * {@code tie_word_embeddings}: the output projection shares the token embedding's weight.
+     *
+     * @return the flag
+     */
     public boolean tieWordEmbeddings() {
         return tieWordEmbeddings;
     }
