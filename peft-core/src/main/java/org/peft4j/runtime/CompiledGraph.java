@@ -49,10 +49,20 @@ public final class CompiledGraph implements AutoCloseable {
         return device;
     }
 
+    /**
+     * The session's input names (graph inputs and parameters fed as inputs).
+     *
+     * @return the names
+     */
     public Set<String> inputNames() {
         return session.getInputNames();
     }
 
+    /**
+     * The session's output names.
+     *
+     * @return the names
+     */
     public Set<String> outputNames() {
         return session.getOutputNames();
     }
@@ -192,6 +202,11 @@ public final class CompiledGraph implements AutoCloseable {
             }
         }
 
+        /**
+         * The output names in the session's order.
+         *
+         * @return the names
+         */
         public List<String> names() {
             return Collections.unmodifiableList(new ArrayList<>(byName.keySet()));
         }

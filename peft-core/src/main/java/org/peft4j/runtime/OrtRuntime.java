@@ -83,6 +83,11 @@ public final class OrtRuntime implements AutoCloseable {
         return device;
     }
 
+    /**
+     * The settings this runtime was built with.
+     *
+     * @return the options
+     */
     public RuntimeOptions options() {
         return options;
     }

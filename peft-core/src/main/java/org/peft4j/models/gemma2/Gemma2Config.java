@@ -36,6 +36,13 @@ public final class Gemma2Config {
     final Long slidingWindow;
     final List<String> layerTypes;
 
+    /**
+     * Reads and validates a Gemma 2 config (transformers' {@code Gemma2Config} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a wrong {@code model_type} or a missing,
+     *     mistyped or out-of-range value
+     */
     public Gemma2Config(ModelConfig c) {
         this.raw = c;
         if (!MODEL_TYPE.equals(c.modelType())) {
@@ -98,14 +105,29 @@ public final class Gemma2Config {
         return Collections.unmodifiableList(new ArrayList<>(types));
     }
 
+    /**
+     * The config.json this was read from.
+     *
+     * @return the raw config
+     */
     public ModelConfig raw() {
         return raw;
     }
 
+    /**
+     * {@code hidden_size}: the width of the residual stream.
+     *
+     * @return the hidden size
+     */
     public long hiddenSize() {
         return hiddenSize;
     }
 
+    /**
+     * {@code head_dim} (Gemma 2 sets it apart from {@code hidden_size / num_attention_heads}).
+     *
+     * @return the width of one head
+     */
     public long headDim() {
         return headDim;
     }

@@ -21,6 +21,12 @@ public final class OPTConfig {
     final double dropout;
     final double attentionDropout;
 
+    /**
+     * Reads and validates an OPT config (transformers' {@code OPTConfig} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public OPTConfig(ModelConfig c) {
         this.raw = c;
         int max = Integer.MAX_VALUE;
@@ -49,6 +55,11 @@ public final class OPTConfig {
         }
     }
 
+    /**
+     * The width of one attention head, {@code hidden_size / num_attention_heads}.
+     *
+     * @return the head dimension
+     */
     public long headDim() {
         return hiddenSize / numHeads;
     }

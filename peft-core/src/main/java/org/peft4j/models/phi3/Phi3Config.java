@@ -41,6 +41,12 @@ public final class Phi3Config {
     /** The cos/sin multiplier: 1 for default rope, longrope's {@code attention_factor}. */
     final double attentionScaling;
 
+    /**
+     * Reads and validates a Phi-3 config (transformers' {@code Phi3Config} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public Phi3Config(ModelConfig c) {
         this.raw = c;
         int max = Integer.MAX_VALUE;
@@ -156,6 +162,11 @@ public final class Phi3Config {
         return out;
     }
 
+    /**
+     * {@code head_dim} (default {@code hidden_size / num_attention_heads}).
+     *
+     * @return the width of one head
+     */
     public long headDim() {
         return headDim;
     }
