@@ -114,20 +114,10 @@ public final class Gemma2Config {
         return raw;
     }
 
-    /**
-     * {@code hidden_size}: the width of the residual stream.
-     *
-     * @return the hidden size
-     */
     public long hiddenSize() {
         return hiddenSize;
     }
 
-    /**
-     * {@code head_dim} (Gemma 2 sets it apart from {@code hidden_size / num_attention_heads}).
-     *
-     * @return the width of one head
-     */
     public long headDim() {
         return headDim;
     }

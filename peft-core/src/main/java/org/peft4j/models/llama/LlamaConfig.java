@@ -171,29 +171,14 @@ public final class LlamaConfig {
         return modelType;
     }
 
-    /**
-     * {@code vocab_size}: rows of the token embedding.
-     *
-     * @return the vocabulary size
-     */
     public long vocabSize() {
         return vocabSize;
     }
 
-    /**
-     * {@code hidden_size}: the width of the residual stream.
-     *
-     * @return the hidden size
-     */
     public long hiddenSize() {
         return hiddenSize;
     }
 
-    /**
-     * {@code num_hidden_layers}.
-     *
-     * @return the number of decoder layers
-     */
     public int numLayers() {
         return numLayers;
     }
@@ -207,29 +192,14 @@ public final class LlamaConfig {
         return numHeads;
     }
 
-    /**
-     * {@code num_key_value_heads} (default {@code num_attention_heads}; fewer for grouped-query attention).
-     *
-     * @return the number of key/value heads
-     */
     public int numKvHeads() {
         return numKvHeads;
     }
 
-    /**
-     * {@code head_dim} (default {@code hidden_size / num_attention_heads}).
-     *
-     * @return the width of one head
-     */
     public long headDim() {
         return headDim;
     }
 
-    /**
-     * {@code tie_word_embeddings}: the output projection shares the token embedding's weight.
-     *
-     * @return the flag
-     */
     public boolean tieWordEmbeddings() {
         return tieWordEmbeddings;
     }

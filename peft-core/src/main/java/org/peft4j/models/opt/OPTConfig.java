@@ -55,11 +55,6 @@ public final class OPTConfig {
         }
     }
 
-    /**
-     * The width of one attention head, {@code hidden_size / num_attention_heads}.
-     *
-     * @return the head dimension
-     */
     public long headDim() {
         return hiddenSize / numHeads;
     }

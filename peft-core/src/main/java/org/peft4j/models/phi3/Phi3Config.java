@@ -162,11 +162,6 @@ public final class Phi3Config {
         return out;
     }
 
-    /**
-     * {@code head_dim} (default {@code hidden_size / num_attention_heads}).
-     *
-     * @return the width of one head
-     */
     public long headDim() {
         return headDim;
     }
