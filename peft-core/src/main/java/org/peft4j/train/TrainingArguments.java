@@ -180,6 +180,8 @@ public final class TrainingArguments {
     /**
      * {@code optim}: the optimizer, by transformers' name (default {@code adamw_torch_fused}, transformers' default
      * with torch &gt;= 2.8). See {@link OptimizerNames} for the ones peft4j implements.
+     *
+     * @return the optimizer
      */
     public OptimizerNames optim() {
         return optim;
@@ -188,12 +190,18 @@ public final class TrainingArguments {
     /**
      * {@code optim_args}: optional {@code "key=value,key2=value2"} arguments for optimizers that read them, or null.
      * As in transformers, the AdamW optimizers ignore them.
+     *
+     * @return the arguments string, or null
      */
     public String optimArgs() {
         return optimArgs;
     }
 
-    /** {@link #optimArgs()} parsed as transformers' {@code _parse_optim_args} does (spaces dropped). */
+    /**
+     * {@link #optimArgs()} parsed as transformers' {@code _parse_optim_args} does (spaces dropped).
+     *
+     * @return the arguments by key, empty when none
+     */
     public java.util.Map<String, String> optimArgsMap() {
         return parseOptimArgs(optimArgs);
     }
@@ -253,12 +261,18 @@ public final class TrainingArguments {
     /**
      * {@code logging_steps}: a training log entry every this many optimizer steps, whose {@code loss} is the mean loss
      * of the steps since the previous entry (as transformers logs it).
+     *
+     * @return the logging interval in optimizer steps
      */
     public long loggingSteps() {
         return loggingSteps;
     }
 
-    /** Evaluation interval in steps, or null (no evaluation during training). */
+    /**
+     * Evaluation interval in steps, or null (no evaluation during training).
+     *
+     * @return the evaluation interval in optimizer steps, or null
+     */
     public Long evalSteps() {
         return evalSteps;
     }
@@ -272,7 +286,11 @@ public final class TrainingArguments {
         return saveSteps;
     }
 
-    /** How many checkpoints to keep, or null (all). */
+    /**
+     * How many checkpoints to keep, or null (all).
+     *
+     * @return the number of checkpoints kept, or null for all
+     */
     public Integer saveTotalLimit() {
         return saveTotalLimit;
     }
@@ -290,12 +308,18 @@ public final class TrainingArguments {
      * The divergence guard (a peft4j addition, off by default: null): training stops when a logged loss exceeds this
      * factor times the lowest of the previous {@link #divergenceWindow()} logged losses. It acts on the log entries
      * of {@code logging_steps}.
+     *
+     * @return the factor, or null when the guard is off
      */
     public Double divergenceFactor() {
         return divergenceFactor;
     }
 
-    /** How many previous logged losses the divergence guard compares with (default 10). */
+    /**
+     * How many previous logged losses the divergence guard compares with (default 10).
+     *
+     * @return the number of previous logged losses compared with
+     */
     public int divergenceWindow() {
         return divergenceWindow;
     }
@@ -304,6 +328,8 @@ public final class TrainingArguments {
      * transformers' {@code gradient_checkpointing} (default false): when true, the {@link Trainer} calls the model's
      * {@code gradientCheckpointingEnable()} before training, so each step keeps only the decoder layers' inputs and
      * recomputes their activations in the backward pass (less memory, about one more forward pass of time).
+     *
+     * @return whether gradient checkpointing is on
      */
     public boolean gradientCheckpointing() {
         return gradientCheckpointing;
@@ -365,7 +391,12 @@ public final class TrainingArguments {
             return this;
         }
 
-        /** A positive number of optimizer steps overrides {@code num_train_epochs}; -1 means unset. */
+        /**
+         * A positive number of optimizer steps overrides {@code num_train_epochs}; -1 means unset.
+         *
+         * @param v {@code max_steps}: the number of optimizer steps, or -1 (default) to train {@code num_train_epochs}
+         * @return this builder
+         */
         public Builder maxSteps(long v) {
             this.maxSteps = v;
             return this;
@@ -462,6 +493,8 @@ public final class TrainingArguments {
         /**
          * {@code optim} by transformers' name.
          *
+         * @param v the optimizer name, such as {@code "adamw_torch"}
+         * @return this builder
          * @throws IllegalArgumentException for a name transformers does not know, with its message ("{@code X is
          *     not a valid OptimizerNames, please select one of [...]}"), or one peft4j does not implement
          *     ("{@code Trainer cannot instantiate unsupported optimizer: X}", with the supported names)
@@ -470,7 +503,12 @@ public final class TrainingArguments {
             return optim(OptimizerNames.of(v));
         }
 
-        /** {@code optim}; see {@link #optim(String)}. */
+        /**
+         * {@code optim}; see {@link #optim(String)}.
+         *
+         * @param v the optimizer
+         * @return this builder
+         */
         public Builder optim(OptimizerNames v) {
             this.optim = v.requireSupported();
             return this;
@@ -479,6 +517,8 @@ public final class TrainingArguments {
         /**
          * {@code optim_args}, {@code "key=value,..."} (null for none).
          *
+         * @param v the arguments, or null
+         * @return this builder
          * @throws IllegalArgumentException if it is not comma-separated key=value pairs
          */
         public Builder optimArgs(String v) {
@@ -520,7 +560,12 @@ public final class TrainingArguments {
             return this;
         }
 
-        /** Global-norm clipping threshold; 0 disables clipping. */
+        /**
+         * Global-norm clipping threshold; 0 disables clipping.
+         *
+         * @param v {@code max_grad_norm} (default 1.0), not negative
+         * @return this builder
+         */
         public Builder maxGradNorm(double v) {
             this.maxGradNorm = nonNegative("max_grad_norm", v);
             return this;
@@ -588,6 +633,9 @@ public final class TrainingArguments {
         /**
          * Turns the divergence guard on (a factor above 1) or off (null): training stops when a logged loss exceeds
          * {@code factor} times the lowest of the previous {@code divergence_window} logged losses.
+         *
+         * @param factor the factor, above 1, or null to turn the guard off (default)
+         * @return this builder
          */
         public Builder divergenceFactor(Double factor) {
             if (factor != null && !(factor > 1)) {
@@ -597,13 +645,23 @@ public final class TrainingArguments {
             return this;
         }
 
-        /** How many previous logged losses the divergence guard compares with (default 10). */
+        /**
+         * How many previous logged losses the divergence guard compares with (default 10).
+         *
+         * @param v the window, positive
+         * @return this builder
+         */
         public Builder divergenceWindow(int v) {
             this.divergenceWindow = (int) positive("divergence_window", v);
             return this;
         }
 
-        /** transformers' {@code gradient_checkpointing} (default false). */
+        /**
+         * transformers' {@code gradient_checkpointing} (default false).
+         *
+         * @param v true to recompute the decoder layers' activations in the backward pass
+         * @return this builder
+         */
         public Builder gradientCheckpointing(boolean v) {
             this.gradientCheckpointing = v;
             return this;

@@ -49,12 +49,21 @@ public final class AutoModelForCausalLM {
     private AutoModelForCausalLM() {
     }
 
-    /** The supported {@code model_type} values. */
+    /**
+     * The supported {@code model_type} values.
+     *
+     * @return the model types {@link #fromConfig} builds, in registration order
+     */
     public static List<String> supportedModelTypes() {
         return new ArrayList<>(FACTORIES.keySet());
     }
 
-    /** A float32 shape-only model for the config. */
+    /**
+     * A float32 shape-only model for the config.
+     *
+     * @param config the parsed config.json
+     * @return the model, shape-only until weights are loaded
+     */
     public static PreTrainedModel fromConfig(ModelConfig config) {
         return fromConfig(config, DType.F32);
     }
@@ -62,6 +71,9 @@ public final class AutoModelForCausalLM {
     /**
      * A shape-only model (parameters carry shapes, no storage) for the config.
      *
+     * @param config the parsed config.json
+     * @param dtype the parameters' dtype (transformers' {@code dtype})
+     * @return the model, shape-only until weights are loaded
      * @throws IllegalArgumentException naming the config's file for an unknown {@code model_type} (listing the
      *     supported ones), and naming the file and the field for a value of the wrong type or out of range
      */
