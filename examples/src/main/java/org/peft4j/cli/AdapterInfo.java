@@ -35,7 +35,7 @@ final class AdapterInfo {
         }
         try {
             return PeftConfigs.fromPretrained(dir);
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException | IllegalArgumentException | org.peft4j.InvalidInputException e) {
             throw new CliException("--adapter: " + e.getMessage(), e);
         }
     }

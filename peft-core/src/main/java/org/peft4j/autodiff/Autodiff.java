@@ -46,6 +46,11 @@ public final class Autodiff {
             return g;
         }
 
+        /**
+         * The gradient of the loss with respect to each value that has one.
+         *
+         * @return the gradients by value
+         */
         public Map<Value, Value> gradients() {
             return gradients;
         }

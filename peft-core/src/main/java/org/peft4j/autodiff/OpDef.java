@@ -44,6 +44,11 @@ public final class OpDef {
         return domain;
     }
 
+    /**
+     * The ONNX operator type this definition is for.
+     *
+     * @return the op type
+     */
     public String opType() {
         return opType;
     }
@@ -117,6 +122,11 @@ public final class OpDef {
             return this;
         }
 
+        /**
+         * Builds the definition.
+         *
+         * @return the operator definition
+         */
         public OpDef build() {
             return new OpDef(this);
         }

@@ -15,6 +15,14 @@ public final class Batch {
     private final Tensor attentionMask;
     private final Tensor labels;
 
+    /**
+     * A batch of equal-length rows.
+     *
+     * @param inputIds int64 {@code [batch, seq]} token ids
+     * @param attentionMask int64 {@code [batch, seq]}, 1 for a token and 0 for padding
+     * @param labels int64 {@code [batch, seq]}, -100 where no loss is taken
+     * @throws IllegalArgumentException if a tensor is not int64 of rank 2 or the shapes differ
+     */
     public Batch(Tensor inputIds, Tensor attentionMask, Tensor labels) {
         check("input_ids", inputIds);
         check("attention_mask", attentionMask);
@@ -35,14 +43,29 @@ public final class Batch {
         }
     }
 
+    /**
+     * The token ids.
+     *
+     * @return int64 {@code [batch, seq]}
+     */
     public Tensor inputIds() {
         return inputIds;
     }
 
+    /**
+     * The attention mask.
+     *
+     * @return int64 {@code [batch, seq]}: 1 for a token, 0 for padding
+     */
     public Tensor attentionMask() {
         return attentionMask;
     }
 
+    /**
+     * The labels (transformers' {@code labels}).
+     *
+     * @return int64 {@code [batch, seq]}, -100 where no loss is taken
+     */
     public Tensor labels() {
         return labels;
     }

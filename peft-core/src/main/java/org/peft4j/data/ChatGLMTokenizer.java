@@ -22,6 +22,12 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
     private final SentencePieceTokenizer sp;
     private final Map<String, Long> special = new LinkedHashMap<>();
 
+    /**
+     * ChatGLM's tokenizer over its SentencePiece model, with the special tokens ({@code [gMASK]}, {@code sop}, role
+     * tokens) numbered after the pieces as {@code ChatGLMTokenizer} in its remote code.
+     *
+     * @param sp the SentencePiece tokenizer of {@code tokenizer.model}
+     */
     public ChatGLMTokenizer(SentencePieceTokenizer sp) {
         this.sp = sp;
         long id = sp.vocabSize();
@@ -90,6 +96,12 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
 
     /** One message of a ChatGLM3 conversation: a role (system, user, assistant, observation) and its content. */
     public record ChatMessage(String role, String content, String metadata) {
+        /**
+         * A message without metadata.
+         *
+         * @param role system, user, assistant or observation
+         * @param content the text
+         */
         public ChatMessage(String role, String content) {
             this(role, content, "");
         }

@@ -72,10 +72,10 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
      * tokens, token ids and the chat template of the expected types and ranges), so a bad file fails the load, not
      * a later call.
      *
-     * @throws UncheckedIOException when a file is missing, unreadable or holds a bad value; the message names the
-     *     file and, for a bad value, the field
-     *     (also when tokenizer.json is not what the Rust tokenizers library reads: checked in Java first, because
-     *     some bad files make the native library abort the JVM)
+     * @throws UncheckedIOException when a file is missing or unreadable
+     * @throws org.peft4j.InvalidInputException when a file is malformed or holds a bad value; the message names the
+     *     file and the field (also when tokenizer.json is not what the Rust tokenizers library reads: checked in
+     *     Java first, because some bad files make the native library abort the JVM)
      */
     public static HfTokenizer load(Path path) {
         Path folder = TokenizerFiles.folder(path);
@@ -87,7 +87,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         try {
             TokenizerJsonCheck.check(file, json); // before native code, which aborts the JVM on some bad files
         } catch (IllegalArgumentException e) {
-            throw new UncheckedIOException(e.getMessage(), new IOException(e.getMessage(), e));
+            // the check names the field in backquotes: `normalizer.normalizers[1].precompiled_charsmap`
+            java.util.regex.Matcher field = java.util.regex.Pattern.compile("`([^`]+)`").matcher(e.getMessage());
+            throw new org.peft4j.InvalidInputException(e.getMessage(), file, field.find() ? field.group(1) : null, e);
         }
         HfTokenizer t = new HfTokenizer(folder, json);
         Map<String, String> options = Map.of(
@@ -101,8 +103,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new UncheckedIOException("cannot load " + file + ": " + e, e);
         } catch (RuntimeException e) {
             // the tokenizers library's own errors (serde: "unknown variant ... at line 1 column 123")
-            throw new UncheckedIOException(new IOException(file + ": the tokenizers library refused it: "
-                    + e.getMessage(), e));
+            throw new org.peft4j.InvalidInputException(file + ": the tokenizers library refused it: "
+                    + e.getMessage(), file, null, e);
         }
         return t;
     }

@@ -17,7 +17,18 @@ import java.util.List;
 public final class SentencePieceModel {
     /** A piece's type, as sentencepiece's {@code ModelProto.SentencePiece.Type}. */
     public enum PieceType {
-        NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE;
+        /** An ordinary piece, scored by the model. */
+        NORMAL,
+        /** The unknown piece ({@code <unk>}). */
+        UNKNOWN,
+        /** A control symbol ({@code <s>}, {@code </s>}): never produced from text. */
+        CONTROL,
+        /** A user-defined symbol, always matched as a whole in the text. */
+        USER_DEFINED,
+        /** An unused piece, skipped when encoding. */
+        UNUSED,
+        /** A byte-fallback piece {@code <0xNN>}. */
+        BYTE;
 
         static PieceType of(int v) {
             switch (v) {
@@ -38,6 +49,7 @@ public final class SentencePieceModel {
 
     /** {@code TrainerSpec.ModelType}: 1 unigram, 2 BPE, 3 word, 4 char. */
     public static final int UNIGRAM = 1;
+    /** {@code TrainerSpec.ModelType} BPE. */
     public static final int BPE = 2;
 
     private final List<Piece> pieces;
@@ -172,6 +184,11 @@ public final class SentencePieceModel {
         boolean escapeWhitespaces = true;
     }
 
+    /**
+     * The pieces in id order (a piece's index is its token id).
+     *
+     * @return the pieces
+     */
     public List<Piece> pieces() {
         return pieces;
     }
@@ -181,10 +198,20 @@ public final class SentencePieceModel {
         return modelType;
     }
 
+    /**
+     * {@code trainer_spec.byte_fallback}: unknown characters are encoded as {@code <0xNN>} byte pieces.
+     *
+     * @return whether byte fallback is on
+     */
     public boolean byteFallback() {
         return byteFallback;
     }
 
+    /**
+     * {@code trainer_spec.unk_id}: the id of the unknown piece.
+     *
+     * @return the id
+     */
     public int unkId() {
         return unkId;
     }
@@ -209,6 +236,11 @@ public final class SentencePieceModel {
         return unkSurface;
     }
 
+    /**
+     * {@code trainer_spec.treat_whitespace_as_suffix}: the whitespace marker ends a piece instead of starting it.
+     *
+     * @return the flag
+     */
     public boolean treatWhitespaceAsSuffix() {
         return treatWhitespaceAsSuffix;
     }
@@ -223,14 +255,29 @@ public final class SentencePieceModel {
         return precompiledCharsmapLength;
     }
 
+    /**
+     * {@code normalizer_spec.add_dummy_prefix}: a whitespace marker is prepended to the text.
+     *
+     * @return the flag
+     */
     public boolean addDummyPrefix() {
         return addDummyPrefix;
     }
 
+    /**
+     * {@code normalizer_spec.remove_extra_whitespaces}: leading, trailing and repeated whitespace is removed.
+     *
+     * @return the flag
+     */
     public boolean removeExtraWhitespaces() {
         return removeExtraWhitespaces;
     }
 
+    /**
+     * {@code normalizer_spec.escape_whitespaces}: spaces become the marker U+2581.
+     *
+     * @return the flag
+     */
     public boolean escapeWhitespaces() {
         return escapeWhitespaces;
     }

@@ -77,6 +77,11 @@ public class SentencePieceTokenizer implements Tokenizer, AutoCloseable {
         return new SentencePieceTokenizer(SentencePieceModel.load(file));
     }
 
+    /**
+     * The parsed {@code tokenizer.model}.
+     *
+     * @return the model
+     */
     public SentencePieceModel model() {
         return model;
     }

@@ -24,7 +24,12 @@ public interface Tokenizer {
      */
     long[] encode(String text, boolean addSpecialTokens);
 
-    /** Like {@code encode(text, false)} (no special tokens added), with the chars each token came from. */
+    /**
+     * Like {@code encode(text, false)} (no special tokens added), with the chars each token came from.
+     *
+     * @param text the text (special tokens written in it are recognised)
+     * @return the token ids with each token's character offsets in {@code text}
+     */
     TokenizedText encodeWithOffsets(String text);
 
     /** Text of {@code ids}, special tokens included. */
@@ -69,29 +74,51 @@ public interface Tokenizer {
     /** Beginning-of-sequence token id, or null. */
     Long bosTokenId();
 
-    /** End-of-sequence token id, or null. */
+    /**
+     * End-of-sequence token id, or null.
+     *
+     * @return the id, or null when the tokenizer has none
+     */
     Long eosTokenId();
 
     /**
      * Every id that ends a sequence, the {@link #eosTokenId()} first (empty when there is none). Models such as
      * Llama 3 list several in their configs.
+     *
+     * @return the ids, unmodifiable
      */
     default java.util.List<Long> eosTokenIds() {
         return eosTokenId() == null ? java.util.List.of() : java.util.List.of(eosTokenId());
     }
 
-    /** Padding token id, or null. */
+    /**
+     * Padding token id, or null.
+     *
+     * @return the id, or null when the tokenizer has none
+     */
     Long padTokenId();
 
-    /** Number of ids (the largest id plus one). */
+    /**
+     * Number of ids (the largest id plus one).
+     *
+     * @return the vocabulary size, added tokens included
+     */
     int vocabSize();
 
-    /** Text of the bos token, or null. */
+    /**
+     * Text of the bos token, or null.
+     *
+     * @return the token's text, or null
+     */
     default String bosToken() {
         return bosTokenId() == null ? null : decode(new long[] {bosTokenId()});
     }
 
-    /** Text of the eos token, or null. */
+    /**
+     * Text of the eos token, or null.
+     *
+     * @return the token's text, or null
+     */
     default String eosToken() {
         return eosTokenId() == null ? null : decode(new long[] {eosTokenId()});
     }

@@ -28,7 +28,8 @@ final class TokenizerFiles {
     /**
      * The JSON object of {@code file}, parsed strictly ({@link StrictGson}); null when there is no such file.
      *
-     * @throws UncheckedIOException naming the file when it is unreadable or not one strict JSON object
+     * @throws UncheckedIOException naming the file when it is unreadable
+     * @throws org.peft4j.InvalidInputException naming the file when it is not one strict JSON object
      */
     static JsonObject readObject(Path file) {
         if (!Files.isRegularFile(file)) {
@@ -43,13 +44,13 @@ final class TokenizerFiles {
         try {
             return StrictGson.parseObject(text, file.toString());
         } catch (IOException e) {
-            throw new UncheckedIOException(e.getMessage(), e);
+            throw new org.peft4j.InvalidInputException(e.getMessage(), file, null, e);
         }
     }
 
     /** The declared error for a bad value: names the file and the field. */
-    static UncheckedIOException invalid(Path file, String field, String problem) {
-        return new UncheckedIOException(new IOException(file + ": invalid '" + field + "': " + problem));
+    static org.peft4j.InvalidInputException invalid(Path file, String field, String problem) {
+        return new org.peft4j.InvalidInputException(file + ": invalid '" + field + "': " + problem, file, field, null);
     }
 
     /** The largest token id accepted (ids are array indices on the JVM). */
@@ -93,7 +94,7 @@ final class TokenizerFiles {
     /**
      * Token string to id, from the model vocabulary and the added tokens of tokenizer.json.
      *
-     * @throws UncheckedIOException naming {@code file} and the field for a malformed entry
+     * @throws org.peft4j.InvalidInputException naming {@code file} and the field for a malformed entry
      */
     static Map<String, Long> vocabulary(JsonObject tokenizerJson, Path file) {
         Map<String, Long> vocab = new HashMap<>();
@@ -186,7 +187,7 @@ final class TokenizerFiles {
      * tokenizer_config.json, then special_tokens_map.json; null when neither names it. The value is a string or
      * an added-token object with a string {@code content}.
      *
-     * @throws UncheckedIOException naming the file and {@code key} for any other value
+     * @throws org.peft4j.InvalidInputException naming the file and {@code key} for any other value
      */
     static String specialToken(Path folder, String key) {
         for (String name : new String[] {"tokenizer_config.json", "special_tokens_map.json"}) {
@@ -331,7 +332,7 @@ final class TokenizerFiles {
      * The chat template of tokenizer_config.json (a string, or a list of {@code {"name", "template"}} objects of
      * which the one named "default" is used), else of chat_template.jinja; null when there is none.
      *
-     * @throws UncheckedIOException naming the file and {@code chat_template} for a value of another shape
+     * @throws org.peft4j.InvalidInputException naming the file and {@code chat_template} for a value of another shape
      */
     static String chatTemplate(Path folder) {
         Path file = folder.resolve("tokenizer_config.json");

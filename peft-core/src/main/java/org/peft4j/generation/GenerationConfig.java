@@ -114,7 +114,11 @@ public final class GenerationConfig {
         return eosTokenIds;
     }
 
-    /** The pad token id, or null (then the first eos id pads finished sequences, as in transformers). */
+    /**
+     * The pad token id, or null (then the first eos id pads finished sequences, as in transformers).
+     *
+     * @return the pad token id, or null
+     */
     public Long padTokenId() {
         return padTokenId;
     }
@@ -181,7 +185,12 @@ public final class GenerationConfig {
             return this;
         }
 
-        /** Top-k filtering; 0 disables it. */
+        /**
+         * Top-k filtering; 0 disables it.
+         *
+         * @param k {@code top_k} (transformers' default 50; 0 disables it)
+         * @return this builder
+         */
         public Builder topK(int k) {
             if (k < 0) {
                 throw new IllegalArgumentException("`top_k` has to be a non-negative integer, but is " + k);

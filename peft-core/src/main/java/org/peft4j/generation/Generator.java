@@ -52,14 +52,32 @@ public final class Generator {
         return "past_key_values." + i + ".key";
     }
 
+    /**
+     * Value input name of layer {@code i}'s cache.
+     *
+     * @param i the layer index
+     * @return the input name
+     */
     public static String pastValue(int i) {
         return "past_key_values." + i + ".value";
     }
 
+    /**
+     * Key output name of layer {@code i}'s updated cache.
+     *
+     * @param i the layer index
+     * @return the output name
+     */
     public static String presentKey(int i) {
         return "present." + i + ".key";
     }
 
+    /**
+     * Value output name of layer {@code i}'s updated cache.
+     *
+     * @param i the layer index
+     * @return the output name
+     */
     public static String presentValue(int i) {
         return "present." + i + ".value";
     }

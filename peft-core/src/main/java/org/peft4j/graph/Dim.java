@@ -34,10 +34,20 @@ public final class Dim {
         return UNKNOWN;
     }
 
+    /**
+     * Whether this dimension is a known number.
+     *
+     * @return true when fixed
+     */
     public boolean isFixed() {
         return size >= 0;
     }
 
+    /**
+     * Whether this dimension is a named symbol (such as {@code batch}).
+     *
+     * @return true when symbolic
+     */
     public boolean isSymbolic() {
         return symbol != null;
     }

@@ -59,6 +59,12 @@ public final class Graph {
         return training;
     }
 
+    /**
+     * Sets the training flag read by modules that behave differently in training (dropout).
+     *
+     * @param training true for a training graph
+     * @return this graph
+     */
     public Graph setTraining(boolean training) {
         this.training = training;
         return this;
@@ -144,14 +150,29 @@ public final class Graph {
 
     // ------------------------------------------------------------------ structure
 
+    /**
+     * The graph's inputs in declaration order.
+     *
+     * @return an unmodifiable view
+     */
     public List<Value> inputs() {
         return Collections.unmodifiableList(inputs);
     }
 
+    /**
+     * The graph's outputs in declaration order.
+     *
+     * @return an unmodifiable view
+     */
     public List<Value> outputs() {
         return Collections.unmodifiableList(outputs);
     }
 
+    /**
+     * The nodes in the order they were added (a topological order).
+     *
+     * @return an unmodifiable view
+     */
     public List<Node> nodes() {
         return Collections.unmodifiableList(nodes);
     }
@@ -161,6 +182,11 @@ public final class Graph {
         return Collections.unmodifiableList(parameterOrder);
     }
 
+    /**
+     * The constant tensors embedded in the graph.
+     *
+     * @return an unmodifiable view
+     */
     public List<Value> constants() {
         return Collections.unmodifiableList(constants);
     }
@@ -336,21 +362,49 @@ public final class Graph {
 
     // ------------------------------------------------------------------ elementwise
 
+    /**
+     * ONNX {@code Add}: elementwise {@code a + b} with numpy broadcasting; both of one dtype.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the sum
+     */
     public Value add(Value a, Value b) {
         sameType("Add", a, b);
         return binary("Add", a, b, a.dtype());
     }
 
+    /**
+     * ONNX {@code Sub}: elementwise {@code a - b} with broadcasting; both of one dtype.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the difference
+     */
     public Value sub(Value a, Value b) {
         sameType("Sub", a, b);
         return binary("Sub", a, b, a.dtype());
     }
 
+    /**
+     * ONNX {@code Mul}: elementwise {@code a * b} with broadcasting; both of one dtype.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the product
+     */
     public Value mul(Value a, Value b) {
         sameType("Mul", a, b);
         return binary("Mul", a, b, a.dtype());
     }
 
+    /**
+     * ONNX {@code Div}: elementwise {@code a / b} with broadcasting; both of one dtype.
+     *
+     * @param a the dividend
+     * @param b the divisor
+     * @return the quotient
+     */
     public Value div(Value a, Value b) {
         sameType("Div", a, b);
         return binary("Div", a, b, a.dtype());
@@ -362,6 +416,13 @@ public final class Graph {
         return binary("Mod", a, b, a.dtype());
     }
 
+    /**
+     * ONNX {@code Pow}: elementwise {@code a} to the power {@code b}, with broadcasting.
+     *
+     * @param a the base
+     * @param b the exponent
+     * @return the power, of {@code a}'s dtype
+     */
     public Value pow(Value a, Value b) {
         return binary("Pow", a, b, a.dtype());
     }
@@ -376,66 +437,167 @@ public final class Graph {
         return add(x, scalar(c, x.dtype()));
     }
 
+    /**
+     * ONNX {@code Equal}: elementwise {@code a == b} as a boolean tensor.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the comparison
+     */
     public Value equal(Value a, Value b) {
         return binary("Equal", a, b, DType.BOOL);
     }
 
+    /**
+     * ONNX {@code Less}: elementwise {@code a < b} as a boolean tensor.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the comparison
+     */
     public Value less(Value a, Value b) {
         return binary("Less", a, b, DType.BOOL);
     }
 
+    /**
+     * ONNX {@code LessOrEqual}: elementwise {@code a <= b} as a boolean tensor.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the comparison
+     */
     public Value lessOrEqual(Value a, Value b) {
         return binary("LessOrEqual", a, b, DType.BOOL);
     }
 
+    /**
+     * ONNX {@code Greater}: elementwise {@code a > b} as a boolean tensor.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the comparison
+     */
     public Value greater(Value a, Value b) {
         return binary("Greater", a, b, DType.BOOL);
     }
 
+    /**
+     * ONNX {@code And}: elementwise logical and of two boolean tensors.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the conjunction
+     */
     public Value and(Value a, Value b) {
         return binary("And", a, b, DType.BOOL);
     }
 
+    /**
+     * ONNX {@code Not}: elementwise logical negation of a boolean tensor.
+     *
+     * @param x the operand
+     * @return the negation
+     */
     public Value not(Value x) {
         return unary("Not", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Neg}: elementwise {@code -x}.
+     *
+     * @param x the operand
+     * @return the negation
+     */
     public Value neg(Value x) {
         return unary("Neg", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Sqrt}: elementwise square root.
+     *
+     * @param x the operand
+     * @return the square root
+     */
     public Value sqrt(Value x) {
         return unary("Sqrt", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Exp}: elementwise {@code e^x}.
+     *
+     * @param x the operand
+     * @return the exponential
+     */
     public Value exp(Value x) {
         return unary("Exp", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Log}: elementwise natural logarithm.
+     *
+     * @param x the operand
+     * @return the logarithm
+     */
     public Value log(Value x) {
         return unary("Log", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Tanh}: elementwise hyperbolic tangent.
+     *
+     * @param x the operand
+     * @return the tangent
+     */
     public Value tanh(Value x) {
         return unary("Tanh", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Sigmoid}: elementwise {@code 1 / (1 + e^-x)}.
+     *
+     * @param x the operand
+     * @return the sigmoid
+     */
     public Value sigmoid(Value x) {
         return unary("Sigmoid", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Sin}: elementwise sine (radians).
+     *
+     * @param x the operand
+     * @return the sine
+     */
     public Value sin(Value x) {
         return unary("Sin", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Cos}: elementwise cosine (radians).
+     *
+     * @param x the operand
+     * @return the cosine
+     */
     public Value cos(Value x) {
         return unary("Cos", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Reciprocal}: elementwise {@code 1 / x}.
+     *
+     * @param x the operand
+     * @return the reciprocal
+     */
     public Value reciprocal(Value x) {
         return unary("Reciprocal", x, Map.of());
     }
 
+    /**
+     * ONNX {@code Identity}: the same values under a new name.
+     *
+     * @param x the operand
+     * @return a copy of {@code x}
+     */
     public Value identity(Value x) {
         return unary("Identity", x, Map.of());
     }
@@ -462,6 +624,13 @@ public final class Graph {
         return addNode("Where", "", List.of(cond, x, y), List.of(x.dtype()), List.of(s), Map.of(), null).output(0);
     }
 
+    /**
+     * ONNX {@code Cast} to another dtype; returns {@code x} itself when it already has that dtype.
+     *
+     * @param x the operand
+     * @param to the target dtype
+     * @return the converted value
+     */
     public Value cast(Value x, DType to) {
         if (x.dtype() == to) {
             return x;
@@ -575,6 +744,13 @@ public final class Graph {
                 .output(0);
     }
 
+    /**
+     * ONNX {@code Transpose}: permutes the axes; output axis {@code i} is input axis {@code perm[i]}.
+     *
+     * @param x the operand
+     * @param perm the permutation of {@code [0, rank)}
+     * @return the transposed value
+     */
     public Value transpose(Value x, long... perm) {
         List<Dim> dims = new ArrayList<>();
         for (long p : perm) {
@@ -584,6 +760,13 @@ public final class Graph {
                 Map.of("perm", perm.clone()), null).output(0);
     }
 
+    /**
+     * ONNX {@code Unsqueeze}: inserts axes of size 1 at the given positions of the output.
+     *
+     * @param x the operand
+     * @param axes output positions of the new axes (negative counts from the end)
+     * @return the value with the added axes
+     */
     public Value unsqueeze(Value x, long... axes) {
         int r = x.rank() + axes.length;
         boolean[] inserted = new boolean[r];
@@ -599,6 +782,13 @@ public final class Graph {
                 null).output(0);
     }
 
+    /**
+     * ONNX {@code Squeeze}: removes the given axes, each of size 1.
+     *
+     * @param x the operand
+     * @param axes the axes to remove (negative counts from the end)
+     * @return the value without those axes
+     */
     public Value squeeze(Value x, long... axes) {
         boolean[] drop = new boolean[x.rank()];
         for (long a : axes) {
@@ -614,6 +804,13 @@ public final class Graph {
                 null).output(0);
     }
 
+    /**
+     * ONNX {@code Concat}: joins values of one dtype and rank along {@code axis}; the other axes must match.
+     *
+     * @param axis the axis to join along (negative counts from the end)
+     * @param xs the values, at least one
+     * @return the concatenation
+     */
     public Value concat(long axis, Value... xs) {
         int r = xs[0].rank();
         int ax = (int) (axis < 0 ? axis + r : axis);
@@ -703,14 +900,38 @@ public final class Graph {
 
     // ------------------------------------------------------------------ reductions and normalization
 
+    /**
+     * ONNX {@code ReduceMean} over {@code axes}.
+     *
+     * @param x the operand
+     * @param keepDims whether the reduced axes stay as size 1
+     * @param axes the axes to average over
+     * @return the mean
+     */
     public Value reduceMean(Value x, boolean keepDims, long... axes) {
         return reduce("ReduceMean", x, keepDims, axes);
     }
 
+    /**
+     * ONNX {@code ReduceSum} over {@code axes}.
+     *
+     * @param x the operand
+     * @param keepDims whether the reduced axes stay as size 1
+     * @param axes the axes to sum over
+     * @return the sum
+     */
     public Value reduceSum(Value x, boolean keepDims, long... axes) {
         return reduce("ReduceSum", x, keepDims, axes);
     }
 
+    /**
+     * ONNX {@code ReduceMax} over {@code axes}.
+     *
+     * @param x the operand
+     * @param keepDims whether the reduced axes stay as size 1
+     * @param axes the axes to take the maximum over
+     * @return the maximum
+     */
     public Value reduceMax(Value x, boolean keepDims, long... axes) {
         return reduce("ReduceMax", x, keepDims, axes);
     }
@@ -734,10 +955,24 @@ public final class Graph {
                 Map.of("keepdims", keepDims ? 1L : 0L), null).output(0);
     }
 
+    /**
+     * ONNX {@code Softmax} along {@code axis}.
+     *
+     * @param x the operand (logits)
+     * @param axis the axis that sums to 1
+     * @return the probabilities
+     */
     public Value softmax(Value x, long axis) {
         return unary("Softmax", x, Map.of("axis", axis));
     }
 
+    /**
+     * ONNX {@code LogSoftmax} along {@code axis}: {@code x - log(sum(exp(x)))}, computed stably.
+     *
+     * @param x the operand (logits)
+     * @param axis the normalised axis
+     * @return the log-probabilities
+     */
     public Value logSoftmax(Value x, long axis) {
         return unary("LogSoftmax", x, Map.of("axis", axis));
     }

@@ -23,10 +23,20 @@ public final class Node {
         this.attributes = Collections.unmodifiableMap(attributes);
     }
 
+    /**
+     * The node's unique name in its graph.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
+    /**
+     * The ONNX operator type ({@code MatMul}, {@code Add}, ...).
+     *
+     * @return the op type
+     */
     public String opType() {
         return opType;
     }
@@ -36,6 +46,11 @@ public final class Node {
         return domain;
     }
 
+    /**
+     * The node's inputs in operator order (null for an omitted optional input).
+     *
+     * @return the inputs
+     */
     public List<Value> inputs() {
         return inputs;
     }
@@ -45,10 +60,21 @@ public final class Node {
         return i < inputs.size() ? inputs.get(i) : null;
     }
 
+    /**
+     * The node's outputs in operator order.
+     *
+     * @return an unmodifiable list
+     */
     public List<Value> outputs() {
         return Collections.unmodifiableList(outputs);
     }
 
+    /**
+     * One output.
+     *
+     * @param i the output's index
+     * @return the output
+     */
     public Value output(int i) {
         return outputs.get(i);
     }

@@ -37,14 +37,29 @@ public final class Parameter {
         this.data = data;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
+    /**
+     * The shape.
+     *
+     * @return a copy of the shape
+     */
     public long[] shape() {
         return shape.clone();
     }
 
+    /**
+     * The number of elements.
+     *
+     * @return the element count
+     */
     public long numel() {
         return Tensor.numel(shape);
     }

@@ -13,10 +13,22 @@ public final class Shape {
         this.dims = Collections.unmodifiableList(new ArrayList<>(dims));
     }
 
+    /**
+     * A shape of the given dimensions.
+     *
+     * @param dims the dimensions, outermost first
+     * @return the shape
+     */
     public static Shape of(Dim... dims) {
         return new Shape(Arrays.asList(dims));
     }
 
+    /**
+     * A shape of the given dimensions.
+     *
+     * @param dims the dimensions, outermost first
+     * @return the shape
+     */
     public static Shape of(List<Dim> dims) {
         return new Shape(dims);
     }
@@ -35,6 +47,11 @@ public final class Shape {
         return new Shape(List.of());
     }
 
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return dims.size();
     }
@@ -44,10 +61,20 @@ public final class Shape {
         return dims.get(i < 0 ? dims.size() + i : i);
     }
 
+    /**
+     * The dimensions, outermost first.
+     *
+     * @return the dimensions
+     */
     public List<Dim> dims() {
         return dims;
     }
 
+    /**
+     * Whether every dimension is a fixed number.
+     *
+     * @return true when no dimension is symbolic
+     */
     public boolean isFullyFixed() {
         for (Dim d : dims) {
             if (!d.isFixed()) {

@@ -6,7 +6,16 @@ import org.peft4j.tensor.Tensor;
 /** A value of a {@link Graph}: a graph input, a parameter, a constant or the output of a node. */
 public final class Value {
     /** Where a value comes from. */
-    public enum Kind { INPUT, PARAMETER, CONSTANT, NODE }
+    public enum Kind {
+        /** A graph input, fed at run time. */
+        INPUT,
+        /** A model parameter (bound as an initializer or fed as an input). */
+        PARAMETER,
+        /** A constant tensor embedded in the graph. */
+        CONSTANT,
+        /** The output of a node. */
+        NODE
+    }
 
     private final Graph graph;
     private final String name;
@@ -30,6 +39,11 @@ public final class Value {
         graph.register(this);
     }
 
+    /**
+     * The graph this value belongs to.
+     *
+     * @return the graph
+     */
     public Graph graph() {
         return graph;
     }
@@ -39,18 +53,38 @@ public final class Value {
         return name;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
+    /**
+     * The shape, whose dimensions may be symbolic.
+     *
+     * @return the shape
+     */
     public Shape shape() {
         return shape;
     }
 
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return shape.rank();
     }
 
+    /**
+     * Where this value comes from.
+     *
+     * @return the kind
+     */
     public Kind kind() {
         return kind;
     }

@@ -26,19 +26,42 @@ public final class CausalLMInput {
     private boolean useCache;
     private Value prefixEmbeds;
 
+    /**
+     * The input of a decoder forward.
+     *
+     * @param inputIds the token ids, int64 {@code [batch, seq]}
+     */
     public CausalLMInput(Value inputIds) {
         this.inputIds = inputIds;
     }
 
+    /**
+     * The input of a decoder forward.
+     *
+     * @param inputIds the token ids, int64 {@code [batch, seq]}
+     * @return a new input with no mask, positions or cache
+     */
     public static CausalLMInput of(Value inputIds) {
         return new CausalLMInput(inputIds);
     }
 
+    /**
+     * Sets the attention mask (transformers' {@code attention_mask}).
+     *
+     * @param mask int64 {@code [batch, past + seq]}: 1 for a token to attend to, 0 for padding; null for all ones
+     * @return this input
+     */
     public CausalLMInput attentionMask(Value mask) {
         this.attentionMask = mask;
         return this;
     }
 
+    /**
+     * Sets the position ids (transformers' {@code position_ids}).
+     *
+     * @param positions int64 {@code [batch, seq]}; null for {@code past .. past + seq - 1}
+     * @return this input
+     */
     public CausalLMInput positionIds(Value positions) {
         this.positionIds = positions;
         return this;
@@ -58,35 +81,76 @@ public final class CausalLMInput {
         return this;
     }
 
+    /**
+     * Sets embeddings prepended to the token embeddings (prompt learning's virtual tokens).
+     *
+     * @param embeds {@code [batch, virtual, hidden]} of the model's dtype, or null
+     * @return this input
+     */
     public CausalLMInput prefixEmbeds(Value embeds) {
         this.prefixEmbeds = embeds;
         return this;
     }
 
+    /**
+     * The token ids.
+     *
+     * @return int64 {@code [batch, seq]}
+     */
     public Value inputIds() {
         return inputIds;
     }
 
+    /**
+     * The attention mask.
+     *
+     * @return int64 {@code [batch, past + seq]}, or null for all ones
+     */
     public Value attentionMask() {
         return attentionMask;
     }
 
+    /**
+     * The position ids.
+     *
+     * @return int64 {@code [batch, seq]}, or null for the default positions
+     */
     public Value positionIds() {
         return positionIds;
     }
 
+    /**
+     * The past keys, one per layer.
+     *
+     * @return an unmodifiable list, or null without a cache
+     */
     public List<Value> pastKeys() {
         return pastKeys == null ? null : Collections.unmodifiableList(pastKeys);
     }
 
+    /**
+     * The past values, one per layer.
+     *
+     * @return an unmodifiable list, or null without a cache
+     */
     public List<Value> pastValues() {
         return pastValues == null ? null : Collections.unmodifiableList(pastValues);
     }
 
+    /**
+     * Whether the forward returns the present keys and values.
+     *
+     * @return the flag
+     */
     public boolean useCache() {
         return useCache;
     }
 
+    /**
+     * Embeddings prepended to the token embeddings.
+     *
+     * @return {@code [batch, virtual, hidden]}, or null
+     */
     public Value prefixEmbeds() {
         return prefixEmbeds;
     }

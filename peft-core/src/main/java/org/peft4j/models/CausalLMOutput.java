@@ -12,6 +12,14 @@ public final class CausalLMOutput {
     private final List<Value> presentValues;
     private final Value lossLogits;
 
+    /**
+     * A decoder's outputs without separate loss logits.
+     *
+     * @param logits {@code [batch, seq, vocab]}
+     * @param hiddenStates the last hidden states {@code [batch, seq, hidden]}
+     * @param presentKeys the updated key cache per layer, or null
+     * @param presentValues the updated value cache per layer, or null
+     */
     public CausalLMOutput(Value logits, Value hiddenStates, List<Value> presentKeys, List<Value> presentValues) {
         this(logits, hiddenStates, presentKeys, presentValues, null);
     }
@@ -43,6 +51,11 @@ public final class CausalLMOutput {
         return lossLogits;
     }
 
+    /**
+     * The next-token logits.
+     *
+     * @return {@code [batch, seq, vocab]}
+     */
     public Value logits() {
         return logits;
     }
@@ -52,10 +65,20 @@ public final class CausalLMOutput {
         return hiddenStates;
     }
 
+    /**
+     * The updated key cache, one per layer.
+     *
+     * @return the keys, or null without a cache
+     */
     public List<Value> presentKeys() {
         return presentKeys;
     }
 
+    /**
+     * The updated value cache, one per layer.
+     *
+     * @return the values, or null without a cache
+     */
     public List<Value> presentValues() {
         return presentValues;
     }

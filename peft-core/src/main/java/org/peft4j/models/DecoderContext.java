@@ -88,15 +88,31 @@ public final class DecoderContext {
         return positionIdsGiven;
     }
 
+    /**
+     * Sets the rotary embedding tables shared by the layers.
+     *
+     * @param cos the cosines, {@code [batch, seq, rotary_dim]}
+     * @param sin the sines, of the same shape
+     */
     public void setRotary(Value cos, Value sin) {
         this.cos = cos;
         this.sin = sin;
     }
 
+    /**
+     * The rotary cosines shared by the layers.
+     *
+     * @return the cosines, or null for a model without rotary embeddings
+     */
     public Value cos() {
         return cos;
     }
 
+    /**
+     * The rotary sines shared by the layers.
+     *
+     * @return the sines, or null for a model without rotary embeddings
+     */
     public Value sin() {
         return sin;
     }

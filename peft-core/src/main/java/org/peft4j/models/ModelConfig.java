@@ -33,6 +33,12 @@ public final class ModelConfig {
     private final JsonObject json;
     private final String source;
 
+    /**
+     * A config from parsed JSON (copied).
+     *
+     * @param json the config object
+     * @param source where it came from, for error messages (a path)
+     */
     public ModelConfig(JsonObject json, String source) {
         this.json = json.deepCopy();
         this.source = source;
@@ -82,6 +88,12 @@ public final class ModelConfig {
         return GSON.toJson(json);
     }
 
+    /**
+     * Whether a field is present and not null.
+     *
+     * @param key the JSON key
+     * @return true when set
+     */
     public boolean has(String key) {
         return json.has(key) && !json.get(key).isJsonNull();
     }
@@ -91,6 +103,13 @@ public final class ModelConfig {
         return getString("model_type");
     }
 
+    /**
+     * A string field.
+     *
+     * @param key the JSON key
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is missing or not a string
+     */
     public String getString(String key) {
         JsonElement e = require(key);
         if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
@@ -99,6 +118,14 @@ public final class ModelConfig {
         return e.getAsString();
     }
 
+    /**
+     * A string field with a default.
+     *
+     * @param key the JSON key
+     * @param dflt the value when the field is absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not a string
+     */
     public String getString(String key, String dflt) {
         return has(key) ? getString(key) : dflt;
     }
@@ -112,6 +139,14 @@ public final class ModelConfig {
         return getLong(key, Long.MIN_VALUE, Long.MAX_VALUE);
     }
 
+    /**
+     * An integer field with a default.
+     *
+     * @param key the JSON key
+     * @param dflt the value when the field is absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not an integer
+     */
     public long getLong(String key, long dflt) {
         return has(key) ? getLong(key) : dflt;
     }
@@ -139,6 +174,14 @@ public final class ModelConfig {
         return getInt(key, Integer.MIN_VALUE, Integer.MAX_VALUE);
     }
 
+    /**
+     * An int field with a default.
+     *
+     * @param key the JSON key
+     * @param dflt the value when the field is absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not an integer in the int range
+     */
     public int getInt(String key, int dflt) {
         return has(key) ? getInt(key) : dflt;
     }
@@ -166,6 +209,14 @@ public final class ModelConfig {
         return finite(key, require(key));
     }
 
+    /**
+     * A number field with a default.
+     *
+     * @param key the JSON key
+     * @param dflt the value when the field is absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not a finite number
+     */
     public double getDouble(String key, double dflt) {
         return has(key) ? getDouble(key) : dflt;
     }
@@ -219,6 +270,14 @@ public final class ModelConfig {
         }
     }
 
+    /**
+     * A boolean field with a default.
+     *
+     * @param key the JSON key
+     * @param dflt the value when the field is absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not a boolean
+     */
     public boolean getBoolean(String key, boolean dflt) {
         if (!has(key)) {
             return dflt;

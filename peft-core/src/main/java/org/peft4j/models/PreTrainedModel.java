@@ -53,6 +53,11 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         this.nameOrPath = nameOrPath == null ? "" : nameOrPath;
     }
 
+    /**
+     * The config.json this model was built from.
+     *
+     * @return the config
+     */
     public ModelConfig config() {
         return config;
     }
@@ -230,14 +235,39 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         return false;
     }
 
+    /**
+     * {@code num_hidden_layers}.
+     *
+     * @return the number of decoder layers
+     */
     public abstract int numLayers();
 
+    /**
+     * The number of key/value heads per layer (fewer than the query heads for grouped-query attention).
+     *
+     * @return the number of key/value heads
+     */
     public abstract int numKvHeads();
 
+    /**
+     * The width of one attention head.
+     *
+     * @return the head dimension
+     */
     public abstract long headDim();
 
+    /**
+     * {@code vocab_size}: rows of the token embedding (token ids must be below it).
+     *
+     * @return the vocabulary size
+     */
     public abstract long vocabSize();
 
+    /**
+     * {@code hidden_size}: the width of the residual stream.
+     *
+     * @return the hidden size
+     */
     public abstract long hiddenSize();
 
     /** State-dict names that alias another parameter when embeddings are tied (left out when saving). */

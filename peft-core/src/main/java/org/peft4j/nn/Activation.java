@@ -24,6 +24,11 @@ public class Activation extends Layer {
         this.name = n;
     }
 
+    /**
+     * transformers' name of the function ({@code hidden_act}).
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }

@@ -41,6 +41,11 @@ public class Conv1D extends Layer implements LinearLike {
         return true;
     }
 
+    /**
+     * The {@code [in_features, out_features]} weight (GPT-2's transposed layout).
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }

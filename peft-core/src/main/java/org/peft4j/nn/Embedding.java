@@ -10,20 +10,43 @@ public class Embedding extends Layer {
     private final long numEmbeddings;
     private final long embeddingDim;
 
+    /**
+     * A lookup table of {@code numEmbeddings} rows of {@code embeddingDim}, as torch's {@code nn.Embedding}, shape-only
+     * until weights are loaded.
+     *
+     * @param numEmbeddings the vocabulary size
+     * @param embeddingDim the width of a row
+     * @param dtype the weight's dtype
+     */
     public Embedding(long numEmbeddings, long embeddingDim, DType dtype) {
         this.numEmbeddings = numEmbeddings;
         this.embeddingDim = embeddingDim;
         registerParameter("weight", new Parameter(dtype, numEmbeddings, embeddingDim));
     }
 
+    /**
+     * The number of rows (vocabulary size).
+     *
+     * @return the row count
+     */
     public long numEmbeddings() {
         return numEmbeddings;
     }
 
+    /**
+     * The width of a row.
+     *
+     * @return the embedding dimension
+     */
     public long embeddingDim() {
         return embeddingDim;
     }
 
+    /**
+     * The {@code [numEmbeddings, embeddingDim]} weight.
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }

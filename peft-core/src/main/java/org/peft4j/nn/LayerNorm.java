@@ -10,6 +10,14 @@ public class LayerNorm extends Layer {
     private final long dim;
     private final double eps;
 
+    /**
+     * torch's {@code nn.LayerNorm} over the last dimension.
+     *
+     * @param dim the normalised width
+     * @param eps the variance epsilon
+     * @param bias whether there is a bias
+     * @param dtype the parameters' dtype
+     */
     public LayerNorm(long dim, double eps, boolean bias, DType dtype) {
         this.dim = dim;
         this.eps = eps;
@@ -19,10 +27,20 @@ public class LayerNorm extends Layer {
         }
     }
 
+    /**
+     * The {@code [dim]} scale.
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }
 
+    /**
+     * The {@code [dim]} bias.
+     *
+     * @return the parameter, or null without a bias
+     */
     public Parameter bias() {
         return parameter("bias");
     }

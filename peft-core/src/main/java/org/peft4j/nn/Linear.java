@@ -37,6 +37,11 @@ public class Linear extends Layer implements LinearLike {
         return false;
     }
 
+    /**
+     * The {@code [out_features, in_features]} weight (torch's layout).
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }

@@ -471,15 +471,31 @@ public abstract class Module implements Cloneable {
         private final List<String> missingKeys;
         private final List<String> unexpectedKeys;
 
+        /**
+         * The outcome of loading a state dict.
+         *
+         * @param missingKeys the module's parameters the state dict did not hold
+         * @param unexpectedKeys the state dict's keys no parameter took
+         */
         public LoadResult(List<String> missingKeys, List<String> unexpectedKeys) {
             this.missingKeys = Collections.unmodifiableList(missingKeys);
             this.unexpectedKeys = Collections.unmodifiableList(unexpectedKeys);
         }
 
+        /**
+         * Parameters of the module the state dict did not hold.
+         *
+         * @return the names, unmodifiable
+         */
         public List<String> missingKeys() {
             return missingKeys;
         }
 
+        /**
+         * Keys of the state dict no parameter took.
+         *
+         * @return the names, unmodifiable
+         */
         public List<String> unexpectedKeys() {
             return unexpectedKeys;
         }

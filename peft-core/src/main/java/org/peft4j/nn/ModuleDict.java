@@ -23,6 +23,12 @@ public class ModuleDict extends Module {
         return removeModule(key);
     }
 
+    /**
+     * Whether a module is registered under {@code key}.
+     *
+     * @param key the name
+     * @return true when present
+     */
     public boolean containsKey(String key) {
         return child(key) != null;
     }
@@ -32,6 +38,11 @@ public class ModuleDict extends Module {
         return new ArrayList<>(namedChildren().keySet());
     }
 
+    /**
+     * The number of modules.
+     *
+     * @return the size
+     */
     public int size() {
         return namedChildren().size();
     }

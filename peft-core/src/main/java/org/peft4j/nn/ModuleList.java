@@ -13,6 +13,11 @@ public class ModuleList extends Module {
         return m;
     }
 
+    /**
+     * The number of modules.
+     *
+     * @return the size
+     */
     public int size() {
         return size;
     }
@@ -22,6 +27,11 @@ public class ModuleList extends Module {
         return child(Integer.toString(i));
     }
 
+    /**
+     * The modules in index order.
+     *
+     * @return a new list
+     */
     public List<Module> modules() {
         List<Module> out = new ArrayList<>();
         for (int i = 0; i < size; i++) {

@@ -26,6 +26,12 @@ public class ParameterDict extends Module {
         return p;
     }
 
+    /**
+     * Whether a parameter is registered under {@code key}.
+     *
+     * @param key the name
+     * @return true when present
+     */
     public boolean containsKey(String key) {
         return parameter(key) != null;
     }

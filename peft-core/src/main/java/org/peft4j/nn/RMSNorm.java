@@ -15,6 +15,14 @@ public class RMSNorm extends Layer {
     private final long dim;
     private final double eps;
 
+    /**
+     * RMSNorm over the last dimension, as transformers' {@code LlamaRMSNorm}:
+     * {@code x / sqrt(mean(x^2) + eps) * weight} (normalised in float32 for half-precision inputs).
+     *
+     * @param dim the normalised width
+     * @param eps the variance epsilon ({@code rms_norm_eps})
+     * @param dtype the weight's dtype
+     */
     public RMSNorm(long dim, double eps, DType dtype) {
         this.dim = dim;
         this.eps = eps;
@@ -29,10 +37,20 @@ public class RMSNorm extends Layer {
         return 1f;
     }
 
+    /**
+     * The variance epsilon.
+     *
+     * @return eps
+     */
     public double eps() {
         return eps;
     }
 
+    /**
+     * The {@code [dim]} scale.
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }

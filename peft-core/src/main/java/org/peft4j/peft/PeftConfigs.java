@@ -20,20 +20,24 @@ public final class PeftConfigs {
      * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
      * {@code peft_type} through the tuner registry.
      *
-     * <p>Error contract: every bad file gives an {@link IOException} whose message names the file: a missing file,
-     * text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate keys), and, caused
-     * by the {@link IllegalArgumentException} of {@link #fromJson}, a field of the wrong JSON type, a number out of
-     * range (never wrapped or saturated), a regular expression that does not compile, or a value PEFT's validation
-     * refuses (with PEFT's message); field errors also name the field and what was expected.
+     * <p>Error contract: every bad file gives an exception whose message names the file: an {@link IOException} for
+     * a missing file or text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate
+     * keys); a {@link org.peft4j.ConfigException}, caused by the {@link IllegalArgumentException} of
+     * {@link #fromJson}, for a field of the wrong JSON type, a number out of range (never wrapped or saturated), a
+     * regular expression that does not compile, a method no tuner on the class path handles, or a value PEFT's
+     * validation refuses (with PEFT's message); field errors also name the field and what was expected.
      *
-     * @throws IOException as above, or if the file names a method no tuner on the class path handles
+     * @param dirOrFile the adapter folder or its {@code adapter_config.json}
+     * @return the config of the file's {@code peft_type}
+     * @throws IOException for a missing or unreadable file, or one that is not strict JSON
+     * @throws org.peft4j.ConfigException for a bad value, naming the file and the field
      */
     public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
         ConfigJson json = PeftConfig.readJson(dirOrFile);
         try {
             return fromJson(json.object(), json.source());
         } catch (IllegalArgumentException e) {
-            throw new IOException(e.getMessage(), e);
+            throw new org.peft4j.ConfigException(Path.of(json.source()), e);
         }
     }
 

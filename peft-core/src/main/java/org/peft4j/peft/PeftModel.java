@@ -201,6 +201,11 @@ public class PeftModel implements CausalLM, AutoCloseable {
         return a.isEmpty() ? null : a.get(0);
     }
 
+    /**
+     * The adapters that run now, in order (PEFT's {@code active_adapters}).
+     *
+     * @return the adapter names
+     */
     public List<String> activeAdapters() {
         return tuner.activeAdapters();
     }

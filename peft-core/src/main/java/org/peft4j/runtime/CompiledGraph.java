@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.RuntimeFailureException;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -48,10 +49,20 @@ public final class CompiledGraph implements AutoCloseable {
         return device;
     }
 
+    /**
+     * The session's input names (graph inputs and parameters fed as inputs).
+     *
+     * @return the names
+     */
     public Set<String> inputNames() {
         return session.getInputNames();
     }
 
+    /**
+     * The session's output names.
+     *
+     * @return the names
+     */
     public Set<String> outputNames() {
         return session.getOutputNames();
     }
@@ -79,7 +90,7 @@ public final class CompiledGraph implements AutoCloseable {
             }
             return runOnnx(ort);
         } catch (OrtException e) {
-            throw new IllegalStateException("could not create input tensors: " + e.getMessage(), e);
+            throw failure("could not create the input tensors", inputs, e);
         } finally {
             for (OnnxTensor t : ort.values()) {
                 t.close();
@@ -96,7 +107,7 @@ public final class CompiledGraph implements AutoCloseable {
         try {
             return new Outputs(NativeStack.call(() -> session.run(inputs)));
         } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
+            throw failure("ONNX Runtime run failed", inputs, e);
         }
     }
 
@@ -126,7 +137,7 @@ public final class CompiledGraph implements AutoCloseable {
                 outputs.values().forEach(Tensor::markModified);
             }
         } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime run failed: " + e.getMessage(), e);
+            throw failure("ONNX Runtime run failed", inputs, e);
         } finally {
             in.values().forEach(OnnxTensor::close);
             out.values().forEach(OnnxTensor::close);
@@ -136,6 +147,31 @@ public final class CompiledGraph implements AutoCloseable {
     /** Whether this lease was closed, or its session was (the runtime was closed). */
     public synchronized boolean isClosed() {
         return closed || nativeSession.isClosed();
+    }
+
+    /**
+     * A {@link RuntimeFailureException} naming the graph (its outputs and device) and every input's dtype and shape,
+     * followed by ONNX Runtime's text.
+     */
+    private RuntimeFailureException failure(String what, Map<String, ?> inputs, OrtException e) {
+        StringBuilder sb = new StringBuilder(what).append(" (graph with outputs ").append(session.getOutputNames())
+                .append(" on ").append(device).append("; inputs {");
+        String sep = "";
+        for (Map.Entry<String, ?> in : inputs.entrySet()) {
+            sb.append(sep).append(in.getKey()).append(": ").append(describe(in.getValue()));
+            sep = ", ";
+        }
+        return new RuntimeFailureException(sb.append("}): ").append(e.getMessage()).toString(), e);
+    }
+
+    private static String describe(Object v) {
+        if (v instanceof Tensor t) {
+            return t.dtype() + java.util.Arrays.toString(t.shape());
+        }
+        if (v instanceof OnnxValue o && o.getInfo() instanceof ai.onnxruntime.TensorInfo info) {
+            return info.type + java.util.Arrays.toString(info.getShape());
+        }
+        return String.valueOf(v);
     }
 
     private void checkOpen() {
@@ -166,6 +202,11 @@ public final class CompiledGraph implements AutoCloseable {
             }
         }
 
+        /**
+         * The output names in the session's order.
+         *
+         * @return the names
+         */
         public List<String> names() {
             return Collections.unmodifiableList(new ArrayList<>(byName.keySet()));
         }

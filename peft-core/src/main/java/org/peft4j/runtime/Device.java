@@ -8,7 +8,12 @@ import java.util.Objects;
  */
 public final class Device {
     /** The kind of device. */
-    public enum Kind { CPU, CUDA }
+    public enum Kind {
+        /** The CPU. */
+        CPU,
+        /** An NVIDIA GPU through ONNX Runtime's CUDA execution provider. */
+        CUDA
+    }
 
     private static final Device CPU = new Device(Kind.CPU, 0, false);
 
@@ -22,6 +27,11 @@ public final class Device {
         this.fallbackToCpu = fallbackToCpu;
     }
 
+    /**
+     * The CPU.
+     *
+     * @return the CPU device
+     */
     public static Device cpu() {
         return CPU;
     }
@@ -31,6 +41,13 @@ public final class Device {
         return cuda(0);
     }
 
+    /**
+     * A CUDA device without CPU fallback.
+     *
+     * @param index the CUDA device index (0 for the first GPU)
+     * @return the device
+     * @throws IllegalArgumentException if {@code index} is negative
+     */
     public static Device cuda(int index) {
         if (index < 0) {
             throw new IllegalArgumentException("negative CUDA device index " + index);
@@ -64,14 +81,30 @@ public final class Device {
         throw new IllegalArgumentException("unknown device '" + s + "', expected cpu, cuda, cuda:N or auto");
     }
 
+    /**
+     * CPU or CUDA.
+     *
+     * @return the kind
+     */
     public Kind kind() {
         return kind;
     }
 
+    /**
+     * The CUDA device index (0 for the CPU).
+     *
+     * @return the index
+     */
     public int index() {
         return index;
     }
 
+    /**
+     * Whether a runtime that cannot start this device falls back to the CPU (with a warning) instead of throwing
+     * {@link DeviceUnavailableException}.
+     *
+     * @return true when fallback is allowed
+     */
     public boolean allowsCpuFallback() {
         return fallbackToCpu;
     }

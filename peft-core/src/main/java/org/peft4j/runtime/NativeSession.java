@@ -69,7 +69,8 @@ final class NativeSession {
         try {
             session.close();
         } catch (OrtException e) {
-            throw new IllegalStateException(e);
+            throw new org.peft4j.RuntimeFailureException("ONNX Runtime could not close a session on " + device + ": "
+                    + e.getMessage(), e);
         } finally {
             options.close();
             for (OnnxTensor t : initializers) {

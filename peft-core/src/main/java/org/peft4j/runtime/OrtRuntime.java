@@ -115,6 +115,11 @@ public final class OrtRuntime implements AutoCloseable {
         return device;
     }
 
+    /**
+     * The settings this runtime was built with.
+     *
+     * @return the options
+     */
     public RuntimeOptions options() {
         return options;
     }
@@ -215,7 +220,7 @@ public final class OrtRuntime implements AutoCloseable {
         Key key = new Key(digest(bytes), bound, cpuArena);
         NativeSession s = cache.get(key);
         if (s == null) {
-            s = create(bytes, names, bound, hasHalfPrecision(g), cpuArena);
+            s = create(bytes, names, bound, hasHalfPrecision(g), cpuArena, describe(model));
             cache.put(key, s);
             cachedBytes.put(key, (long) bytes.length);
             totalCachedBytes += bytes.length;
@@ -240,7 +245,7 @@ public final class OrtRuntime implements AutoCloseable {
         try {
             return OrtTensors.toOrt(env, t);
         } catch (OrtException e) {
-            throw new IllegalStateException("could not create an ONNX Runtime tensor for " + t + ": "
+            throw new org.peft4j.RuntimeFailureException("could not create an ONNX Runtime tensor for " + t + ": "
                     + e.getMessage(), e);
         }
     }
@@ -340,8 +345,18 @@ public final class OrtRuntime implements AutoCloseable {
         return false;
     }
 
+    /** The graph a session is made for, for error messages: node count, inputs and outputs. */
+    private static String describe(ModelProto model) {
+        var graph = model.getGraph();
+        List<String> in = new ArrayList<>();
+        graph.getInputList().forEach(v -> in.add(v.getName()));
+        List<String> out = new ArrayList<>();
+        graph.getOutputList().forEach(v -> out.add(v.getName()));
+        return "a graph of " + graph.getNodeCount() + " nodes with inputs " + in + " and outputs " + out;
+    }
+
     private NativeSession create(byte[] model, List<String> names, List<Tensor> bound, boolean half,
-            boolean cpuArena) {
+            boolean cpuArena, String graph) {
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         List<OnnxTensor> inits = new ArrayList<>();
         try {
@@ -389,7 +404,8 @@ public final class OrtRuntime implements AutoCloseable {
         } catch (OrtException e) {
             inits.forEach(OnnxTensor::close);
             so.close();
-            throw new IllegalStateException("ONNX Runtime could not create a session: " + e.getMessage(), e);
+            throw new org.peft4j.RuntimeFailureException("ONNX Runtime could not create a session for " + graph
+                    + " on " + device + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             inits.forEach(OnnxTensor::close);
             so.close();

@@ -18,6 +18,11 @@ public final class RuntimeOptions {
         this.maxCachedSessionBytes = b.maxCachedSessionBytes;
     }
 
+    /**
+     * Starts a builder with the defaults (CPU, ORT's default thread count, zero-copy weights).
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -27,6 +32,11 @@ public final class RuntimeOptions {
         return builder().build();
     }
 
+    /**
+     * The device sessions run on.
+     *
+     * @return the device (default CPU)
+     */
     public Device device() {
         return device;
     }
@@ -44,6 +54,11 @@ public final class RuntimeOptions {
         return zeroCopyWeights;
     }
 
+    /**
+     * The most compiled sessions kept in the runtime's cache; the least recently used one is evicted beyond it.
+     *
+     * @return the limit (default 32)
+     */
     public int maxCachedSessions() {
         return maxCachedSessions;
     }
@@ -82,11 +97,24 @@ public final class RuntimeOptions {
         private Builder() {
         }
 
+        /**
+         * Sets the device (default {@link Device#cpu()}).
+         *
+         * @param device CPU or a CUDA device
+         * @return this builder
+         */
         public Builder optDevice(Device device) {
             this.device = device;
             return this;
         }
 
+        /**
+         * Sets ONNX Runtime's intra-op thread count.
+         *
+         * @param threads the threads per session, 0 for ORT's default (the number of cores)
+         * @return this builder
+         * @throws IllegalArgumentException if {@code threads} is negative
+         */
         public Builder optIntraOpThreads(int threads) {
             if (threads < 0) {
                 throw new IllegalArgumentException("intraOpThreads must be >= 0, got " + threads);
@@ -95,11 +123,25 @@ public final class RuntimeOptions {
             return this;
         }
 
+        /**
+         * Sets whether frozen weights are read in place from their memory-mapped buffers (default true; see
+         * {@link RuntimeOptions#zeroCopyWeights()}).
+         *
+         * @param zeroCopy false to let ORT prepack weights into private copies
+         * @return this builder
+         */
         public Builder optZeroCopyWeights(boolean zeroCopy) {
             this.zeroCopyWeights = zeroCopy;
             return this;
         }
 
+        /**
+         * Sets the most compiled sessions the cache keeps (default 32).
+         *
+         * @param n the limit, at least 1
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is less than 1
+         */
         public Builder optMaxCachedSessions(int n) {
             if (n < 1) {
                 throw new IllegalArgumentException("maxCachedSessions must be >= 1, got " + n);
@@ -117,6 +159,11 @@ public final class RuntimeOptions {
             return this;
         }
 
+        /**
+         * Builds the options.
+         *
+         * @return the immutable options
+         */
         public RuntimeOptions build() {
             return new RuntimeOptions(this);
         }

@@ -1,24 +1,26 @@
 package org.peft4j.safetensors;
 
-import java.io.IOException;
 import java.nio.file.Path;
+import org.peft4j.InvalidInputException;
 
 /**
  * A safetensors file, shard index or checkpoint directory is malformed or inconsistent.
  *
- * <p>This is a checked {@link IOException}: a bad file is an input problem of the same kind as an unreadable one, and
- * callers that open files already handle {@code IOException}. The message always starts with the offending file and,
+ * <p>An unchecked {@link InvalidInputException} (peft4j's type for inputs it cannot use); methods that open files
+ * still declare {@link java.io.IOException} for files that cannot be read at all. The message always starts with the
+ * offending file and,
  * where it applies, names the tensor and the header field and says what was expected, for example
  * {@code "/models/x.safetensors: tensor 'w': field 'shape': expected an array of non-negative integers, got [2,-1]"}.
  * {@link #file()} and {@link #tensor()} give the same facts to programs.
  */
-public class SafeTensorsException extends IOException {
+public class SafeTensorsException extends InvalidInputException {
     private static final long serialVersionUID = 1L;
 
-    private final transient Path file;
     private final String tensor;
 
     /**
+     * A malformed or inconsistent safetensors input.
+     *
      * @param file   the file at fault (a safetensors file, an index json or a directory)
      * @param tensor the tensor at fault, or {@code null} when the problem is not about one tensor
      * @param detail what is wrong, without the file and tensor (they are prepended)
@@ -27,10 +29,16 @@ public class SafeTensorsException extends IOException {
         this(file, tensor, detail, null);
     }
 
-    /** As {@link #SafeTensorsException(Path, String, String)} with a cause. */
+    /**
+     * As {@link #SafeTensorsException(Path, String, String)} with a cause.
+     *
+     * @param file   the file at fault (a safetensors file, an index json or a directory)
+     * @param tensor the tensor at fault, or {@code null} when the problem is not about one tensor
+     * @param detail what is wrong, without the file and tensor (they are prepended)
+     * @param cause  the underlying failure, or {@code null}
+     */
     public SafeTensorsException(Path file, String tensor, String detail, Throwable cause) {
-        super(format(file, tensor, detail), cause);
-        this.file = file;
+        super(format(file, tensor, detail), file, null, cause);
         this.tensor = tensor;
     }
 
@@ -43,12 +51,11 @@ public class SafeTensorsException extends IOException {
         return sb.append(": ").append(detail).toString();
     }
 
-    /** The file (or directory) the problem was found in. */
-    public Path file() {
-        return file;
-    }
-
-    /** The tensor the problem is about, or {@code null}. */
+    /**
+     * The tensor the problem is about.
+     *
+     * @return the tensor name, or {@code null}
+     */
     public String tensor() {
         return tensor;
     }

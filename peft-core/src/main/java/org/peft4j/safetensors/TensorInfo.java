@@ -35,6 +35,11 @@ public final class TensorInfo {
         return name;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }

@@ -105,6 +105,11 @@ public final class Tensor {
         return n;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
@@ -114,6 +119,11 @@ public final class Tensor {
         return shape.clone();
     }
 
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return shape.length;
     }
@@ -123,10 +133,20 @@ public final class Tensor {
         return shape[i < 0 ? shape.length + i : i];
     }
 
+    /**
+     * The number of elements (the product of the shape; 1 for a scalar).
+     *
+     * @return the element count
+     */
     public long numel() {
         return numel(shape);
     }
 
+    /**
+     * The size of the storage in bytes.
+     *
+     * @return the byte size
+     */
     public long byteSize() {
         return data.capacity();
     }
@@ -142,6 +162,11 @@ public final class Tensor {
     /** What {@link #write} runs: it gets a writable little-endian view of the storage positioned at 0. */
     @FunctionalInterface
     public interface Writer {
+        /**
+         * Fills the storage.
+         *
+         * @param storage a writable little-endian view positioned at 0
+         */
         void write(ByteBuffer storage);
     }
 

@@ -94,6 +94,11 @@ public final class AdamW implements Optimizer {
         return m;
     }
 
+    /**
+     * AdamW's second moments ({@code exp_avg_sq}) by parameter name.
+     *
+     * @return the live arrays (not copies)
+     */
     public Map<String, float[]> secondMoments() {
         return v;
     }

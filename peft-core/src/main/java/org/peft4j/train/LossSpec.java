@@ -32,6 +32,13 @@ public interface LossSpec {
     /** An extra term of the loss, emitted from the model's output (a regulariser reads parameters directly). */
     @FunctionalInterface
     interface Term {
+        /**
+         * Emits the term.
+         *
+         * @param g the graph
+         * @param out the model's outputs
+         * @return a scalar to add to the loss
+         */
         Value build(Graph g, CausalLMOutput out);
     }
 

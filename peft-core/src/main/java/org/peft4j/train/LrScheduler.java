@@ -9,7 +9,14 @@ import java.util.Locale;
 public final class LrScheduler {
     /** The schedule types ({@code lr_scheduler_type}). */
     public enum Type {
-        LINEAR, COSINE, CONSTANT, CONSTANT_WITH_WARMUP;
+        /** {@code linear}: warmup, then linear decay to 0 (transformers' default). */
+        LINEAR,
+        /** {@code cosine}: warmup, then half a cosine wave down to 0. */
+        COSINE,
+        /** {@code constant}: the learning rate throughout, no warmup. */
+        CONSTANT,
+        /** {@code constant_with_warmup}: warmup, then constant. */
+        CONSTANT_WITH_WARMUP;
 
         /** Parses transformers' names: linear, cosine, constant, constant_with_warmup. */
         public static Type parse(String s) {
@@ -26,6 +33,13 @@ public final class LrScheduler {
     private final long warmupSteps;
     private final long totalSteps;
 
+    /**
+     * A schedule of {@code totalSteps} optimizer steps, as transformers' {@code get_scheduler}.
+     *
+     * @param type the schedule
+     * @param warmupSteps steps of linear warmup from 0
+     * @param totalSteps all optimizer steps of the run
+     */
     public LrScheduler(Type type, long warmupSteps, long totalSteps) {
         this.type = type;
         this.warmupSteps = warmupSteps;

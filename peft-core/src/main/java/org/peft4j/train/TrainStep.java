@@ -151,6 +151,11 @@ public final class TrainStep implements AutoCloseable {
             this.gradients = gradients;
         }
 
+        /**
+         * The loss of this batch, the value the gradients are of.
+         *
+         * @return the loss
+         */
         public double loss() {
             return loss;
         }

@@ -52,6 +52,10 @@ public final class Trainer {
      * {@link CausalLM#saveCheckpointFiles checkpoint files}, as transformers' {@code Trainer} calls
      * {@code save_pretrained}: for a PEFT model {@code adapter_model.safetensors}, {@code adapter_config.json} and
      * {@code README.md}, so {@code PeftModel.fromPretrained(base, checkpoint-N)} loads it.
+     *
+     * @param model the model whose trainable parameters are trained
+     * @param args the training settings
+     * @param runtime the ONNX Runtime the training sessions run on
      */
     public Trainer(CausalLM model, TrainingArguments args, OrtRuntime runtime) {
         this.model = model;
@@ -59,7 +63,12 @@ public final class Trainer {
         this.runtime = runtime;
     }
 
-    /** Sets the loss the training steps minimise (default {@link LossSpec#causalLM()}). */
+    /**
+     * Sets the loss the training steps minimise (default {@link LossSpec#causalLM()}).
+     *
+     * @param spec the loss
+     * @return this trainer
+     */
     public Trainer lossSpec(LossSpec spec) {
         this.lossSpec = spec;
         return this;
@@ -68,30 +77,52 @@ public final class Trainer {
     /**
      * Sets how a step is combined across data-parallel workers (default: one machine); see {@link GradientReducer}
      * for the contract. The optimizer step gets the summed gradients.
+     *
+     * @param reducer the cross-worker reduction
+     * @return this trainer
      */
     public Trainer gradientReducer(GradientReducer reducer) {
         this.gradientReducer = reducer;
         return this;
     }
 
-    /** Adds a callback. */
+    /**
+     * Adds a callback.
+     *
+     * @param callback called at the training events (log, save, evaluation, end)
+     * @return this trainer
+     */
     public Trainer addCallback(TrainerCallback callback) {
         callbacks.add(callback);
         return this;
     }
 
-    /** Turns the console progress bar (on by default, on standard error) off or on. */
+    /**
+     * Turns the console progress bar (on by default, on standard error) off or on.
+     *
+     * @param show false to turn the progress bar off
+     * @return this trainer
+     */
     public Trainer showProgress(boolean show) {
         this.progress = show ? new ProgressBar(System.err) : null;
         return this;
     }
 
-    /** The JSONL log of every logged step and evaluation: {@code output_dir/trainer_log.jsonl}. */
+    /**
+     * The JSONL log of every logged step and evaluation: {@code output_dir/trainer_log.jsonl}.
+     *
+     * @return the log file's path
+     */
     public Path logFile() {
         return args.outputDir().resolve("trainer_log.jsonl");
     }
 
-    /** Number of optimizer steps for {@code numBatches} micro-batches per epoch. */
+    /**
+     * Number of optimizer steps for {@code numBatches} micro-batches per epoch.
+     *
+     * @param numBatches micro-batches per epoch
+     * @return {@code max_steps} when set, else the optimizer steps of {@code num_train_epochs} epochs
+     */
     public long totalSteps(int numBatches) {
         if (args.maxSteps() > 0) {
             return args.maxSteps();
@@ -106,6 +137,8 @@ public final class Trainer {
      * {@code num_items_in_batch}, the summed loss of its accumulated micro-batches over their total counted tokens
      * (the token-weighted mean of their losses).
      *
+     * @param batches the training micro-batches, cycled in order
+     * @return the losses of the steps run by this call
      * @throws IllegalStateException naming the step when the loss is NaN or infinite, and the newest checkpoint
      *     whose weights gave a finite loss (kept out of {@code save_total_limit} rotation until a newer one has);
      *     or when the opt-in divergence guard ({@link TrainingArguments#divergenceFactor()}) sees a logged loss
@@ -130,6 +163,8 @@ public final class Trainer {
      * <p>On resume, {@code trainer_log.jsonl} is cut back to the checkpoint's step first: entries of later steps
      * (logged again by this run) and a half-written last line (a run killed while appending) are dropped.
      *
+     * @param batches the training micro-batches, cycled in order
+     * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<Batch> batches, Path resumeFromCheckpoint) {
@@ -141,6 +176,8 @@ public final class Trainer {
      * batches' losses weighted by their number of rows, as transformers' evaluation loop averages over examples).
      *
      * @param evalBatches may be empty or null (no evaluation)
+     * @param batches the training micro-batches, cycled in order
+     * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<Batch> batches, List<Batch> evalBatches, Path resumeFromCheckpoint) {
@@ -173,6 +210,8 @@ public final class Trainer {
      *
      * @param evalExamples may be empty or null (no evaluation)
      * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
+     * @param examples the tokenised training examples
+     * @param collator pads a batch of examples into a {@link Batch}
      * @return the losses of the steps run by this call
      */
     public List<Double> train(List<TokenizedExample> examples, List<TokenizedExample> evalExamples,
@@ -188,6 +227,7 @@ public final class Trainer {
      *
      * @param evalLoader may be null (no evaluation)
      * @param resumeFromCheckpoint a checkpoint folder to continue from, or null
+     * @param trainLoader the training batches
      * @return the losses of the steps run by this call
      */
     public List<Double> train(DataLoader trainLoader, DataLoader evalLoader, Path resumeFromCheckpoint) {

@@ -2,7 +2,6 @@ package org.peft4j.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +16,8 @@ import org.peft4j.testutil.Fixtures;
  * Feeds mutated copies of the JSON files next to a {@code tokenizer.json} ({@code tokenizer_config.json},
  * {@code special_tokens_map.json}, {@code config.json} / {@code generation_config.json} ids) and of
  * {@code tokenizer.json} itself to {@link HfTokenizer#load} and uses the result (chat template, special tokens,
- * chat tokenisation): the only outcomes allowed are a tokenizer or an {@link UncheckedIOException} naming the file,
- * and the field for a field mutation (issue 16: 733 of 2,000 mutated folders raised undeclared exceptions).
+ * chat tokenisation): the only outcomes allowed are a tokenizer or an {@link org.peft4j.InvalidInputException}
+ * naming the file, and the field for a field mutation (issue 16: 733 of 2,000 mutated folders raised undeclared exceptions).
  */
 class TokenizerFilesMutationTest {
     static final long SEED = 20261126L;
@@ -48,7 +47,7 @@ class TokenizerFilesMutationTest {
                     + base.getFileName()));
             Files.copy(src.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
             ConfigMutator.Tally t = ConfigMutator.run(List.of(base), dir.resolve(base.getFileName().toString()),
-                    SEED, PER_FILE, f -> use(dir), e -> e instanceof UncheckedIOException,
+                    SEED, PER_FILE, f -> use(dir), e -> e instanceof org.peft4j.InvalidInputException,
                     p -> p.getFileName().toString());
             t.print(base.getFileName().toString(), 40);
             assertThat(t.bad).as(base.toString()).isEmpty();
@@ -82,7 +81,7 @@ class TokenizerFilesMutationTest {
                     bad.add(m + ": accepted");
                 }
                 loaded++;
-            } catch (UncheckedIOException e) {
+            } catch (org.peft4j.InvalidInputException e) {
                 String msg = String.valueOf(e.getMessage());
                 if (!msg.contains(file.toString())) {
                     bad.add(m + ": message does not name the file: " + msg);
@@ -129,7 +128,7 @@ class TokenizerFilesMutationTest {
 
     private static void assertThatLoadFails(Path dir, String file, String field, String problem) {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> HfTokenizer.load(dir).close())
-                .isInstanceOf(UncheckedIOException.class)
+                .isInstanceOf(org.peft4j.InvalidInputException.class)
                 .hasMessageContaining(dir.resolve(file).toString())
                 .hasMessageContaining(field)
                 .hasMessageContaining(problem);

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.ConfigException;
 import org.peft4j.models.auto.AutoModelForCausalLM;
 import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.Fixtures;
@@ -33,9 +34,13 @@ class ModelConfigErrorsTest {
         assertThatThrownBy(() -> AutoModelForCausalLM.fromConfig(ModelConfig.load(f)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(f.toString())
                 .hasMessageContaining("field 'num_hidden_layers' should be an integer in [0, 2147483647], got 1e400");
-        // fromPretrained reports it as an IOException naming the file and field, before reading any weight
-        assertThatThrownBy(() -> AutoModelForCausalLM.fromPretrained(dir)).isInstanceOf(IOException.class)
-                .hasMessageContaining(f.toString()).hasMessageContaining("'num_hidden_layers'");
+        // fromPretrained reports it as a ConfigException naming the file and field, before reading any weight
+        assertThatThrownBy(() -> AutoModelForCausalLM.fromPretrained(dir)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining(f.toString()).hasMessageContaining("'num_hidden_layers'")
+                .satisfies(e -> {
+                    assertThat(((ConfigException) e).file()).isEqualTo(f);
+                    assertThat(((ConfigException) e).field()).isEqualTo("num_hidden_layers");
+                });
     }
 
     @Test

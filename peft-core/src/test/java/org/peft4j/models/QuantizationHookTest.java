@@ -106,7 +106,7 @@ class QuantizationHookTest {
     void unknownQuantMethodIsRefusedNamingTheFile(@TempDir Path tmp) throws Exception {
         Path dir = copyWithQuantizationConfig(tmp, "{\"quant_method\": \"gptq\", \"bits\": 4}");
         assertThatThrownBy(() -> AutoModelForCausalLM.fromPretrained(dir))
-                .isInstanceOf(java.io.IOException.class)
+                .isInstanceOf(org.peft4j.ConfigException.class)
                 .hasMessageContaining(dir.resolve("config.json").toString())
                 .hasMessageContaining("Unknown quantization type, got gptq - supported types are: []")
                 .hasMessageContaining("need peft-qlora on the classpath");

@@ -15,6 +15,11 @@ public final class DoraMagnitude extends Layer {
         registerParameter("weight", new Parameter(DType.F32, outFeatures));
     }
 
+    /**
+     * DoRA's magnitude vector {@code [out_features]} (PEFT's {@code lora_magnitude_vector}).
+     *
+     * @return the parameter
+     */
     public Parameter weight() {
         return parameter("weight");
     }

@@ -104,7 +104,11 @@ public final class LoraConfig extends TunerConfig {
         this.fanInFanOut = v;
     }
 
-    /** {@code "none"}, {@code "all"} or {@code "lora_only"}. */
+    /**
+     * {@code "none"}, {@code "all"} or {@code "lora_only"}.
+     *
+     * @return PEFT's {@code bias} (default {@code "none"})
+     */
     public String bias() {
         return bias;
     }
@@ -118,7 +122,11 @@ public final class LoraConfig extends TunerConfig {
         return useRslora;
     }
 
-    /** {@code Boolean.TRUE}, {@code Boolean.FALSE}, or one of {@link #INIT_METHODS}. */
+    /**
+     * {@code Boolean.TRUE}, {@code Boolean.FALSE}, or one of {@link #INIT_METHODS}.
+     *
+     * @return PEFT's {@code init_lora_weights} (default {@code true}: Kaiming-uniform A, zero B)
+     */
     public Object initLoraWeights() {
         return initLoraWeights;
     }
@@ -159,12 +167,20 @@ public final class LoraConfig extends TunerConfig {
         return useDora;
     }
 
-    /** {@code loftq_config} (with {@code init_lora_weights="loftq"}), or null. */
+    /**
+     * {@code loftq_config} (with {@code init_lora_weights="loftq"}), or null.
+     *
+     * @return the LoftQ settings, or null
+     */
     public LoftQConfig loftqConfig() {
         return loftqConfig;
     }
 
-    /** The peft4j {@code enable_lora} extension for fused projections, or null. */
+    /**
+     * The peft4j {@code enable_lora} extension for fused projections, or null.
+     *
+     * @return one flag per fused part, or null for an ordinary projection
+     */
     public List<Boolean> enableLora() {
         return enableLora;
     }
@@ -439,7 +455,12 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
-        /** Module names (exact or dotted suffix), or {@code "all-linear"} as the only entry. */
+        /**
+         * Module names (exact or dotted suffix), or {@code "all-linear"} as the only entry.
+         *
+         * @param names the target module names, or the single entry {@code "all-linear"}
+         * @return this builder
+         */
         public Builder targetModules(String... names) {
             if (names.length == 1 && ALL_LINEAR.equalsIgnoreCase(names[0])) {
                 c.targetModules = ALL_LINEAR;
@@ -449,13 +470,23 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
-        /** Module names (exact or dotted suffix). */
+        /**
+         * Module names (exact or dotted suffix).
+         *
+         * @param names the target module names
+         * @return this builder
+         */
         public Builder targetModules(List<String> names) {
             c.targetModules = normalizeTargets(names);
             return this;
         }
 
-        /** A regular expression that must match the whole module name (PEFT's str form). */
+        /**
+         * A regular expression that must match the whole module name (PEFT's str form).
+         *
+         * @param regex the pattern, matched against the full dotted module name
+         * @return this builder
+         */
         public Builder targetModulesRegex(String regex) {
             c.targetModules = regex;
             return this;
@@ -494,7 +525,12 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
-        /** {@code "none"}, {@code "all"} or {@code "lora_only"}. */
+        /**
+         * {@code "none"}, {@code "all"} or {@code "lora_only"}.
+         *
+         * @param v PEFT's {@code bias} (default {@code "none"}): which biases are trained besides the adapter
+         * @return this builder
+         */
         public Builder bias(String v) {
             c.bias = v;
             return this;
@@ -581,7 +617,12 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
-        /** A rank per module-name pattern (a regex matched as a dotted suffix; first match wins). */
+        /**
+         * A rank per module-name pattern (a regex matched as a dotted suffix; first match wins).
+         *
+         * @param v PEFT's {@code rank_pattern}: pattern to rank, overriding {@code r} for the modules it matches
+         * @return this builder
+         */
         public Builder rankPattern(Map<String, Integer> v) {
             c.rankPattern = new LinkedHashMap<>(v);
             return this;
@@ -622,7 +663,12 @@ public final class LoraConfig extends TunerConfig {
             return this;
         }
 
-        /** peft4j extension: which parts of a fused projection get LoRA (loralib's {@code enable_lora}). */
+        /**
+         * peft4j extension: which parts of a fused projection get LoRA (loralib's {@code enable_lora}).
+         *
+         * @param parts one flag per fused part, in the projection's output order
+         * @return this builder
+         */
         public Builder enableLora(Boolean... parts) {
             c.enableLora = new ArrayList<>(Arrays.asList(parts));
             return this;
@@ -675,6 +721,7 @@ public final class LoraConfig extends TunerConfig {
         /**
          * The config.
          *
+         * @return the validated, immutable config
          * @throws IllegalArgumentException with PEFT's messages when fields contradict each other
          */
         public LoraConfig build() {

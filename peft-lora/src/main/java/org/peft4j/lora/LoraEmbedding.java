@@ -31,10 +31,20 @@ public class LoraEmbedding extends LoraLayer {
         return "Embedding";
     }
 
+    /**
+     * The vocabulary size of the base embedding.
+     *
+     * @return the row count
+     */
     public long numEmbeddings() {
         return numEmbeddings;
     }
 
+    /**
+     * The width of the base embedding.
+     *
+     * @return the embedding dimension
+     */
     public long embeddingDim() {
         return embeddingDim;
     }

@@ -55,14 +55,29 @@ public class LoraLinear extends LoraLayer {
         return "Linear";
     }
 
+    /**
+     * The base layer's input width.
+     *
+     * @return in_features
+     */
     public long inFeatures() {
         return inFeatures;
     }
 
+    /**
+     * The base layer's output width.
+     *
+     * @return out_features
+     */
     public long outFeatures() {
         return outFeatures;
     }
 
+    /**
+     * PEFT's {@code fan_in_fan_out}: the base weight is stored {@code [in, out]} (GPT-2's Conv1D).
+     *
+     * @return the flag
+     */
     public boolean fanInFanOut() {
         return fanInFanOut;
     }

@@ -47,6 +47,11 @@ public class LoraMergedLinear extends LoraLinear {
         return "MergedLinear";
     }
 
+    /**
+     * PEFT's {@code enable_lora}: which of the fused projections get an adapter.
+     *
+     * @return a copy of the flags
+     */
     public List<Boolean> enableLora() {
         return new ArrayList<>(enableLora);
     }

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.ConfigException;
 import org.peft4j.peft.PeftConfigs;
 import org.peft4j.testutil.ConfigMutator;
 import org.peft4j.testutil.Fixtures;
@@ -34,7 +35,7 @@ class AdapterConfigErrorsTest {
     @Test
     void malformedExcludeRegexIsRefusedAtLoad() throws Exception {
         Path f = write("exclude_modules", "\"([\"");
-        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining(f.toString()).hasMessageContaining("'exclude_modules'")
                 .hasMessageContaining("regular expression").hasCauseInstanceOf(IllegalArgumentException.class);
     }
@@ -42,14 +43,14 @@ class AdapterConfigErrorsTest {
     @Test
     void peftTypeOfTheWrongJsonTypeNamesTheField() throws Exception {
         Path f = write("peft_type", "[]");
-        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining(f.toString()).hasMessageContaining("'peft_type' must be a string, got []");
     }
 
     @Test
     void rankBeyondTheIntRangeIsRefusedByName() throws Exception {
         Path f = write("r", "1e10");
-        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining(f.toString())
                 .hasMessageContaining("'r' must be an integer in [-2147483648, 2147483647], got 1e10");
     }
@@ -57,7 +58,7 @@ class AdapterConfigErrorsTest {
     @Test
     void layerIndexTwoToTheThirtyTwoDoesNotWrapToLayerZero() throws Exception {
         Path f = write("layers_to_transform", "[4294967296]");
-        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining(f.toString()).hasMessageContaining("'layers_to_transform'");
         write("layers_to_transform", "4294967296");
         assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).hasMessageContaining("'layers_to_transform'");

@@ -23,64 +23,115 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         super(PeftType.PREFIX_TUNING);
     }
 
-    /** A config with {@code num_virtual_tokens} set and the rest at PEFT's defaults. */
+    /**
+     * A config with {@code num_virtual_tokens} set and the rest at PEFT's defaults.
+     *
+     * @param numVirtualTokens {@code num_virtual_tokens}: the prefix length per layer
+     */
     public PrefixTuningConfig(int numVirtualTokens) {
         this();
         this.numVirtualTokens = numVirtualTokens;
     }
 
-    /** {@code task_type}. */
+    /**
+     * {@code task_type}.
+     *
+     * @param type PEFT's {@code task_type} (such as {@code CAUSAL_LM}), or null
+     * @return this config
+     */
     public PrefixTuningConfig taskType(TaskType type) {
         this.taskType = type;
         return this;
     }
 
-    /** {@code init_weights}: {@code "zero"} makes the prefix zeros (with the projection: its last Linear). */
+    /**
+     * {@code init_weights}: {@code "zero"} makes the prefix zeros (with the projection: its last Linear).
+     *
+     * @return {@code "zero"}, or null (default: random)
+     */
     public String initWeights() {
         return initWeights;
     }
 
-    /** Sets {@code init_weights} ({@code "zero"} or null). */
+    /**
+     * Sets {@code init_weights} ({@code "zero"} or null).
+     *
+     * @param v {@code "zero"}, or null for PEFT's random initialisation
+     * @return this config
+     */
     public PrefixTuningConfig initWeights(String v) {
         this.initWeights = v;
         return this;
     }
 
-    /** {@code encoder_hidden_size}: the projection's hidden size; null until prepared (then {@code token_dim}). */
+    /**
+     * {@code encoder_hidden_size}: the projection's hidden size; null until prepared (then {@code token_dim}).
+     *
+     * @return the hidden size, or null
+     */
     public Integer encoderHiddenSize() {
         return encoderHiddenSize;
     }
 
-    /** Sets {@code encoder_hidden_size} (null: {@code token_dim}). */
+    /**
+     * Sets {@code encoder_hidden_size} (null: {@code token_dim}).
+     *
+     * @param v the projection's hidden size, or null
+     * @return this config
+     */
     public PrefixTuningConfig encoderHiddenSize(Integer v) {
         this.encoderHiddenSize = v;
         return this;
     }
 
-    /** {@code prefix_projection}: whether the prefix goes through Linear-Tanh-Linear (training only). */
+    /**
+     * {@code prefix_projection}: whether the prefix goes through Linear-Tanh-Linear (training only).
+     *
+     * @return whether the prefix is reparameterised (default false)
+     */
     public boolean prefixProjection() {
         return prefixProjection;
     }
 
-    /** Sets {@code prefix_projection}. */
+    /**
+     * Sets {@code prefix_projection}.
+     *
+     * @param v true to train the prefix through the projection
+     * @return this config
+     */
     public PrefixTuningConfig prefixProjection(boolean v) {
         this.prefixProjection = v;
         return this;
     }
 
-    /** {@code token_dim}, normally filled from the model config. */
+    /**
+     * {@code token_dim}, normally filled from the model config.
+     *
+     * @param v the base model's hidden size, or null to take it from the model
+     * @return this config
+     */
     public PrefixTuningConfig tokenDim(Integer v) {
         this.tokenDim = v;
         return this;
     }
 
-    /** {@code num_layers}, normally filled from the model config. */
+    /**
+     * {@code num_layers}, normally filled from the model config.
+     *
+     * @param v the base model's layer count, or null to take it from the model
+     * @return this config
+     */
     public PrefixTuningConfig numLayers(Integer v) {
         this.numLayers = v;
         return this;
     }
 
-    /** {@code num_attention_heads}, normally filled from the model config. */
+    /**
+     * {@code num_attention_heads}, normally filled from the model config.
+     *
+     * @param v the base model's attention head count, or null to take it from the model
+     * @return this config
+     */
     public PrefixTuningConfig numAttentionHeads(Integer v) {
         this.numAttentionHeads = v;
         return this;
@@ -115,7 +166,12 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         }
     }
 
-    /** Parses {@code adapter_config.json}; unknown keys are ignored with PEFT's warning. */
+    /**
+     * Parses {@code adapter_config.json}; unknown keys are ignored with PEFT's warning.
+     *
+     * @param j the {@code adapter_config.json} object
+     * @return the config
+     */
     public static PrefixTuningConfig fromJson(ConfigJson j) {
         PrefixTuningConfig c = new PrefixTuningConfig();
         c.readPromptLearning(j);

@@ -22,7 +22,11 @@ public final class PromptEncoderConfig extends PromptLearningConfig {
     private int encoderNumLayers = DEFAULT_ENCODER_NUM_LAYERS;
     private double encoderDropout = 0.0;
 
-    /** A config for {@code numVirtualTokens} virtual tokens with PEFT's defaults (MLP, no task type). */
+    /**
+     * A config for {@code numVirtualTokens} virtual tokens with PEFT's defaults (MLP, no task type).
+     *
+     * @param numVirtualTokens {@code num_virtual_tokens}: the length of the trained prompt
+     */
     public PromptEncoderConfig(int numVirtualTokens) {
         super(PeftType.P_TUNING);
         this.numVirtualTokens = numVirtualTokens;
@@ -32,52 +36,93 @@ public final class PromptEncoderConfig extends PromptLearningConfig {
         super(PeftType.P_TUNING);
     }
 
-    /** Sets {@code task_type}. */
+    /**
+     * Sets {@code task_type}.
+     *
+     * @param t PEFT's {@code task_type} (such as {@code CAUSAL_LM}), or null
+     * @return this config
+     */
     public PromptEncoderConfig taskType(TaskType t) {
         this.taskType = t;
         return this;
     }
 
-    /** Sets {@code encoder_reparameterization_type}. */
+    /**
+     * Sets {@code encoder_reparameterization_type}.
+     *
+     * @param t MLP (default) or LSTM
+     * @return this config
+     */
     public PromptEncoderConfig encoderReparameterizationType(PromptEncoderReparameterizationType t) {
         this.encoderReparameterizationType = t;
         return this;
     }
 
-    /** Sets {@code encoder_hidden_size} (null: {@code token_dim}). */
+    /**
+     * Sets {@code encoder_hidden_size} (null: {@code token_dim}).
+     *
+     * @param h the prompt encoder's hidden size, or null
+     * @return this config
+     */
     public PromptEncoderConfig encoderHiddenSize(Integer h) {
         this.encoderHiddenSize = h;
         return this;
     }
 
-    /** Sets {@code encoder_num_layers} (LSTM layers; MLP ignores it with PEFT's warning). */
+    /**
+     * Sets {@code encoder_num_layers} (LSTM layers; MLP ignores it with PEFT's warning).
+     *
+     * @param n the number of LSTM layers
+     * @return this config
+     */
     public PromptEncoderConfig encoderNumLayers(int n) {
         this.encoderNumLayers = n;
         return this;
     }
 
-    /** Sets {@code encoder_dropout} (between LSTM layers while training). */
+    /**
+     * Sets {@code encoder_dropout} (between LSTM layers while training).
+     *
+     * @param p the dropout probability
+     * @return this config
+     */
     public PromptEncoderConfig encoderDropout(double p) {
         this.encoderDropout = p;
         return this;
     }
 
-    /** {@code encoder_reparameterization_type} (default MLP). */
+    /**
+     * {@code encoder_reparameterization_type} (default MLP).
+     *
+     * @return the prompt encoder's kind
+     */
     public PromptEncoderReparameterizationType encoderReparameterizationType() {
         return encoderReparameterizationType;
     }
 
-    /** {@code encoder_hidden_size}, or null until prepared. */
+    /**
+     * {@code encoder_hidden_size}, or null until prepared.
+     *
+     * @return the hidden size, or null
+     */
     public Integer encoderHiddenSize() {
         return encoderHiddenSize;
     }
 
-    /** {@code encoder_num_layers} (default 2). */
+    /**
+     * {@code encoder_num_layers} (default 2).
+     *
+     * @return the number of LSTM layers
+     */
     public int encoderNumLayers() {
         return encoderNumLayers;
     }
 
-    /** {@code encoder_dropout} (default 0.0). */
+    /**
+     * {@code encoder_dropout} (default 0.0).
+     *
+     * @return the dropout probability
+     */
     public double encoderDropout() {
         return encoderDropout;
     }

@@ -21,13 +21,22 @@ public final class PromptTuningConfig extends PromptLearningConfig {
     private JsonObject tokenizerKwargs;
     private transient Tokenizer tokenizer;
 
-    /** A config for {@code numVirtualTokens} virtual tokens, RANDOM init, no task type (PEFT's defaults). */
+    /**
+     * A config for {@code numVirtualTokens} virtual tokens, RANDOM init, no task type (PEFT's defaults).
+     *
+     * @param numVirtualTokens {@code num_virtual_tokens}: the length of the trained prompt
+     */
     public PromptTuningConfig(int numVirtualTokens) {
         super(PeftType.PROMPT_TUNING);
         this.numVirtualTokens = numVirtualTokens;
     }
 
-    /** Sets {@code task_type}. */
+    /**
+     * Sets {@code task_type}.
+     *
+     * @param t PEFT's {@code task_type} (such as {@code CAUSAL_LM}), or null
+     * @return this config
+     */
     public PromptTuningConfig taskType(TaskType t) {
         this.taskType = t;
         return this;
@@ -37,7 +46,13 @@ public final class PromptTuningConfig extends PromptLearningConfig {
         super(PeftType.PROMPT_TUNING);
     }
 
-    /** TEXT init from {@code text}, tokenized by the tokenizer at {@code tokenizerNameOrPath} (a folder). */
+    /**
+     * TEXT init from {@code text}, tokenized by the tokenizer at {@code tokenizerNameOrPath} (a folder).
+     *
+     * @param text {@code prompt_tuning_init_text}: the text whose token embeddings start the prompt
+     * @param tokenizerNameOrPath {@code tokenizer_name_or_path}: the tokenizer folder
+     * @return this config
+     */
     public PromptTuningConfig initText(String text, String tokenizerNameOrPath) {
         this.promptTuningInit = PromptTuningInit.TEXT;
         this.promptTuningInitText = text;
@@ -49,6 +64,11 @@ public final class PromptTuningConfig extends PromptLearningConfig {
     /**
      * TEXT init from {@code text}, tokenized by {@code tokenizer} (with its special tokens, as PEFT's
      * {@code tokenizer(text)}); {@code tokenizerNameOrPath} is what {@code adapter_config.json} records.
+     *
+     * @param text {@code prompt_tuning_init_text}: the text whose token embeddings start the prompt
+     * @param tokenizerNameOrPath {@code tokenizer_name_or_path}, as saved in {@code adapter_config.json}
+     * @param tokenizer the tokenizer that encodes {@code text}
+     * @return this config
      */
     public PromptTuningConfig initText(String text, String tokenizerNameOrPath, Tokenizer tokenizer) {
         initText(text, tokenizerNameOrPath);
@@ -56,36 +76,62 @@ public final class PromptTuningConfig extends PromptLearningConfig {
         return this;
     }
 
-    /** The tokenizer given to {@link #initText(String, String, Tokenizer)}, or null (not saved). */
+    /**
+     * The tokenizer given to {@link #initText(String, String, Tokenizer)}, or null (not saved).
+     *
+     * @return the tokenizer, or null
+     */
     public Tokenizer tokenizer() {
         return tokenizer;
     }
 
-    /** Sets {@code prompt_tuning_init} (validated as PEFT's {@code __post_init__}). */
+    /**
+     * Sets {@code prompt_tuning_init} (validated as PEFT's {@code __post_init__}).
+     *
+     * @param init RANDOM, SAMPLE_VOCAB or TEXT
+     * @return this config
+     */
     public PromptTuningConfig promptTuningInit(PromptTuningInit init) {
         this.promptTuningInit = init;
         validate();
         return this;
     }
 
-    /** Sets {@code tokenizer_kwargs} (only valid with TEXT). */
+    /**
+     * Sets {@code tokenizer_kwargs} (only valid with TEXT).
+     *
+     * @param kwargs the keyword arguments PEFT passes to the tokenizer, or null
+     * @return this config
+     */
     public PromptTuningConfig tokenizerKwargs(JsonObject kwargs) {
         this.tokenizerKwargs = kwargs;
         validate();
         return this;
     }
 
-    /** {@code prompt_tuning_init} (default RANDOM). */
+    /**
+     * {@code prompt_tuning_init} (default RANDOM).
+     *
+     * @return the initialisation
+     */
     public PromptTuningInit promptTuningInit() {
         return promptTuningInit;
     }
 
-    /** {@code prompt_tuning_init_text}, or null. */
+    /**
+     * {@code prompt_tuning_init_text}, or null.
+     *
+     * @return the text, or null
+     */
     public String promptTuningInitText() {
         return promptTuningInitText;
     }
 
-    /** {@code tokenizer_name_or_path} (a folder holding {@code tokenizer.json}), or null. */
+    /**
+     * {@code tokenizer_name_or_path} (a folder holding {@code tokenizer.json}), or null.
+     *
+     * @return the tokenizer's folder, or null
+     */
     public String tokenizerNameOrPath() {
         return tokenizerNameOrPath;
     }
@@ -94,6 +140,8 @@ public final class PromptTuningConfig extends PromptLearningConfig {
      * {@code tokenizer_kwargs}, or null: applied to the TEXT init's tokenizer where peft4j can honour them
      * ({@code add_prefix_space}, {@code use_fast}, {@code subfolder}, {@code local_files_only}; {@code trust_remote_code}
      * dropped as PEFT); any other field is refused when the adapter is created, naming it.
+     *
+     * @return the keyword arguments (not a copy), or null
      */
     public JsonObject tokenizerKwargs() {
         return tokenizerKwargs;

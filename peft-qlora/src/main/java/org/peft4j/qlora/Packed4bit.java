@@ -11,6 +11,11 @@ import org.peft4j.tensor.Tensor;
  * @param state the quantization state (absmax, possibly double-quantized, shape, dtype, code table)
  */
 public record Packed4bit(Tensor packed, QuantState state) {
+    /**
+     * Checks that neither part is null.
+     *
+     * @throws NullPointerException if {@code packed} or {@code state} is null
+     */
     public Packed4bit {
         Objects.requireNonNull(packed, "packed");
         Objects.requireNonNull(state, "state");

@@ -35,12 +35,22 @@ public record QuantState(QuantType quantType, int blocksize, long[] shape, DType
      * @param blocksize absmax values per nested block (256 in bitsandbytes)
      */
     public record Nested(float offset, Tensor absmax, Tensor code, int blocksize) {
+        /**
+         * Checks that the tensors are not null.
+         *
+         * @throws NullPointerException if {@code absmax} or {@code code} is null
+         */
         public Nested {
             Objects.requireNonNull(absmax, "absmax");
             Objects.requireNonNull(code, "code");
         }
     }
 
+    /**
+     * Checks that the required parts are not null.
+     *
+     * @throws NullPointerException if a required part is null
+     */
     public QuantState {
         Objects.requireNonNull(quantType, "quantType");
         Objects.requireNonNull(dtype, "dtype");
@@ -49,6 +59,11 @@ public record QuantState(QuantType quantType, int blocksize, long[] shape, DType
         shape = shape.clone();
     }
 
+    /**
+     * The original tensor's shape.
+     *
+     * @return a copy of the shape
+     */
     @Override
     public long[] shape() {
         return shape.clone();

@@ -49,12 +49,21 @@ public final class AutoModelForCausalLM {
     private AutoModelForCausalLM() {
     }
 
-    /** The supported {@code model_type} values. */
+    /**
+     * The supported {@code model_type} values.
+     *
+     * @return the model types {@link #fromConfig} builds, in registration order
+     */
     public static List<String> supportedModelTypes() {
         return new ArrayList<>(FACTORIES.keySet());
     }
 
-    /** A float32 shape-only model for the config. */
+    /**
+     * A float32 shape-only model for the config.
+     *
+     * @param config the parsed config.json
+     * @return the model, shape-only until weights are loaded
+     */
     public static PreTrainedModel fromConfig(ModelConfig config) {
         return fromConfig(config, DType.F32);
     }
@@ -62,6 +71,9 @@ public final class AutoModelForCausalLM {
     /**
      * A shape-only model (parameters carry shapes, no storage) for the config.
      *
+     * @param config the parsed config.json
+     * @param dtype the parameters' dtype (transformers' {@code dtype})
+     * @return the model, shape-only until weights are loaded
      * @throws IllegalArgumentException naming the config's file for an unknown {@code model_type} (listing the
      *     supported ones), and naming the file and the field for a value of the wrong type or out of range
      */
@@ -106,8 +118,9 @@ public final class AutoModelForCausalLM {
      * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
      * of another floating dtype are converted.
      *
-     * @throws IOException if config.json or the weights cannot be read, or a weight is missing; a config.json that is
-     *     not strict JSON, or whose field has the wrong type or is out of range, gives an IOException naming the
+     * @throws IOException if config.json or the weights cannot be read, a weight is missing, or config.json is not
+     *     strict JSON (naming the file)
+     * @throws org.peft4j.ConfigException if a field of config.json has the wrong type or is out of range, naming the
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
     public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
@@ -126,8 +139,10 @@ public final class AutoModelForCausalLM {
      * {@code quantizationConfig} is ignored with transformers' warning.
      *
      * @param quantizationConfig the quantization to apply, or null for none
-     * @throws IOException as {@link #fromPretrained(Path, DType)}; also for a {@code quantization_config} whose
-     *     {@code quant_method} no provider on the classpath reads, or that is invalid, naming config.json; a
+     * @throws IOException as {@link #fromPretrained(Path, DType)}
+     * @throws org.peft4j.ConfigException as {@link #fromPretrained(Path, DType)}; also for a
+     *     {@code quantization_config} whose {@code quant_method} no provider on the classpath reads, or that is
+     *     invalid, naming config.json; a
      *     checkpoint entry a quantized layer cannot load gives an {@link IllegalArgumentException} naming the
      *     folder, the key and what was expected
      */
@@ -154,7 +169,7 @@ public final class AutoModelForCausalLM {
             }
             model = fromConfig(config, dtype);
         } catch (IllegalArgumentException e) {
-            throw new IOException(e.getMessage(), e);
+            throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
         }
         model.setNameOrPath(dir.toString());
         if (quant != null) {

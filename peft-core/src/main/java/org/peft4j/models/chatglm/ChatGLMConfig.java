@@ -68,10 +68,20 @@ public final class ChatGLMConfig {
         this.seqLength = c.getInt("seq_length", 2048, 1, Integer.MAX_VALUE);
     }
 
+    /**
+     * The config.json this was read from.
+     *
+     * @return the raw config
+     */
     public ModelConfig raw() {
         return raw;
     }
 
+    /**
+     * {@code num_layers}.
+     *
+     * @return the number of decoder layers
+     */
     public int numLayers() {
         return numLayers;
     }
@@ -81,6 +91,11 @@ public final class ChatGLMConfig {
         return vocabSize;
     }
 
+    /**
+     * {@code hidden_size}: the width of the residual stream.
+     *
+     * @return the hidden size
+     */
     public long hiddenSize() {
         return hiddenSize;
     }
@@ -90,6 +105,11 @@ public final class ChatGLMConfig {
         return kvChannels;
     }
 
+    /**
+     * {@code num_attention_heads}: query heads per layer.
+     *
+     * @return the number of heads
+     */
     public int numHeads() {
         return numHeads;
     }

@@ -25,6 +25,11 @@ public class ChatGLMForConditionalGeneration extends PreTrainedModel {
         registerModule("transformer", new ChatGLMModel(cfg, dtype));
     }
 
+    /**
+     * The ChatGLM settings read from config.json.
+     *
+     * @return the config
+     */
     public ChatGLMConfig chatglmConfig() {
         return cfg;
     }

@@ -37,6 +37,13 @@ public final class Gemma2Config implements DecoderConfig {
     final Long slidingWindow;
     final List<String> layerTypes;
 
+    /**
+     * Reads and validates a Gemma 2 config (transformers' {@code Gemma2Config} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a wrong {@code model_type} or a missing,
+     *     mistyped or out-of-range value
+     */
     public Gemma2Config(ModelConfig c) {
         this.raw = c;
         if (!MODEL_TYPE.equals(c.modelType())) {
@@ -99,6 +106,11 @@ public final class Gemma2Config implements DecoderConfig {
         return Collections.unmodifiableList(new ArrayList<>(types));
     }
 
+    /**
+     * The config.json this was read from.
+     *
+     * @return the raw config
+     */
     public ModelConfig raw() {
         return raw;
     }

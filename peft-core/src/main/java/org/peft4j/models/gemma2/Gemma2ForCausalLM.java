@@ -33,6 +33,11 @@ public class Gemma2ForCausalLM extends DecoderForCausalLM {
         }
     }
 
+    /**
+     * The Gemma 2 settings read from config.json.
+     *
+     * @return the config
+     */
     public Gemma2Config gemma2Config() {
         return cfg;
     }

@@ -14,6 +14,13 @@ import org.peft4j.tensor.DType;
 public class Gemma2RMSNorm extends RMSNorm {
     private final long dim;
 
+    /**
+     * Gemma's RMSNorm, which scales by {@code 1 + weight}.
+     *
+     * @param dim the normalised width
+     * @param eps the variance epsilon ({@code rms_norm_eps})
+     * @param dtype the weight's dtype
+     */
     public Gemma2RMSNorm(long dim, double eps, DType dtype) {
         super(dim, eps, dtype);
         this.dim = dim;

@@ -16,6 +16,13 @@ import org.peft4j.tensor.DType;
 public class Gemma2TextScaledWordEmbedding extends Embedding {
     private final double scale;
 
+    /**
+     * An embedding whose output is multiplied by {@code sqrt(embeddingDim)}, as Gemma's.
+     *
+     * @param numEmbeddings the vocabulary size
+     * @param embeddingDim the width of a row
+     * @param dtype the weight's dtype
+     */
     public Gemma2TextScaledWordEmbedding(long numEmbeddings, long embeddingDim, DType dtype) {
         super(numEmbeddings, embeddingDim, dtype);
         this.scale = (float) Math.sqrt(embeddingDim);

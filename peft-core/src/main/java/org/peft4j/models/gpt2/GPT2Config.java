@@ -21,6 +21,12 @@ public final class GPT2Config {
     final double embdPdrop;
     final double attnPdrop;
 
+    /**
+     * Reads and validates a GPT-2 config (transformers' {@code GPT2Config} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public GPT2Config(ModelConfig c) {
         this.raw = c;
         int max = Integer.MAX_VALUE;
@@ -45,6 +51,11 @@ public final class GPT2Config {
         }
     }
 
+    /**
+     * The width of one attention head, {@code n_embd / n_head}.
+     *
+     * @return the head dimension
+     */
     public long headDim() {
         return nEmbd / nHead;
     }

@@ -48,6 +48,12 @@ public final class LlamaConfig implements DecoderConfig {
     /** A layer type of {@code layer_types}: attention over the last {@code sliding_window} positions. */
     public static final String SLIDING_ATTENTION = "sliding_attention";
 
+    /**
+     * Reads and validates a Llama-family config (transformers' {@code LlamaConfig} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public LlamaConfig(ModelConfig c) {
         this.raw = c;
         this.modelType = c.modelType();
@@ -148,10 +154,20 @@ public final class LlamaConfig implements DecoderConfig {
         return Collections.unmodifiableList(new ArrayList<>(types));
     }
 
+    /**
+     * The config.json this was read from.
+     *
+     * @return the raw config
+     */
     public ModelConfig raw() {
         return raw;
     }
 
+    /**
+     * {@code model_type} ({@code llama}, {@code qwen2}, {@code mistral}, ...).
+     *
+     * @return the model type
+     */
     public String modelType() {
         return modelType;
     }
@@ -171,6 +187,11 @@ public final class LlamaConfig implements DecoderConfig {
         return numLayers;
     }
 
+    /**
+     * {@code num_attention_heads}: query heads per layer.
+     *
+     * @return the number of heads
+     */
     public int numHeads() {
         return numHeads;
     }

@@ -30,6 +30,11 @@ public class LlamaForCausalLM extends DecoderForCausalLM {
         }
     }
 
+    /**
+     * The Llama-family settings read from config.json.
+     *
+     * @return the config
+     */
     public LlamaConfig llamaConfig() {
         return cfg;
     }

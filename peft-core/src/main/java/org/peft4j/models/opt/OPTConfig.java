@@ -22,6 +22,12 @@ public final class OPTConfig implements DecoderConfig {
     final double dropout;
     final double attentionDropout;
 
+    /**
+     * Reads and validates an OPT config (transformers' {@code OPTConfig} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public OPTConfig(ModelConfig c) {
         this.raw = c;
         int max = Integer.MAX_VALUE;

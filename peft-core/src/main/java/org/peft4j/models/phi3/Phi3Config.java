@@ -42,6 +42,12 @@ public final class Phi3Config implements DecoderConfig {
     /** The cos/sin multiplier: 1 for default rope, longrope's {@code attention_factor}. */
     final double attentionScaling;
 
+    /**
+     * Reads and validates a Phi-3 config (transformers' {@code Phi3Config} defaults for absent fields).
+     *
+     * @param c the parsed config.json
+     * @throws IllegalArgumentException naming the file and the field for a missing, mistyped or out-of-range value
+     */
     public Phi3Config(ModelConfig c) {
         this.raw = c;
         int max = Integer.MAX_VALUE;

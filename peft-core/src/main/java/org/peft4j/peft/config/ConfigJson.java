@@ -29,6 +29,12 @@ public final class ConfigJson {
     private final String source;
     private final Set<String> read = new LinkedHashSet<>();
 
+    /**
+     * A view of a config object.
+     *
+     * @param json the object (not copied)
+     * @param source where it came from, for error messages
+     */
     public ConfigJson(JsonObject json, String source) {
         this.json = json;
         this.source = source;
@@ -51,6 +57,12 @@ public final class ConfigJson {
         return e == null || e.isJsonNull() ? null : e;
     }
 
+    /**
+     * Whether a field is present and not null.
+     *
+     * @param key the JSON key
+     * @return true when set
+     */
     public boolean has(String key) {
         return json.has(key) && !json.get(key).isJsonNull();
     }
@@ -62,6 +74,14 @@ public final class ConfigJson {
                 + (got.length() > 200 ? got.substring(0, 200) + "..." : got));
     }
 
+    /**
+     * A string field.
+     *
+     * @param key the JSON key
+     * @param dflt the value when absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not a string
+     */
     public String string(String key, String dflt) {
         JsonElement e = raw(key);
         if (e == null) {
@@ -73,6 +93,14 @@ public final class ConfigJson {
         return e.getAsString();
     }
 
+    /**
+     * A boolean field.
+     *
+     * @param key the JSON key
+     * @param dflt the value when absent or null
+     * @return the value
+     * @throws IllegalArgumentException naming the field if it is not a boolean
+     */
     public boolean bool(String key, boolean dflt) {
         JsonElement e = raw(key);
         if (e == null) {
@@ -271,6 +299,12 @@ public final class ConfigJson {
 
     // ------------------------------------------------------------------ writing helpers
 
+    /**
+     * Converts a Java value (null, string, number, boolean, list, map, enum) to JSON.
+     *
+     * @param v the value
+     * @return the JSON element
+     */
     public static JsonElement of(Object v) {
         if (v == null) {
             return JsonNull.INSTANCE;

@@ -42,6 +42,11 @@ public abstract class PeftConfig {
         this.peftType = peftType;
     }
 
+    /**
+     * PEFT's {@code peft_type}.
+     *
+     * @return the method
+     */
     public PeftType peftType() {
         return peftType;
     }
@@ -56,18 +61,38 @@ public abstract class PeftConfig {
         return baseModelNameOrPath;
     }
 
+    /**
+     * Sets {@code base_model_name_or_path}.
+     *
+     * @param v the base model's id or folder, or null
+     */
     public void setBaseModelNameOrPath(String v) {
         this.baseModelNameOrPath = v;
     }
 
+    /**
+     * {@code revision}: the base model's revision, or null.
+     *
+     * @return the revision
+     */
     public String revision() {
         return revision;
     }
 
+    /**
+     * {@code inference_mode} (PEFT's default false; true in saved adapters): the adapter is loaded frozen.
+     *
+     * @return the flag
+     */
     public boolean inferenceMode() {
         return inferenceMode;
     }
 
+    /**
+     * Sets {@code inference_mode}.
+     *
+     * @param v true to load the adapter frozen
+     */
     public void setInferenceMode(boolean v) {
         this.inferenceMode = v;
     }

@@ -26,11 +26,21 @@ public interface BaseTunerLayer {
     /** Enables or disables all adapters of this layer (disabled adapters emit the base path only). */
     void enableAdapters(boolean enabled);
 
+    /**
+     * Whether the adapters of this layer are disabled.
+     *
+     * @return true when disabled
+     */
     boolean disabled();
 
     /** Adapters merged into the base weight, in merge order. */
     List<String> mergedAdapters();
 
+    /**
+     * Whether any adapter is merged into the base weight.
+     *
+     * @return true when merged
+     */
     default boolean merged() {
         return !mergedAdapters().isEmpty();
     }

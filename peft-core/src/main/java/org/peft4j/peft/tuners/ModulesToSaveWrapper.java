@@ -31,10 +31,20 @@ public final class ModulesToSaveWrapper extends Layer {
         return "ModulesToSaveWrapper";
     }
 
+    /**
+     * The wrapped base module ({@code original_module}), used when no adapter is active.
+     *
+     * @return the base module
+     */
     public Layer originalModule() {
         return (Layer) child("original_module");
     }
 
+    /**
+     * The trainable copies, one per adapter name ({@code modules_to_save}).
+     *
+     * @return the copies
+     */
     public ModuleDict copies() {
         return (ModuleDict) child("modules_to_save");
     }
@@ -73,6 +83,11 @@ public final class ModulesToSaveWrapper extends Layer {
         }
     }
 
+    /**
+     * Turns the adapters on or off: off, {@link #current()} is the original module.
+     *
+     * @param enabled false to disable
+     */
     public void enableAdapters(boolean enabled) {
         this.disabled = !enabled;
         if (activeAdapter != null) {
@@ -80,6 +95,11 @@ public final class ModulesToSaveWrapper extends Layer {
         }
     }
 
+    /**
+     * Whether the adapters are disabled.
+     *
+     * @return true when disabled
+     */
     public boolean disabled() {
         return disabled;
     }
@@ -104,6 +124,12 @@ public final class ModulesToSaveWrapper extends Layer {
         return java.util.Arrays.asList(activeAdapter, disabled, java.util.List.copyOf(adapterNames()));
     }
 
+    /**
+     * The module that runs now: the active adapter's copy, or the original module when disabled or no adapter is
+     * active.
+     *
+     * @return the module
+     */
     public Layer current() {
         if (disabled || activeAdapter == null) {
             return originalModule();

@@ -33,6 +33,11 @@ public abstract class PromptLearningConfig extends PeftConfig {
         return numVirtualTokens;
     }
 
+    /**
+     * Sets {@code num_virtual_tokens}.
+     *
+     * @param v the number of virtual tokens, or null
+     */
     public void setNumVirtualTokens(Integer v) {
         this.numVirtualTokens = v;
     }
@@ -47,14 +52,29 @@ public abstract class PromptLearningConfig extends PeftConfig {
         return numTransformerSubmodules;
     }
 
+    /**
+     * {@code num_attention_heads} of the base model, or null until prepared.
+     *
+     * @return the head count
+     */
     public Integer numAttentionHeads() {
         return numAttentionHeads;
     }
 
+    /**
+     * {@code num_layers} of the base model, or null until prepared.
+     *
+     * @return the layer count
+     */
     public Integer numLayers() {
         return numLayers;
     }
 
+    /**
+     * {@code modules_to_save}: modules trained and saved in full besides the virtual tokens, or null.
+     *
+     * @return the module names
+     */
     public List<String> modulesToSave() {
         return modulesToSave;
     }

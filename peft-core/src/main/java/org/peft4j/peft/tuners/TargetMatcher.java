@@ -14,7 +14,12 @@ import java.util.regex.Pattern;
 public final class TargetMatcher {
     /** The outcome for one module name. */
     public enum Result {
-        MATCHED, EXCLUDED, NOT_MATCHED
+        /** The module is a target. */
+        MATCHED,
+        /** The module matches {@code exclude_modules} or lies inside a {@code modules_to_save} module. */
+        EXCLUDED,
+        /** The module is not a target. */
+        NOT_MATCHED
     }
 
     private static final Pattern FIRST_LAYER_INDEX = Pattern.compile(".*?\\.[^.]*\\.(\\d+)\\.");

@@ -53,6 +53,11 @@ public abstract class TunerConfig extends PeftConfig {
         return modulesToSave;
     }
 
+    /**
+     * Sets {@code modules_to_save}: modules trained and saved in full besides the adapter.
+     *
+     * @param v module names (exact or suffix), or null
+     */
     public void setModulesToSave(List<String> v) {
         this.modulesToSave = v == null ? null : new ArrayList<>(v);
     }

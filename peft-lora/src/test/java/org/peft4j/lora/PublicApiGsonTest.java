@@ -1,0 +1,23 @@
+package org.peft4j.lora;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.peft4j.testutil.PublicApi;
+
+/**
+ * Issue 15: no Gson types in peft-lora's public API (as peft-core's {@code org.peft4j.PublicApiGsonTest}). None
+ * are left; {@link #KNOWN} stays empty.
+ */
+class PublicApiGsonTest {
+    static final Set<String> KNOWN = Set.of();
+
+    @Test
+    void noNewGsonTypesInThePublicApi() {
+        TreeSet<String> leaks = PublicApi.membersMentioning(LoraConfig.class, "com.google.gson");
+        assertThat(leaks).as("public members mentioning Gson (only the known ones may)").isSubsetOf(KNOWN);
+        assertThat(KNOWN).as("known leaks that are gone: remove them from KNOWN").isSubsetOf(leaks);
+    }
+}
