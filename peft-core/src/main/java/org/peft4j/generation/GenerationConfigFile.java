@@ -34,7 +34,7 @@ final class GenerationConfigFile {
         b.doSample(doSample);
         Long maxNew = integer(file, json, "max_new_tokens");
         if (maxNew != null) {
-            apply(file, "max_new_tokens", () -> b.maxNewTokens(Math.toIntExact(Math.min(maxNew, Integer.MAX_VALUE))));
+            apply(file, "max_new_tokens", () -> b.maxNewTokens(toInt(file, "max_new_tokens", maxNew)));
         }
         // sampling settings only matter (and are only checked, as transformers only warns) when sampling
         Double temperature = number(file, json, "temperature");
@@ -43,7 +43,7 @@ final class GenerationConfigFile {
         }
         Long topK = integer(file, json, "top_k");
         if (topK != null && (doSample || topK >= 0)) {
-            apply(file, "top_k", () -> b.topK((int) Math.max(Integer.MIN_VALUE, Math.min(topK, Integer.MAX_VALUE))));
+            apply(file, "top_k", () -> b.topK(toInt(file, "top_k", topK)));
         }
         Double topP = number(file, json, "top_p");
         if (topP != null && (doSample || (topP >= 0 && topP <= 1))) {
@@ -60,6 +60,14 @@ final class GenerationConfigFile {
         return b.build();
     }
 
+    /** {@code v} as an int, refused by name when out of range (never saturated). */
+    private static int toInt(Path file, String field, long v) {
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+            throw bad(file, field, "expected a value that fits a 32-bit integer, got " + v);
+        }
+        return (int) v;
+    }
+
     private static void apply(Path file, String field, Runnable set) {
         try {
             set.run();
@@ -68,8 +76,8 @@ final class GenerationConfigFile {
         }
     }
 
-    private static Peft4jException bad(Path file, String field, String problem) {
-        return new Peft4jException(file + ": invalid '" + field + "': " + problem);
+    private static org.peft4j.ConfigException bad(Path file, String field, String problem) {
+        return new org.peft4j.ConfigException(file + ": invalid '" + field + "': " + problem, file, field, null);
     }
 
     private static JsonElement field(JsonObject json, String name) {

@@ -85,18 +85,28 @@ class TextApiTest {
 
     @Test
     void badGenerationConfigValuesAreRefusedNamingFileAndField(@TempDir Path tmp) throws IOException {
-        Map<String, String> bad = Map.of(
+        Map<String, String> bad = new java.util.LinkedHashMap<>(Map.of(
                 "{\"temperature\": \"hot\"}", "temperature",
                 "{\"do_sample\": true, \"temperature\": 0}", "temperature",
                 "{\"eos_token_id\": [1, -2]}", "eos_token_id",
                 "{\"max_new_tokens\": 2.5}", "max_new_tokens",
                 "{\"do_sample\": true, \"top_p\": 1.5}", "top_p",
-                "{\"do_sample\": \"yes\"}", "do_sample");
+                "{\"do_sample\": \"yes\"}", "do_sample"));
+        // large numbers are refused by name, never wrapped or saturated (issue 16)
+        bad.put("{\"max_new_tokens\": 1e20}", "max_new_tokens");
+        bad.put("{\"max_new_tokens\": 4294967296}", "max_new_tokens");
+        bad.put("{\"do_sample\": true, \"top_k\": 4294967296}", "top_k");
+        bad.put("{\"do_sample\": true, \"temperature\": 1e400}", "temperature");
+        bad.put("{\"eos_token_id\": 18446744073709551616}", "eos_token_id");
+        bad.put("{\"pad_token_id\": 9223372036854775808}", "pad_token_id");
         for (Map.Entry<String, String> e : bad.entrySet()) {
             Path file = tmp.resolve("generation_config.json");
             Files.writeString(file, e.getKey());
             assertThatThrownBy(() -> GenerationConfig.fromPretrained(tmp)).as(e.getKey())
-                    .isInstanceOf(Peft4jException.class)
+                    .isInstanceOfSatisfying(org.peft4j.ConfigException.class, c -> {
+                        assertThat(c.file()).isEqualTo(file);
+                        assertThat(c.field()).isEqualTo(e.getValue());
+                    })
                     .hasMessageContaining(file.toString()).hasMessageContaining("'" + e.getValue() + "'");
         }
         // greedy decoding ignores sampling settings (transformers only warns about them)
