@@ -41,13 +41,9 @@ public class LoraLinear4bit extends LoraLinear {
         if (disabled() || merged()) {
             return result;
         }
-        if (org.peft4j.peft.tuners.AdapterSelection.current() != null) {
-            // refuse rather than silently apply the active adapters to every row
-            throw new UnsupportedOperationException("lora.Linear4bit does not support mixed adapter batches "
-                    + "(`adapter_names`) in peft4j yet.");
-        }
+        org.peft4j.peft.tuners.AdapterSelection rows = org.peft4j.peft.tuners.AdapterSelection.current();
         DType expected = result.dtype();
-        for (String a : activeAdapters()) {
+        for (String a : rows == null ? activeAdapters() : rows.uniqueAdapters()) {
             if (!r().containsKey(a)) {
                 continue;
             }
@@ -55,7 +51,14 @@ public class LoraLinear4bit extends LoraLinear {
                 Value xa = g.cast(x, loraA(a).weight().dtype());
                 Value dx = ((Layer) ((ModuleDict) child("lora_dropout")).get(a)).forward(g, xa);
                 LoraVariant variant = loraVariant().get(a);
-                if (variant == null) {
+                if (rows != null) {
+                    // PEFT's _mixed_batch_forward on lora.bnb.Linear4bit: each row gets only its own adapter's delta
+                    if (variant != null) {
+                        throw new IllegalArgumentException("Cannot pass `adapter_names` when DoRA is enabled.");
+                    }
+                    Value out = g.cast(g.mulScalar(loraOutput(g, a, dx), scaling().get(a)), DType.F32);
+                    result = addIn(g, result, g.mul(out, rows.mask(g, a)), expected);
+                } else if (variant == null) {
                     Value out = g.mulScalar(loraOutput(g, a, dx), scaling().get(a));
                     result = addIn(g, result, out, expected);
                 } else {
