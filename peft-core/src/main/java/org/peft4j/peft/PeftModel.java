@@ -74,6 +74,9 @@ public class PeftModel implements CausalLM, AutoCloseable {
     private final AtomicInteger running = new AtomicInteger();
     /** Bumped before and after every change of the adapter switch (see the class comment). */
     private final AtomicLong switches = new AtomicLong();
+    /** Inference calls with explicit adapter names now running, and a counter of the changes they see. */
+    private final AtomicInteger namedRunning = new AtomicInteger();
+    private final AtomicLong structural = new AtomicLong();
 
     /** Wraps {@code model} with a new adapter {@code adapterName} configured by {@code config}. */
     public PeftModel(PreTrainedModel model, PeftConfig config, String adapterName) {
@@ -547,13 +550,19 @@ public class PeftModel implements CausalLM, AutoCloseable {
      * Logits [batch, seq, vocab] with one adapter per row (PEFT's per-call {@code adapter_names}, mixed-batch
      * inference): {@code adapterNames.get(i)} for row {@code i}, {@code "__base__"} for the base model. Thread-safe:
      * the call never reads the shared active-adapter switch ({@link #setAdapter}), so threads may each pass their own
-     * adapters at once. One graph is compiled (and cached) per set of distinct adapters; which row uses which is fed
+     * adapters at once and {@code setAdapter} may run beside them; adding, deleting, disabling, merging or unloading
+     * adapters during such a call is refused with {@link IllegalStateException} (and a call such a change
+     * overlapped throws {@link ConcurrentModificationException}). One graph is compiled (and cached) per set of distinct adapters; which row uses which is fed
      * as data.
      *
      * @throws IllegalArgumentException with PEFT's messages: a length other than the batch size, an adapter no layer
      *     has, merged adapters, DoRA adapters, or a tuner other than LoRA
      */
     public Tensor logits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask, List<String> adapterNames) {
+        return withNamedAdapters(() -> namedLogits(runtime, inputIds, attentionMask, adapterNames));
+    }
+
+    private Tensor namedLogits(OrtRuntime runtime, Tensor inputIds, Tensor attentionMask, List<String> adapterNames) {
         checkBatch(adapterNames, inputIds.dim(0));
         org.peft4j.models.TokenIds.checkInEmbedding(inputIds, getBaseModel().vocabSize());
         AdapterSelection rows = new AdapterSelection(adapterNames);
@@ -587,9 +596,11 @@ public class PeftModel implements CausalLM, AutoCloseable {
         checkBatch(adapterNames, inputIds.length);
         AdapterSelection rows = new AdapterSelection(adapterNames);
         checkAdapterNames(adapterNames, false);
-        try (AdapterSelection.Scope s = rows.enter()) {
-            return new Generator(this).generate(inputIds, attentionMask, cfg, rows::feeds);
-        }
+        return withNamedAdapters(() -> {
+            try (AdapterSelection.Scope s = rows.enter()) {
+                return new Generator(this).generate(inputIds, attentionMask, cfg, rows::feeds);
+            }
+        });
     }
 
     private static void checkBatch(List<String> adapterNames, long batch) {
@@ -654,6 +665,27 @@ public class PeftModel implements CausalLM, AutoCloseable {
         return switches.get();
     }
 
+    /**
+     * Runs an inference call with explicit adapter names: it does not read the active adapter, so {@code
+     * set_adapter} may run beside it, but the changes it does see (add / delete / disable / merge / unload) fail
+     * loudly as for other calls.
+     */
+    private <T> T withNamedAdapters(java.util.function.Supplier<T> call) {
+        namedRunning.incrementAndGet();
+        long at = structural.get();
+        try {
+            T out = call.get();
+            if (structural.get() != at) {
+                throw new ConcurrentModificationException("the adapters of this PeftModel were changed (add, delete, "
+                        + "disable, merge or unload) by another thread while this call ran; its result is discarded. "
+                        + "Change adapters between calls.");
+            }
+            return out;
+        } finally {
+            namedRunning.decrementAndGet();
+        }
+    }
+
     private <T> T endCall(long at, T result) {
         if (switches.get() != at) {
             throw new ConcurrentModificationException("the active adapter of this PeftModel was changed "
@@ -670,6 +702,15 @@ public class PeftModel implements CausalLM, AutoCloseable {
             throw new IllegalStateException(what + " was called while " + n + " inference call(s) run on this "
                     + "PeftModel in other threads; the active adapter is shared by all threads. Switch adapters "
                     + "between calls.");
+        }
+        if (!what.equals("set_adapter")) {
+            int k = namedRunning.get();
+            if (k > 0) {
+                throw new IllegalStateException(what + " was called while " + k + " inference call(s) with "
+                        + "explicit adapter names run on this PeftModel in other threads. Change adapters between "
+                        + "calls.");
+            }
+            structural.incrementAndGet();
         }
         switches.incrementAndGet();
     }
