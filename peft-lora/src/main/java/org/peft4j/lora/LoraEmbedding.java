@@ -99,7 +99,9 @@ public class LoraEmbedding extends LoraLayer {
                 continue;
             }
             Value at = g.transpose(g.param(loraEmbeddingA().get(a)), 1, 0);
-            Value afterA = g.gather(at, ids, 0);
+            // PEFT's _embed passes the base layer's padding_idx: the padding column of lora_embedding_A gets no gradient
+            Long pad = baseLayer() instanceof org.peft4j.nn.Embedding e ? e.paddingIdx() : null;
+            Value afterA = org.peft4j.nn.Embedding.lookup(g, at, ids, pad, loraEmbeddingA().get(a).trainable());
             Value bt = g.transpose(g.param(loraEmbeddingB().get(a)), 1, 0);
             Value delta = g.mulScalar(g.matmul(afterA, bt), scaling.get(a));
             if (baseLayer() instanceof Gemma2TextScaledWordEmbedding) {

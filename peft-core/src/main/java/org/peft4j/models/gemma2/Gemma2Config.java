@@ -18,6 +18,8 @@ public final class Gemma2Config implements DecoderConfig {
 
     final ModelConfig raw;
     final long vocabSize;
+    /** {@code pad_token_id}: the embedding's {@code padding_idx} (no gradient), or null. */
+    final Long padTokenId;
     final long hiddenSize;
     final long intermediateSize;
     final int numLayers;
@@ -50,6 +52,7 @@ public final class Gemma2Config implements DecoderConfig {
             throw new IllegalArgumentException(c.source() + ": model_type '" + c.modelType() + "' is not gemma2");
         }
         this.vocabSize = c.getInt("vocab_size", 256000, 1, Integer.MAX_VALUE);
+        this.padTokenId = c.has("pad_token_id") ? c.getLong("pad_token_id", -vocabSize, vocabSize - 1) : null;
         this.hiddenSize = c.getInt("hidden_size", 2304, 1, Integer.MAX_VALUE);
         this.intermediateSize = c.getInt("intermediate_size", 9216, 1, Integer.MAX_VALUE);
         this.numLayers = c.getInt("num_hidden_layers", 26, 0, Integer.MAX_VALUE);

@@ -13,7 +13,7 @@ public class Gemma2Model extends Module {
 
     Gemma2Model(Gemma2Config c, DType dtype) {
         this.dtype = dtype;
-        registerModule("embed_tokens", new Gemma2TextScaledWordEmbedding(c.vocabSize, c.hiddenSize, dtype));
+        registerModule("embed_tokens", new Gemma2TextScaledWordEmbedding(c.vocabSize, c.hiddenSize, dtype, c.padTokenId));
         ModuleList layers = registerModule("layers", new ModuleList());
         for (int i = 0; i < c.numLayers; i++) {
             layers.add(new Gemma2DecoderLayer(c, dtype));

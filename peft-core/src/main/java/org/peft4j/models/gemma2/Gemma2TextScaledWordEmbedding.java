@@ -24,7 +24,19 @@ public class Gemma2TextScaledWordEmbedding extends Embedding {
      * @param dtype the weight's dtype
      */
     public Gemma2TextScaledWordEmbedding(long numEmbeddings, long embeddingDim, DType dtype) {
-        super(numEmbeddings, embeddingDim, dtype);
+        this(numEmbeddings, embeddingDim, dtype, null);
+    }
+
+    /**
+     * As {@link #Gemma2TextScaledWordEmbedding(long, long, DType)}, with torch's {@code padding_idx}.
+     *
+     * @param numEmbeddings the vocabulary size
+     * @param embeddingDim the width of a row
+     * @param dtype the weight's dtype
+     * @param paddingIdx the padding row (no gradient), or null
+     */
+    public Gemma2TextScaledWordEmbedding(long numEmbeddings, long embeddingDim, DType dtype, Long paddingIdx) {
+        super(numEmbeddings, embeddingDim, dtype, paddingIdx);
         this.scale = (float) Math.sqrt(embeddingDim);
     }
 
@@ -44,6 +56,7 @@ public class Gemma2TextScaledWordEmbedding extends Embedding {
 
     @Override
     public String toString() {
-        return "Gemma2TextScaledWordEmbedding(" + numEmbeddings() + ", " + embeddingDim() + ")";
+        return "Gemma2TextScaledWordEmbedding(" + numEmbeddings() + ", " + embeddingDim()
+                + (paddingIdx() == null ? "" : ", padding_idx=" + paddingIdx()) + ")";
     }
 }

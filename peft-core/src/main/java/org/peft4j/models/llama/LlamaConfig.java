@@ -23,6 +23,8 @@ public final class LlamaConfig implements DecoderConfig {
     final ModelConfig raw;
     final String modelType;
     final long vocabSize;
+    /** {@code pad_token_id}: the embedding's {@code padding_idx} (no gradient), or null. */
+    final Long padTokenId;
     final long hiddenSize;
     final long intermediateSize;
     final int numLayers;
@@ -62,6 +64,7 @@ public final class LlamaConfig implements DecoderConfig {
                     + MODEL_TYPES);
         }
         this.vocabSize = c.getInt("vocab_size", 1, Integer.MAX_VALUE);
+        this.padTokenId = c.has("pad_token_id") ? c.getLong("pad_token_id", -vocabSize, vocabSize - 1) : null;
         this.hiddenSize = c.getInt("hidden_size", 1, Integer.MAX_VALUE);
         this.intermediateSize = c.getInt("intermediate_size", 1, Integer.MAX_VALUE);
         this.numLayers = c.getInt("num_hidden_layers", 0, Integer.MAX_VALUE);

@@ -17,7 +17,7 @@ public class LlamaModel extends Module {
     LlamaModel(LlamaConfig c, DType dtype) {
         this.config = c;
         this.dtype = dtype;
-        registerModule("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, dtype));
+        registerModule("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, dtype, c.padTokenId));
         ModuleList layers = registerModule("layers", new ModuleList());
         for (int i = 0; i < c.numLayers; i++) {
             layers.add(new LlamaDecoderLayer(c, dtype));

@@ -8,6 +8,8 @@ import org.peft4j.models.llama.LlamaConfig;
 public final class OPTConfig implements DecoderConfig {
     final ModelConfig raw;
     final long vocabSize;
+    /** {@code pad_token_id}: the embedding's {@code padding_idx} (no gradient), or null. */
+    final Long padTokenId;
     final long hiddenSize;
     final long ffnDim;
     final int numLayers;
@@ -32,6 +34,7 @@ public final class OPTConfig implements DecoderConfig {
         this.raw = c;
         int max = Integer.MAX_VALUE;
         this.vocabSize = c.getInt("vocab_size", 50272, 1, max);
+        this.padTokenId = c.has("pad_token_id") ? c.getLong("pad_token_id", -vocabSize, vocabSize - 1) : null;
         this.hiddenSize = c.getInt("hidden_size", 768, 1, max);
         this.ffnDim = c.getInt("ffn_dim", 3072, 1, max);
         this.numLayers = c.getInt("num_hidden_layers", 12, 0, max);

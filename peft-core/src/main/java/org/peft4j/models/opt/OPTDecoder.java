@@ -25,7 +25,7 @@ public class OPTDecoder extends Module {
     OPTDecoder(OPTConfig c, DType dtype) {
         this.c = c;
         this.dropout = new Dropout(c.dropout);
-        registerModule("embed_tokens", new Embedding(c.vocabSize, c.wordEmbedProjDim, dtype));
+        registerModule("embed_tokens", new Embedding(c.vocabSize, c.wordEmbedProjDim, dtype, c.padTokenId));
         registerModule("embed_positions", new Embedding(c.maxPositionEmbeddings + POSITION_OFFSET, c.hiddenSize,
                 dtype));
         if (c.projects()) {

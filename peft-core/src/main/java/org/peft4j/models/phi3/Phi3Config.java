@@ -17,6 +17,8 @@ import org.peft4j.models.llama.LlamaConfig;
 public final class Phi3Config implements DecoderConfig {
     final ModelConfig raw;
     final long vocabSize;
+    /** {@code pad_token_id}: the embedding's {@code padding_idx} (no gradient), or null. */
+    final Long padTokenId;
     final long hiddenSize;
     final long intermediateSize;
     final int numLayers;
@@ -52,6 +54,7 @@ public final class Phi3Config implements DecoderConfig {
         this.raw = c;
         int max = Integer.MAX_VALUE;
         this.vocabSize = c.getInt("vocab_size", 32064, 1, max);
+        this.padTokenId = c.has("pad_token_id") ? c.getLong("pad_token_id", -vocabSize, vocabSize - 1) : null;
         this.hiddenSize = c.getInt("hidden_size", 3072, 1, max);
         this.intermediateSize = c.getInt("intermediate_size", 8192, 1, max);
         this.numLayers = c.getInt("num_hidden_layers", 32, 0, max);

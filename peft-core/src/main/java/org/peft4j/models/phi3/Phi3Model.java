@@ -15,7 +15,7 @@ public class Phi3Model extends Module {
 
     Phi3Model(Phi3Config c, DType dtype) {
         this.dtype = dtype;
-        registerModule("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, dtype));
+        registerModule("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, dtype, c.padTokenId));
         ModuleList layers = registerModule("layers", new ModuleList());
         for (int i = 0; i < c.numLayers; i++) {
             layers.add(new Phi3DecoderLayer(c, i, dtype));
