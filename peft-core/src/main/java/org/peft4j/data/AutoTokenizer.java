@@ -54,10 +54,27 @@ public final class AutoTokenizer {
             chatglm = json.has("tokenizer_class") && json.get("tokenizer_class").isJsonPrimitive()
                     && json.get("tokenizer_class").getAsString().equals("ChatGLMTokenizer");
         }
-        return chatglm ? ChatGLMTokenizer.load(model) : SentencePieceTokenizer.load(model);
+        return chatglm ? new ChatGLMTokenizer(SentencePieceTokenizer.load(model), isChatGlm3(folder))
+                : SentencePieceTokenizer.load(model);
     }
 
     /** Frees a tokenizer that holds native resources (an {@link HfTokenizer}); others need nothing. */
+    /**
+     * Whether a ChatGLM folder holds ChatGLM3's tokenizer: its remote code {@code tokenization_chatglm.py} names the
+     * role tokens ({@code <|user|>}); ChatGLM2's does not. Without that file, ChatGLM3.
+     */
+    static boolean isChatGlm3(Path folder) {
+        Path code = folder.resolve("tokenization_chatglm.py");
+        if (!Files.isRegularFile(code)) {
+            return true;
+        }
+        try {
+            return Files.readString(code, java.nio.charset.StandardCharsets.UTF_8).contains("<|user|>");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + code, e);
+        }
+    }
+
     public static void close(Tokenizer tokenizer) {
         if (tokenizer instanceof HfTokenizer hf) {
             hf.close();

@@ -20,6 +20,7 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
             "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>");
 
     private final SentencePieceTokenizer sp;
+    private final boolean chatglm3;
     private final Map<String, Long> special = new LinkedHashMap<>();
 
     /**
@@ -29,11 +30,34 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
      * @param sp the SentencePiece tokenizer of {@code tokenizer.model}
      */
     public ChatGLMTokenizer(SentencePieceTokenizer sp) {
+        this(sp, true);
+    }
+
+    /**
+     * ChatGLM3's tokenizer ({@code chatglm3}) or ChatGLM2's: ChatGLM2's {@code SPTokenizer} has only the first five
+     * special tokens ({@code [MASK] [gMASK] [sMASK] sop eop}), decodes them to nothing, and formats chats as its
+     * {@code build_prompt} ({@code [Round N]}) instead of role tokens.
+     *
+     * @param sp the SentencePiece tokenizer of {@code tokenizer.model}
+     * @param chatglm3 true for ChatGLM3's tokenizer, false for ChatGLM2's
+     */
+    public ChatGLMTokenizer(SentencePieceTokenizer sp, boolean chatglm3) {
         this.sp = sp;
+        this.chatglm3 = chatglm3;
         long id = sp.vocabSize();
-        for (String t : SPECIAL_TOKENS) {
+        for (String t : specialTokens()) {
             special.put(t, id++);
         }
+    }
+
+    /** Whether this is ChatGLM3's tokenizer (role tokens) rather than ChatGLM2's. */
+    public boolean isChatGlm3() {
+        return chatglm3;
+    }
+
+    /** The special tokens in id order: all nine for ChatGLM3, the first five for ChatGLM2. */
+    public List<String> specialTokens() {
+        return chatglm3 ? SPECIAL_TOKENS : SPECIAL_TOKENS.subList(0, 5);
     }
 
     /** Loads {@code tokenizer.model} from a folder (or the file itself). */
@@ -83,8 +107,9 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
         int base = sp.vocabSize();
         SentencePieceModel m = sp.model();
         for (long id : ids) {
-            if (id >= base && id < base + SPECIAL_TOKENS.size()) {
-                tokens.add(SPECIAL_TOKENS.get((int) (id - base)));
+            if (id >= base && id < base + specialTokens().size()) {
+                // ChatGLM3 writes its command tokens; ChatGLM2's convert_id_to_token gives "" for them
+                tokens.add(chatglm3 ? SPECIAL_TOKENS.get((int) (id - base)) : "");
             } else if (id == m.eosId() || id == m.bosId() || id == m.unkId() || id < 0 || id > base) {
                 tokens.add("");
             } else {
@@ -129,6 +154,11 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
      */
     @Override
     public long[] applyChatTemplate(List<Message> messages, boolean addGenerationPrompt) {
+        if (!chatglm3) {
+            Glm2Chat c = glm2Chat(messages);
+            long[] prompt = encode(buildChatGlm2Prompt(c.query(), c.history()), true);
+            return c.answer() == null ? prompt : concat(prompt, sp.encode(c.answer(), false));
+        }
         List<long[]> parts = new ArrayList<>();
         parts.add(prefix());
         for (Message m : messages) {
@@ -148,6 +178,9 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
      * the eos, are learned; the {@code <|assistant|>} token itself is not). Not truncated.
      */
     public TokenizedExample finetuneExample(List<Message> messages) {
+        if (!chatglm3) {
+            return glm2FinetuneExample(messages);
+        }
         List<Long> ids = new ArrayList<>();
         List<Boolean> scored = new ArrayList<>();
         for (long id : prefix()) {
@@ -186,7 +219,65 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
      */
     @Override
     public List<Long> eosTokenIds() {
+        if (!chatglm3) {
+            return List.of(eosTokenId());
+        }
         return List.of(eosTokenId(), specialTokenId("<|user|>"), specialTokenId("<|observation|>"));
+    }
+
+    /** A ChatGLM2 conversation: earlier (query, response) pairs, the last query, and its answer when given. */
+    private record Glm2Chat(List<String[]> history, String query, String answer) {
+    }
+
+    private static Glm2Chat glm2Chat(List<Message> messages) {
+        List<String[]> history = new ArrayList<>();
+        String query = null;
+        String answer = null;
+        for (int i = 0; i < messages.size(); i++) {
+            Message m = messages.get(i);
+            boolean user = i % 2 == 0;
+            if (!m.role().equals(user ? "user" : "assistant")) {
+                throw new IllegalArgumentException("ChatGLM2 chats alternate user and assistant messages, starting "
+                        + "with user (no system role); message " + i + " has role '" + m.role() + "'");
+            }
+            if (user) {
+                if (query != null) {
+                    history.add(new String[] {query, answer});
+                }
+                query = m.content();
+                answer = null;
+            } else {
+                answer = m.content();
+            }
+        }
+        if (query == null) {
+            throw new IllegalArgumentException("a ChatGLM2 chat needs at least one user message");
+        }
+        return new Glm2Chat(history, query, answer);
+    }
+
+    /**
+     * ChatGLM2's fine-tuning recipe (ChatGLM2-6B {@code ptuning/main.py}, {@code preprocess_function_train}): the
+     * prompt {@code build_prompt(query, history)} encoded with {@code [gMASK] sop}, the answer without special tokens,
+     * then the eos; only the answer and the eos are scored (labels of the padding id are ignored, as with {@code
+     * ignore_pad_token_for_loss}).
+     */
+    private TokenizedExample glm2FinetuneExample(List<Message> messages) {
+        Glm2Chat c = glm2Chat(messages);
+        if (c.answer() == null) {
+            throw new IllegalArgumentException("a ChatGLM2 training chat must end with an assistant message");
+        }
+        long[] a = encode(buildChatGlm2Prompt(c.query(), c.history()), true);
+        long[] b = sp.encode(c.answer(), false);
+        long eos = eosTokenId();
+        long pad = padTokenId();
+        long[] ids = concat(a, b, new long[] {eos});
+        long[] labels = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            long l = i < a.length ? pad : ids[i];
+            labels[i] = l == pad ? Batch.IGNORE_INDEX : l;
+        }
+        return new TokenizedExample(ids, labels);
     }
 
     private long[] singleMessage(String role, String metadata, String message) {
@@ -246,7 +337,7 @@ public final class ChatGLMTokenizer implements Tokenizer, AutoCloseable {
     /** SentencePiece pieces plus the nine special tokens ({@code n_words}). */
     @Override
     public int vocabSize() {
-        return sp.vocabSize() + SPECIAL_TOKENS.size();
+        return sp.vocabSize() + specialTokens().size();
     }
 
     @Override
