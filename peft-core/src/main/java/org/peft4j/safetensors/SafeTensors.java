@@ -476,11 +476,10 @@ public final class SafeTensors implements TensorSource {
     }
 
     /**
-     * Maps the tensor's bytes read-only and wraps them without copying. Each call creates a new mapping; callers that
-     * use a tensor repeatedly should keep the returned object.
+     * The tensor {@code name} of an open file whose bytes fit one buffer, with the file checked unchanged since it was
+     * opened ({@code verb}: how the bytes will be taken, for the message).
      */
-    @Override
-    public Tensor get(String name) throws IOException {
+    private TensorInfo readable(String name, String verb) throws IOException {
         TensorInfo t = info(name);
         if (closed) {
             throw new IllegalStateException(file + " is closed");
@@ -488,11 +487,22 @@ public final class SafeTensors implements TensorSource {
         long length = t.byteLength();
         if (length > Integer.MAX_VALUE) {
             throw new SafeTensorsException(file, name, "is " + length + " bytes; a single tensor must be smaller"
-                    + " than 2 GiB (" + (Integer.MAX_VALUE + 1L) + " bytes) to be mapped");
+                    + " than 2 GiB (" + (Integer.MAX_VALUE + 1L) + " bytes) to be " + verb);
         }
         if (length > 0) {
             checkUnchanged(name);
         }
+        return t;
+    }
+
+    /**
+     * Maps the tensor's bytes read-only and wraps them without copying. Each call creates a new mapping; callers that
+     * use a tensor repeatedly should keep the returned object.
+     */
+    @Override
+    public Tensor get(String name) throws IOException {
+        TensorInfo t = readable(name, "mapped");
+        long length = t.byteLength();
         ByteBuffer bytes = length == 0
                 ? ByteBuffer.allocateDirect(0)
                 : channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), length);
@@ -504,18 +514,8 @@ public final class SafeTensors implements TensorSource {
      * weights anyway (adapter loads), so that no mapping outlives the call waiting for the garbage collector.
      */
     public Tensor read(String name) throws IOException {
-        TensorInfo t = info(name);
-        if (closed) {
-            throw new IllegalStateException(file + " is closed");
-        }
+        TensorInfo t = readable(name, "read");
         long length = t.byteLength();
-        if (length > Integer.MAX_VALUE) {
-            throw new SafeTensorsException(file, name, "is " + length + " bytes; a single tensor must be smaller"
-                    + " than 2 GiB (" + (Integer.MAX_VALUE + 1L) + " bytes) to be read");
-        }
-        if (length > 0) {
-            checkUnchanged(name);
-        }
         ByteBuffer bytes = ByteBuffer.allocateDirect((int) length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         long at = t.fileOffset();
         while (bytes.hasRemaining()) {
