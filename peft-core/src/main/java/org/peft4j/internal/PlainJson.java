@@ -6,7 +6,6 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
-import com.google.gson.internal.LazilyParsedNumber;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -20,7 +19,8 @@ import java.util.Map;
  * {@link LinkedHashMap} (file order), an array an {@link ArrayList}, a string a {@link String}, true/false a
  * {@link Boolean}, null {@code null}; a number an {@link Integer}, {@link Long} or {@link BigInteger} when written as
  * an integer (the smallest that holds it), else a {@link Double}, or a {@link BigDecimal} when it is beyond the double
- * range (so {@code 1e400} is never read as infinity). Not API.
+ * range (so {@code 1e400} is never read as infinity). Numbers put in as Java values are normalised the same way (a
+ * {@code Long} 16 reads back as the {@code Integer} 16, as it would from the file). Not API.
  */
 public final class PlainJson {
     private PlainJson() {
@@ -73,10 +73,16 @@ public final class PlainJson {
         return out;
     }
 
+    /** A number as the smallest of Integer, Long, BigInteger for an integer literal or type, else as Double. */
     private static Object number(Number n) {
-        if (!(n instanceof LazilyParsedNumber) && !(n instanceof BigDecimal)) {
+        if (n instanceof Double) {
             return n;
         }
+        if (n instanceof Integer || n instanceof Long || n instanceof Short || n instanceof Byte) {
+            long v = n.longValue();
+            return v == (int) v ? (Object) (int) v : (Object) v;
+        }
+        // LazilyParsedNumber, BigInteger, BigDecimal, Float: by their text, as Gson writes them
         String text = n.toString();
         if (text.indexOf('.') < 0 && text.indexOf('e') < 0 && text.indexOf('E') < 0) {
             BigInteger i = new BigInteger(text);
