@@ -1,6 +1,5 @@
 package org.peft4j.bench;
 
-import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.FloatBuffer;
@@ -41,9 +40,9 @@ final class LlamaBench {
         Path file = findConfig(name);
         try {
             ModelConfig c = ModelConfig.load(file);
-            JsonObject j = c.json().deepCopy();
-            j.addProperty("num_hidden_layers", layers);
-            return new ModelConfig(j, file + " (num_hidden_layers=" + layers + ")");
+            java.util.Map<String, Object> j = c.toDict();
+            j.put("num_hidden_layers", layers);
+            return ModelConfig.fromDict(j, file + " (num_hidden_layers=" + layers + ")");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -2,6 +2,7 @@ package org.peft4j.cli;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -82,7 +83,7 @@ final class AdapterInfo {
         out.println("num_layers: " + cfg.numLayers());
         out.println("num_attention_heads: " + cfg.numAttentionHeads());
         out.println("num_transformer_submodules: " + cfg.numTransformerSubmodules());
-        JsonObject j = saved.toJsonObject();
+        JsonObject j = JsonParser.parseString(saved.toJson()).getAsJsonObject();
         for (String k : EXTRA_KEYS) {
             JsonElement v = j.get(k);
             if (v != null && !v.isJsonNull()) {

@@ -78,10 +78,10 @@ public final class ModelPaths {
         Path file = adapter.resolve("adapter_config.json");
         String name;
         try {
-            com.google.gson.JsonElement e = org.peft4j.util.StrictGson.parseObject(
+            Object v = org.peft4j.peft.config.ConfigJson.parse(
                     Files.readString(file, java.nio.charset.StandardCharsets.UTF_8), file.toString())
-                    .get("base_model_name_or_path");
-            name = e == null || e.isJsonNull() || !e.isJsonPrimitive() ? null : e.getAsString();
+                    .value("base_model_name_or_path");
+            name = v instanceof String || v instanceof Number || v instanceof Boolean ? String.valueOf(v) : null;
         } catch (java.io.IOException | RuntimeException e) {
             return model(null); // requireAdapter reports the unreadable config
         }

@@ -2,7 +2,6 @@ package org.peft4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -61,15 +60,15 @@ class Phi3OptCommandsTest {
     @ValueSource(strings = {"opt", "opt-proj", "phi3"})
     void finetuneTrainsLoraOnEachFamily(String name, @TempDir Path tmp) throws Exception {
         Path tokDir = Fixtures.root().resolve("tokenizer");
-        JsonObject json = ModelConfig.load(Fixtures.model(name).resolve("config.json")).json().deepCopy();
+        java.util.Map<String, Object> json = ModelConfig.load(Fixtures.model(name).resolve("config.json")).toDict();
         try (HfTokenizer tok = HfTokenizer.load(tokDir)) {
-            json.addProperty("vocab_size", tok.vocabSize());
+            json.put("vocab_size", tok.vocabSize());
         }
-        json.addProperty("max_position_embeddings", 256);
-        json.addProperty("bos_token_id", 0);
-        json.addProperty("eos_token_id", 2);
+        json.put("max_position_embeddings", 256);
+        json.put("bos_token_id", 0);
+        json.put("eos_token_id", 2);
         Path model = Files.createDirectories(tmp.resolve("model"));
-        PreTrainedModel m = AutoModelForCausalLM.fromConfig(new ModelConfig(json, name));
+        PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.fromDict(json, name));
         m.initWeights(0, 0.1);
         m.savePretrained(model);
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {

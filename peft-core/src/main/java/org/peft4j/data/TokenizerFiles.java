@@ -14,7 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.peft4j.util.StrictGson;
+import org.peft4j.internal.StrictGson;
 
 /** Reads the JSON files next to a {@code tokenizer.json}: vocabulary, special tokens and chat template. */
 final class TokenizerFiles {

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.peft4j.Peft4jException;
-import org.peft4j.util.StrictGson;
+import org.peft4j.internal.StrictGson;
 
 /** Reads transformers' {@code generation_config.json}; see {@link GenerationConfig#fromPretrained(Path)}. */
 final class GenerationConfigFile {

@@ -13,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.peft4j.util.StrictGson;
+import java.util.Map;
+import org.peft4j.internal.PlainJson;
+import org.peft4j.internal.StrictGson;
 
 /**
  * A Hugging Face {@code config.json}, kept as JSON (so unknown fields survive a save) with typed getters whose
@@ -33,13 +35,8 @@ public final class ModelConfig {
     private final JsonObject json;
     private final String source;
 
-    /**
-     * A config from parsed JSON (copied).
-     *
-     * @param json the config object
-     * @param source where it came from, for error messages (a path)
-     */
-    public ModelConfig(JsonObject json, String source) {
+    /** A config from parsed JSON (copied); {@code source} names it in error messages (a path). */
+    ModelConfig(JsonObject json, String source) {
         this.json = json.deepCopy();
         this.source = source;
     }
@@ -73,8 +70,48 @@ public final class ModelConfig {
         }
     }
 
-    /** A copy of the JSON. */
-    public JsonObject json() {
+    /**
+     * Parses a config from JSON text.
+     *
+     * @param json the text of one JSON object
+     * @param source where it came from, named in error messages (a path)
+     * @return the config
+     * @throws IllegalArgumentException naming {@code source} if the text is not one strict JSON object
+     */
+    public static ModelConfig parse(String json, String source) {
+        try {
+            return new ModelConfig(StrictGson.parseObject(json, source), source);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A config from its fields as plain Java values (transformers' {@code PretrainedConfig.from_dict}): strings,
+     * numbers, booleans, lists, maps and nulls, e.g. {@link #toDict()} with a field changed.
+     *
+     * @param fields the fields (copied)
+     * @param source where they came from, named in error messages
+     * @return the config
+     */
+    public static ModelConfig fromDict(Map<String, ?> fields, String source) {
+        return new ModelConfig(PlainJson.toTree(fields).getAsJsonObject(), source);
+    }
+
+    /**
+     * All fields as plain Java values (transformers' {@code to_dict()}), in file order: a {@code Map<String, Object>}
+     * for an object, a {@code List<Object>} for an array, {@link String}, {@link Boolean}, {@link Number}
+     * ({@link Integer}, {@link Long} or {@link java.math.BigInteger} for an integer, {@link Double} otherwise, a
+     * {@link BigDecimal} beyond the double range) and null.
+     *
+     * @return a fresh copy
+     */
+    public Map<String, Object> toDict() {
+        return PlainJson.toPlainMap(json);
+    }
+
+    /** A copy of the JSON tree, for this package. */
+    JsonObject tree() {
         return json.deepCopy();
     }
 
@@ -289,8 +326,14 @@ public final class ModelConfig {
         return e.getAsBoolean();
     }
 
-    /** A nested object, or null. */
-    public JsonObject getObject(String key) {
+    /**
+     * A nested object as plain Java values (as {@link #toDict()}), or null when absent or null.
+     *
+     * @param key the JSON key
+     * @return a fresh copy, in file order
+     * @throws IllegalArgumentException naming the field if it is not an object
+     */
+    public Map<String, Object> getMap(String key) {
         if (!has(key)) {
             return null;
         }
@@ -298,7 +341,28 @@ public final class ModelConfig {
         if (!e.isJsonObject()) {
             throw bad(key, "an object", e);
         }
-        return e.getAsJsonObject();
+        return PlainJson.toPlainMap(e.getAsJsonObject());
+    }
+
+    /**
+     * A field as a plain Java value (as {@link #toDict()}), or null when absent or null.
+     *
+     * @param key the JSON key
+     * @return a fresh copy
+     */
+    public Object get(String key) {
+        return has(key) ? PlainJson.toPlain(json.get(key)) : null;
+    }
+
+    /**
+     * A field's JSON text, compact, with numbers as written in the file ({@code 1e-05} stays {@code 1e-05}), or null
+     * when absent or null.
+     *
+     * @param key the JSON key
+     * @return the text, or null
+     */
+    public String getJson(String key) {
+        return has(key) ? json.get(key).toString() : null;
     }
 
     /** Whether the key is present at all, a JSON null included (as Python's {@code key in config_dict}). */

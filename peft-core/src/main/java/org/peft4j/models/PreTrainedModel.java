@@ -328,8 +328,8 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
         }
         String configJson = config.toJson();
         if (quantizationConfig != null) {
-            com.google.gson.JsonObject json = config.json();
-            json.add("quantization_config", quantizationConfig.toJson());
+            com.google.gson.JsonObject json = config.tree();
+            json.add("quantization_config", org.peft4j.internal.PlainJson.parseTrusted(quantizationConfig.toJson()));
             configJson = new ModelConfig(json, config.source()).toJson();
         }
         try (FolderSave save = FolderSave.begin(dir)) {

@@ -1,7 +1,5 @@
 package org.peft4j.models;
 
-import com.google.gson.JsonObject;
-
 /**
  * A quantization method applied while a model loads, as transformers' {@code QuantizationConfigMixin} together with its
  * {@code HfQuantizer}: {@code AutoModelForCausalLM.fromPretrained(dir, quantizationConfig)} builds the model shape-only,
@@ -18,8 +16,12 @@ public interface QuantizationConfig {
     /** transformers' {@code quant_method}, e.g. {@code "bitsandbytes"}. */
     String quantMethod();
 
-    /** The {@code quantization_config} object exactly as transformers writes it into config.json. */
-    JsonObject toJson();
+    /**
+     * The {@code quantization_config} object exactly as transformers writes it into config.json ({@code to_dict()}).
+     *
+     * @return the JSON text of the object (compact)
+     */
+    String toJson();
 
     /**
      * transformers' {@code _process_model_before_weight_loading}: replaces, in the shape-only {@code model}, the
@@ -45,10 +47,11 @@ public interface QuantizationConfig {
         /**
          * The config for {@code json} (transformers' {@code from_dict}).
          *
+         * @param json the JSON text of the {@code quantization_config} object, as in config.json (numbers as written)
          * @param source the config.json path, for messages
          * @throws IllegalArgumentException naming {@code source} and the field when a value is invalid or not
          *     supported
          */
-        QuantizationConfig fromJson(JsonObject json, String source);
+        QuantizationConfig fromJson(String json, String source);
     }
 }

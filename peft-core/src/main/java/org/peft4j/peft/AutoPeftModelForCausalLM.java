@@ -14,9 +14,9 @@ import org.peft4j.data.Message;
 import org.peft4j.data.Tokenizer;
 import org.peft4j.generation.GenerationConfig;
 import org.peft4j.hub.HfHub;
+import org.peft4j.internal.StrictGson;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.auto.AutoModelForCausalLM;
-import org.peft4j.util.StrictGson;
 
 /**
  * PEFT's {@code AutoPeftModelForCausalLM}: a saved adapter folder, its base model (named by

@@ -1,8 +1,8 @@
 package org.peft4j.peft;
 
-import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 import org.peft4j.peft.config.ConfigJson;
 import org.peft4j.peft.config.PeftConfig;
 import org.peft4j.peft.tuners.PeftTuners;
@@ -23,7 +23,7 @@ public final class PeftConfigs {
      * <p>Error contract: every bad file gives an exception whose message names the file: an {@link IOException} for
      * a missing file or text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate
      * keys); a {@link org.peft4j.ConfigException}, caused by the {@link IllegalArgumentException} of
-     * {@link #fromJson}, for a field of the wrong JSON type, a number out of range (never wrapped or saturated), a
+     * {@link #fromJson(String, String)}, for a field of the wrong JSON type, a number out of range (never wrapped or saturated), a
      * regular expression that does not compile, a method no tuner on the class path handles, or a value PEFT's
      * validation refuses (with PEFT's message); field errors also name the field and what was expected.
      *
@@ -35,21 +35,45 @@ public final class PeftConfigs {
     public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
         ConfigJson json = PeftConfig.readJson(dirOrFile);
         try {
-            return fromJson(json.object(), json.source());
+            return build(json);
         } catch (IllegalArgumentException e) {
             throw new org.peft4j.ConfigException(Path.of(json.source()), e);
         }
     }
 
     /**
-     * Builds a config from its JSON object.
+     * Builds a config from the JSON text of an {@code adapter_config.json} object (parsed strictly, as
+     * {@link #fromPretrained} reads the file).
      *
-     * @throws IllegalArgumentException naming {@code source} if {@code peft_type} is missing or unknown, or a field
-     *     has the wrong type or is out of range (naming the field)
+     * @param json the text of one JSON object
+     * @param source where it came from, for messages
+     * @return the config of its {@code peft_type}
+     * @throws IllegalArgumentException naming {@code source} if the text is not one strict JSON object, if
+     *     {@code peft_type} is missing or unknown, or if a field has the wrong type or is out of range (naming the
+     *     field)
      */
-    public static PeftConfig fromJson(JsonObject o, String source) {
+    public static PeftConfig fromJson(String json, String source) {
+        return build(ConfigJson.parse(json, source));
+    }
+
+    /**
+     * Builds a config from its fields as plain Java values (PEFT's {@code PeftConfig.from_peft_type(**kwargs)}):
+     * snake_case keys to strings, numbers, booleans, lists, maps or nulls, {@code peft_type} included.
+     *
+     * @param fields the fields (copied)
+     * @param source where they came from, for messages
+     * @return the config of its {@code peft_type}
+     * @throws IllegalArgumentException naming {@code source} if {@code peft_type} is missing or unknown, or if a
+     *     field has the wrong type or is out of range (naming the field)
+     */
+    public static PeftConfig fromDict(Map<String, ?> fields, String source) {
+        return build(ConfigJson.fromMap(fields, source));
+    }
+
+    private static PeftConfig build(ConfigJson j) {
+        String source = j.source();
         try {
-            return PeftTuners.forType(PeftConfig.peftTypeOf(o, source)).parseConfig(new ConfigJson(o, source));
+            return PeftTuners.forType(PeftConfig.peftTypeOf(j)).parseConfig(j);
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith(source)) {
                 throw e;

@@ -765,9 +765,9 @@ public class PeftModel implements CausalLM, AutoCloseable {
                 }
                 cfg.setInferenceMode(true);
                 if (cfg.taskType() == null) {
-                    com.google.gson.JsonObject am = new com.google.gson.JsonObject();
-                    am.addProperty("base_model_class", base.transformersClassName());
-                    am.addProperty("parent_library", transformersModule(base));
+                    Map<String, Object> am = new LinkedHashMap<>();
+                    am.put("base_model_class", base.transformersClassName());
+                    am.put("parent_library", transformersModule(base));
                     cfg.setAutoMapping(am);
                 }
                 cfg.savePretrained(save.file(prefix + PeftConfig.CONFIG_NAME).getParent());

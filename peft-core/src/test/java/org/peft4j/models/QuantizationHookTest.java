@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -35,11 +36,8 @@ class QuantizationHookTest {
         }
 
         @Override
-        public JsonObject toJson() {
-            JsonObject o = new JsonObject();
-            o.addProperty("quant_method", "sum");
-            o.add("skip", com.google.gson.JsonNull.INSTANCE);
-            return o;
+        public String toJson() {
+            return "{\"quant_method\":\"sum\",\"skip\":null}";
         }
 
         @Override
@@ -95,7 +93,7 @@ class QuantizationHookTest {
         assertThat(embed.data().contentEquals(plain.getParameter("model.embed_tokens.weight").data())).isTrue();
         m.savePretrained(tmp);
         JsonObject saved = Fixtures.json(tmp.resolve("config.json"));
-        assertThat(saved.get("quantization_config")).isEqualTo(q.toJson());
+        assertThat(saved.get("quantization_config")).isEqualTo(JsonParser.parseString(q.toJson()));
         assertThat(Files.readString(tmp.resolve("config.json"))).contains("\"skip\": null");
         // a model that is not quantized writes config.json as before
         plain.savePretrained(tmp.resolve("plain"));

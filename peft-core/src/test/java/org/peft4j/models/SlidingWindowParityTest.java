@@ -103,9 +103,9 @@ class SlidingWindowParityTest {
 
     @Test
     void aSlidingLayerWithoutAWindowFailsAsTransformers() throws Exception {
-        JsonObject json = ModelConfig.load(model("qwen2-swa").resolve("config.json")).json();
-        json.addProperty("use_sliding_window", false);
-        PreTrainedModel m = AutoModelForCausalLM.fromConfig(new ModelConfig(json, "cfg"));
+        java.util.Map<String, Object> json = ModelConfig.load(model("qwen2-swa").resolve("config.json")).toDict();
+        json.put("use_sliding_window", false);
+        PreTrainedModel m = AutoModelForCausalLM.fromConfig(ModelConfig.fromDict(json, "cfg"));
         org.peft4j.graph.Graph g = new org.peft4j.graph.Graph();
         org.peft4j.graph.Value ids = g.input("input_ids", org.peft4j.tensor.DType.I64, org.peft4j.graph.Dim.of(1),
                 org.peft4j.graph.Dim.of(3));

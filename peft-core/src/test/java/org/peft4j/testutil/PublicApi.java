@@ -18,6 +18,8 @@ import java.util.stream.Stream;
 /**
  * The public API of a module, read by reflection from its compiled classes: every public class (nested ones whose
  * enclosing classes are public too) and its public members, plus protected members of classes a user may extend.
+ * Classes in an {@code internal} package ({@code org.peft4j.internal}, {@code org.peft4j.x.internal.y}) are
+ * implementation details shared between modules, documented as not API, and are left out.
  */
 public final class PublicApi {
     private PublicApi() {
@@ -109,7 +111,15 @@ public final class PublicApi {
         return out;
     }
 
+    /** Whether {@code c} lies in a package with an {@code internal} segment (not API, see the class comment). */
+    public static boolean isInternal(Class<?> c) {
+        return ("." + c.getPackageName() + ".").contains(".internal.");
+    }
+
     private static boolean isPublicApi(Class<?> c) {
+        if (isInternal(c)) {
+            return false;
+        }
         for (Class<?> k = c; k != null; k = k.getEnclosingClass()) {
             if (!Modifier.isPublic(k.getModifiers()) || k.isAnonymousClass() || k.isLocalClass()
                     || k.isSynthetic()) {

@@ -1,6 +1,5 @@
 package org.peft4j.lora;
 
-import com.google.gson.JsonElement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -328,21 +327,14 @@ public final class LoraConfig extends TunerConfig {
 
     /** {@code loftq_config}: an object with integer {@code loftq_bits} / {@code loftq_iter}; {} or null for none. */
     private static LoftQConfig readLoftq(ConfigJson j) {
-        JsonElement e = j.raw("loftq_config");
-        if (e == null) {
+        ConfigJson lq = j.object("loftq_config", "an object with loftq_bits and loftq_iter");
+        if (lq == null || lq.keys().isEmpty()) {
             return null;
         }
-        if (!e.isJsonObject()) {
-            throw j.error("loftq_config", "an object with loftq_bits and loftq_iter");
-        }
-        if (e.getAsJsonObject().size() == 0) {
-            return null;
-        }
-        ConfigJson lq = new ConfigJson(e.getAsJsonObject(), j.source() + " (loftq_config)");
         LoftQConfig d = new LoftQConfig();
         LoftQConfig c = new LoftQConfig(lq.integer("loftq_bits", d.loftqBits()),
                 lq.integer("loftq_iter", d.loftqIter()));
-        for (String k : e.getAsJsonObject().keySet()) {
+        for (String k : lq.keys()) {
             if (!k.equals("loftq_bits") && !k.equals("loftq_iter")) {
                 throw new IllegalArgumentException(j.source() + ": unknown field '" + k + "' in loftq_config");
             }
@@ -371,12 +363,10 @@ public final class LoraConfig extends TunerConfig {
         c.fanInFanOut = j.bool("fan_in_fan_out", false);
         c.bias = j.string("bias", "none");
         c.useRslora = j.bool("use_rslora", false);
-        JsonElement init = j.raw("init_lora_weights");
+        Object init = j.value("init_lora_weights");
         if (init != null) {
-            if (init.isJsonPrimitive() && init.getAsJsonPrimitive().isBoolean()) {
-                c.initLoraWeights = init.getAsBoolean();
-            } else if (init.isJsonPrimitive() && init.getAsJsonPrimitive().isString()) {
-                c.initLoraWeights = init.getAsString();
+            if (init instanceof Boolean || init instanceof String) {
+                c.initLoraWeights = init;
             } else {
                 throw j.error("init_lora_weights", "true, false or a method name");
             }
@@ -398,13 +388,13 @@ public final class LoraConfig extends TunerConfig {
         for (String k : List.of("megatron_config", "megatron_core", "eva_config", "corda_config",
                 "lora_ga_config", "qalora_group_size", "alora_invocation_tokens", "arrow_config", "kasa_config",
                 "monteclora_config", "velora_config", "use_bdlora", "ensure_weight_tying")) {
-            j.raw(k);
+            j.value(k);
         }
         for (String k : List.of("layer_replication", "target_parameters", "trainable_token_indices")) {
             if (j.has(k)) {
                 throw new IllegalArgumentException(j.source() + ": field '" + k + "' is not supported by peft4j");
             }
-            j.raw(k);
+            j.value(k);
         }
         if (j.bool("use_qalora", false)) {
             throw new IllegalArgumentException(j.source() + ": field 'use_qalora' (GPTQ) is not supported by peft4j");

@@ -176,7 +176,7 @@ public final class PrefixTuningConfig extends PromptLearningConfig {
         PrefixTuningConfig c = new PrefixTuningConfig();
         c.readPromptLearning(j);
         c.initWeights = j.string("init_weights", null);
-        c.encoderHiddenSize = j.raw("encoder_hidden_size") == null ? null : j.integer("encoder_hidden_size", 0);
+        c.encoderHiddenSize = j.value("encoder_hidden_size") == null ? null : j.integer("encoder_hidden_size", 0);
         c.prefixProjection = j.bool("prefix_projection", false);
         warnUnknown(j, PrefixTuningConfig.class);
         return c;

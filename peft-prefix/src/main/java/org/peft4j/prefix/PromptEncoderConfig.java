@@ -147,7 +147,7 @@ public final class PromptEncoderConfig extends PromptLearningConfig {
             throw new IllegalArgumentException(j.source() + ": field 'encoder_reparameterization_type': "
                     + e.getMessage(), e);
         }
-        c.encoderHiddenSize = j.raw("encoder_hidden_size") == null || j.raw("encoder_hidden_size").isJsonNull()
+        c.encoderHiddenSize = j.value("encoder_hidden_size") == null
                 ? null : j.integer("encoder_hidden_size", 0, 1, Integer.MAX_VALUE);
         c.encoderNumLayers = j.integer("encoder_num_layers", DEFAULT_ENCODER_NUM_LAYERS, 1, Integer.MAX_VALUE);
         c.encoderDropout = j.number("encoder_dropout", 0.0);

@@ -1,9 +1,9 @@
 package org.peft4j.prefix;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import java.util.Map;
 import org.peft4j.data.Tokenizer;
+import org.peft4j.internal.PlainJson;
 import org.peft4j.peft.config.ConfigJson;
 import org.peft4j.peft.config.PeftType;
 import org.peft4j.peft.config.TaskType;
@@ -100,11 +100,11 @@ public final class PromptTuningConfig extends PromptLearningConfig {
     /**
      * Sets {@code tokenizer_kwargs} (only valid with TEXT).
      *
-     * @param kwargs the keyword arguments PEFT passes to the tokenizer, or null
+     * @param kwargs the keyword arguments PEFT passes to the tokenizer, as plain Java values (copied), or null
      * @return this config
      */
-    public PromptTuningConfig tokenizerKwargs(JsonObject kwargs) {
-        this.tokenizerKwargs = kwargs;
+    public PromptTuningConfig tokenizerKwargs(Map<String, ?> kwargs) {
+        this.tokenizerKwargs = kwargs == null ? null : PlainJson.toTree(kwargs).getAsJsonObject();
         validate();
         return this;
     }
@@ -141,9 +141,15 @@ public final class PromptTuningConfig extends PromptLearningConfig {
      * ({@code add_prefix_space}, {@code use_fast}, {@code subfolder}, {@code local_files_only}; {@code trust_remote_code}
      * dropped as PEFT); any other field is refused when the adapter is created, naming it.
      *
-     * @return the keyword arguments (not a copy), or null
+     * @return a copy of the keyword arguments as plain Java values (strings, numbers, booleans, lists, maps), in file
+     *     order, or null
      */
-    public JsonObject tokenizerKwargs() {
+    public Map<String, Object> tokenizerKwargs() {
+        return PlainJson.toPlainMap(tokenizerKwargs);
+    }
+
+    /** {@code tokenizer_kwargs} as read (not a copy), or null, for this package. */
+    JsonObject tokenizerKwargsTree() {
         return tokenizerKwargs;
     }
 
@@ -174,12 +180,9 @@ public final class PromptTuningConfig extends PromptLearningConfig {
         }
         c.promptTuningInitText = j.string("prompt_tuning_init_text", null);
         c.tokenizerNameOrPath = j.string("tokenizer_name_or_path", null);
-        JsonElement kw = j.raw("tokenizer_kwargs");
-        if (kw != null && !kw.isJsonNull()) {
-            if (!kw.isJsonObject()) {
-                throw j.error("tokenizer_kwargs", "an object or null");
-            }
-            c.tokenizerKwargs = kw.getAsJsonObject().deepCopy();
+        ConfigJson kw = j.object("tokenizer_kwargs", "an object or null");
+        if (kw != null) {
+            c.tokenizerKwargs = PlainJson.parseTrusted(kw.toJson()).getAsJsonObject();
         }
         warnUnknown(j, PromptTuningConfig.class);
         try {

@@ -75,7 +75,7 @@ public final class PromptTuningTuner extends PromptLearningBase {
     static long[] textIds(PromptTuningConfig cfg, int total) {
         long[] ids;
         if (cfg.tokenizer() != null) {
-            JsonObject kw = cfg.tokenizerKwargs() == null ? new JsonObject() : cfg.tokenizerKwargs().deepCopy();
+            JsonObject kw = cfg.tokenizerKwargsTree() == null ? new JsonObject() : cfg.tokenizerKwargsTree().deepCopy();
             kw.remove("trust_remote_code");
             TokenizerKwargs.check(kw);
             if (kw.has("add_prefix_space") || kw.has("subfolder")) {
@@ -84,7 +84,7 @@ public final class PromptTuningTuner extends PromptLearningBase {
             }
             ids = cfg.tokenizer().encode(cfg.promptTuningInitText(), true);
         } else {
-            try (HfTokenizer tok = TokenizerKwargs.load(cfg.tokenizerNameOrPath(), cfg.tokenizerKwargs())) {
+            try (HfTokenizer tok = TokenizerKwargs.load(cfg.tokenizerNameOrPath(), cfg.tokenizerKwargsTree())) {
                 ids = tok.encode(cfg.promptTuningInitText(), true);
             }
         }

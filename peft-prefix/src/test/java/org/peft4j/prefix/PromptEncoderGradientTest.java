@@ -35,7 +35,7 @@ class PromptEncoderGradientTest {
         j.addProperty("encoder_hidden_size", 4);
         j.addProperty("encoder_num_layers", layers);
         j.addProperty("encoder_reparameterization_type", type);
-        return PromptEncoderConfig.fromJson(new ConfigJson(j, "test"));
+        return PromptEncoderConfig.fromJson(ConfigJson.parse(j.toString(), "test"));
     }
 
     @ParameterizedTest

@@ -26,7 +26,7 @@ class PromptInitTest {
 
     static PromptTuningConfig text(String text, Path tokenizer, JsonObject kwargs) {
         return new PromptTuningConfig(N).taskType(TaskType.CAUSAL_LM).initText(text, tokenizer.toString())
-                .tokenizerKwargs(kwargs);
+                .tokenizerKwargs(org.peft4j.internal.PlainJson.toPlainMap(kwargs));
     }
 
     @Test
@@ -82,7 +82,7 @@ class PromptInitTest {
         assertThat(PromptTuningTuner.textIds(text("abc", tmp, sub), N))
                 .containsExactly(PromptTuningTuner.textIds(text("abc", tok, null), N));
         // PEFT's own check: tokenizer_kwargs only with TEXT
-        assertThatThrownBy(() -> new PromptTuningConfig(N).tokenizerKwargs(aps))
+        assertThatThrownBy(() -> new PromptTuningConfig(N).tokenizerKwargs(java.util.Map.of("add_prefix_space", true)))
                 .hasMessage("tokenizer_kwargs only valid when using prompt_tuning_init='TEXT'.");
     }
 

@@ -4,11 +4,13 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.internal.StrictGson;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
 import org.peft4j.nn.Conv1D;
@@ -196,7 +198,11 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
      * {@code save_pretrained} writes them).
      */
     @Override
-    public JsonObject toJson() {
+    public String toJson() {
+        return tree().toString();
+    }
+
+    private JsonObject tree() {
         JsonObject o = new JsonObject();
         o.addProperty("_load_in_4bit", loadIn4bit);
         o.addProperty("_load_in_8bit", loadIn8bit);
@@ -225,11 +231,24 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
      * {@code load_in_4bit} (or {@code _load_in_4bit}), {@code bnb_4bit_*}, {@code llm_int8_*}; other keys are
      * ignored, as transformers ignores unused kwargs.
      *
+     * @param json the JSON text of the {@code quantization_config} object (parsed strictly)
      * @param source where the JSON came from, for messages
-     * @throws IllegalArgumentException naming {@code source} and the field, with transformers' wording, for a value
-     *     of the wrong type, and for values peft4j does not support (8-bit, non-uint8 storage)
+     * @return the config
+     * @throws IllegalArgumentException naming {@code source} if the text is not one strict JSON object, and naming
+     *     {@code source} and the field, with transformers' wording, for a value of the wrong type, and for values
+     *     peft4j does not support (8-bit, non-uint8 storage)
      */
-    public static BitsAndBytesConfig fromJson(JsonObject json, String source) {
+    public static BitsAndBytesConfig fromJson(String json, String source) {
+        JsonObject o;
+        try {
+            o = StrictGson.parseObject(json, source);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        return fromTree(o, source);
+    }
+
+    private static BitsAndBytesConfig fromTree(JsonObject json, String source) {
         Builder b = builder();
         try {
             b.loadIn4bit = bool(json, json.has("load_in_4bit") ? "load_in_4bit" : "_load_in_4bit", false,
@@ -554,7 +573,7 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
         }
 
         @Override
-        public QuantizationConfig fromJson(JsonObject json, String source) {
+        public QuantizationConfig fromJson(String json, String source) {
             return BitsAndBytesConfig.fromJson(json, source);
         }
     }

@@ -18,9 +18,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.internal.StrictGson;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
-import org.peft4j.util.StrictGson;
 
 /**
  * A 4-bit weight's entries in a state dict, as bitsandbytes writes and reads them ({@code Linear4bit

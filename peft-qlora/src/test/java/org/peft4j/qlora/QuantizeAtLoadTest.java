@@ -34,8 +34,8 @@ class QuantizeAtLoadTest {
     @ParameterizedTest
     @ValueSource(strings = {"nf4-dq", "fp4"})
     void quantizedStateDictIsBnbsAndLogitsMatch(String name) throws Exception {
-        BitsAndBytesConfig cfg = BitsAndBytesConfig.fromJson(BitsAndBytesConfigTest.savedQuantizationConfig(name),
-                name);
+        BitsAndBytesConfig cfg = BitsAndBytesConfig.fromJson(BitsAndBytesConfigTest.savedQuantizationConfig(name)
+                .toString(), name);
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(IoFixtures.folder("float"), cfg);
         assertThat(m.quantizationConfig()).isEqualTo(cfg);
         Map<String, Tensor> sd = m.stateDict();
@@ -63,7 +63,7 @@ class QuantizeAtLoadTest {
     void float16LoadGivesTransformersDtypesAndBytes() throws Exception {
         JsonObject f16 = Fixtures.json(IoFixtures.root().resolve("reference.json")).getAsJsonObject("f16");
         BitsAndBytesConfig cfg = BitsAndBytesConfig.fromJson(BitsAndBytesConfigTest.savedQuantizationConfig(
-                "nf4-dq"), "nf4-dq");
+                "nf4-dq").toString(), "nf4-dq");
         PreTrainedModel m = AutoModelForCausalLM.fromPretrained(IoFixtures.folder("float"), DType.F16, cfg);
         Map<String, String> dtypes = new TreeMap<>();
         for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {

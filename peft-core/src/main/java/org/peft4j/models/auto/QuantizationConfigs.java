@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
+import org.peft4j.internal.PlainJson;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.QuantizationConfig;
 
@@ -24,10 +25,10 @@ final class QuantizationConfigs {
      *     provider refuses
      */
     static QuantizationConfig fromModelConfig(ModelConfig config) {
-        JsonObject q = config.getObject("quantization_config");
-        if (q == null) {
+        if (config.getMap("quantization_config") == null) {
             return null;
         }
+        JsonObject q = PlainJson.parseTrusted(config.getJson("quantization_config")).getAsJsonObject();
         JsonElement m = q.get("quant_method");
         String method;
         if (isTrue(q, "load_in_4bit") || isTrue(q, "load_in_8bit")) {
@@ -45,7 +46,7 @@ final class QuantizationConfigs {
         List<String> known = new ArrayList<>();
         for (QuantizationConfig.Provider p : ServiceLoader.load(QuantizationConfig.Provider.class)) {
             if (p.quantMethod().equals(method)) {
-                return p.fromJson(q, config.source());
+                return p.fromJson(q.toString(), config.source());
             }
             known.add(p.quantMethod());
         }

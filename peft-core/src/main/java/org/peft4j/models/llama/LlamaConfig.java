@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import org.peft4j.internal.PlainJson;
 import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 
@@ -241,8 +242,8 @@ public final class LlamaConfig implements DecoderConfig {
         }
 
         static RopeSettings from(ModelConfig c, long headDim) {
-            JsonObject rp = c.getObject("rope_parameters");
-            JsonObject scaling = c.getObject("rope_scaling");
+            JsonObject rp = object(c, "rope_parameters");
+            JsonObject scaling = object(c, "rope_scaling");
             double theta = c.getDouble("rope_theta", 10000.0, Double.MIN_VALUE, Double.MAX_VALUE);
             JsonObject params = scaling;
             String field = "rope_scaling";
@@ -302,5 +303,10 @@ public final class LlamaConfig implements DecoderConfig {
             }
             return e.getAsDouble();
         }
+    }
+
+    /** A nested object of the config with its numbers as written, or null when absent or null. */
+    static JsonObject object(ModelConfig c, String key) {
+        return c.getMap(key) == null ? null : PlainJson.parseTrusted(c.getJson(key)).getAsJsonObject();
     }
 }

@@ -3,6 +3,7 @@ package org.peft4j.models.phi3;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import org.peft4j.internal.PlainJson;
 import org.peft4j.models.DecoderConfig;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.llama.LlamaConfig;
@@ -74,10 +75,10 @@ public final class Phi3Config implements DecoderConfig {
                     + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
         }
 
-        JsonObject rp = c.getObject("rope_parameters");
+        JsonObject rp = object(c, "rope_parameters");
         String field = "rope_parameters";
         if (rp == null || rp.size() == 0) {
-            rp = c.getObject("rope_scaling");
+            rp = object(c, "rope_scaling");
             field = "rope_scaling";
         }
         if (rp == null) {
@@ -214,5 +215,10 @@ public final class Phi3Config implements DecoderConfig {
     @Override
     public boolean tieWordEmbeddings() {
         return tieWordEmbeddings;
+    }
+
+    /** A nested object of the config with its numbers as written, or null when absent or null. */
+    static JsonObject object(ModelConfig c, String key) {
+        return c.getMap(key) == null ? null : PlainJson.parseTrusted(c.getJson(key)).getAsJsonObject();
     }
 }

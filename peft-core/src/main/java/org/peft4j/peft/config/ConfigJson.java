@@ -1,13 +1,11 @@
 package org.peft4j.peft.config;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,6 +14,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.peft4j.internal.PlainJson;
+import org.peft4j.internal.StrictGson;
 
 /**
  * Typed reads of a config's JSON object that remember which keys were read, so that the keys a newer PEFT wrote
@@ -35,14 +35,49 @@ public final class ConfigJson {
      * @param json the object (not copied)
      * @param source where it came from, for error messages
      */
-    public ConfigJson(JsonObject json, String source) {
+    ConfigJson(JsonObject json, String source) {
         this.json = json;
         this.source = source;
     }
 
-    /** The whole JSON object (reading it marks nothing read). */
-    public JsonObject object() {
+    /**
+     * Parses the JSON text of a config object strictly (RFC 8259: no comments, NaN or trailing text, no duplicate
+     * keys; numbers are kept as written, so range checks see them exactly).
+     *
+     * @param json the text of one JSON object
+     * @param source where it came from, for error messages
+     * @return a view of the object
+     * @throws IllegalArgumentException naming {@code source} if the text is not exactly one strict JSON object
+     */
+    public static ConfigJson parse(String json, String source) {
+        try {
+            return new ConfigJson(StrictGson.parseObject(json, source), source);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A view of a config given as plain Java values (as {@code PeftConfig(**kwargs)}): strings, numbers, booleans,
+     * lists, maps, enums (their names) and nulls.
+     *
+     * @param values the fields (copied)
+     * @param source where they came from, for error messages
+     * @return a view of the fields
+     */
+    public static ConfigJson fromMap(Map<String, ?> values, String source) {
+        return new ConfigJson(PlainJson.toTree(values).getAsJsonObject(), source);
+    }
+
+    /** The object itself, for this package (reading it marks nothing read). */
+    JsonObject tree() {
         return json;
+    }
+
+    /** The element of {@code key} without marking it read (null when absent or JSON null), for this package. */
+    JsonElement element(String key) {
+        JsonElement e = json.get(key);
+        return e == null || e.isJsonNull() ? null : e;
     }
 
     /** Where the JSON came from (a file path), for messages. */
@@ -50,11 +85,61 @@ public final class ConfigJson {
         return source;
     }
 
-    /** The raw element of {@code key} (null when absent or JSON null); marks it read. */
-    public JsonElement raw(String key) {
+    /** Marks {@code key} read and returns its element (null when absent or JSON null). */
+    private JsonElement raw(String key) {
         read.add(key);
-        JsonElement e = json.get(key);
-        return e == null || e.isJsonNull() ? null : e;
+        return element(key);
+    }
+
+    /**
+     * The value of {@code key} as a plain Java value (a fresh copy): a {@code Map<String, Object>} for an object (in
+     * file order), a {@code List<Object>} for an array, a {@link String}, a {@link Boolean}, a {@link Number}
+     * ({@link Integer}, {@link Long} or {@link java.math.BigInteger} for an integer, {@link Double} otherwise, a
+     * {@link java.math.BigDecimal} beyond the double range), or null when absent or JSON null. Marks the key read.
+     *
+     * @param key the JSON key
+     * @return the value, or null
+     */
+    public Object value(String key) {
+        return PlainJson.toPlain(raw(key));
+    }
+
+    /**
+     * A nested object as its own view (source {@code "<source> (<key>)"}), or null when absent or null; marks the key
+     * read.
+     *
+     * @param key the JSON key
+     * @param expected what the value must be, for the error
+     * @return the nested view, or null
+     * @throws IllegalArgumentException naming the field if the value is not an object
+     */
+    public ConfigJson object(String key, String expected) {
+        JsonElement e = raw(key);
+        if (e == null) {
+            return null;
+        }
+        if (!e.isJsonObject()) {
+            throw error(key, expected);
+        }
+        return new ConfigJson(e.getAsJsonObject(), source + " (" + key + ")");
+    }
+
+    /**
+     * The object's JSON text, compact, with numbers as written (reading it marks nothing read).
+     *
+     * @return the text
+     */
+    public String toJson() {
+        return json.toString();
+    }
+
+    /**
+     * The keys of the object, in file order (reading them marks nothing read).
+     *
+     * @return the keys (a copy)
+     */
+    public Set<String> keys() {
+        return new LinkedHashSet<>(json.keySet());
     }
 
     /**
@@ -295,46 +380,5 @@ public final class ConfigJson {
         Set<String> out = new TreeSet<>(json.keySet());
         out.removeAll(read);
         return out;
-    }
-
-    // ------------------------------------------------------------------ writing helpers
-
-    /**
-     * Converts a Java value (null, string, number, boolean, list, map, enum) to JSON.
-     *
-     * @param v the value
-     * @return the JSON element
-     */
-    public static JsonElement of(Object v) {
-        if (v == null) {
-            return JsonNull.INSTANCE;
-        }
-        if (v instanceof JsonElement) {
-            return (JsonElement) v;
-        }
-        if (v instanceof Boolean) {
-            return new JsonPrimitive((Boolean) v);
-        }
-        if (v instanceof Number) {
-            return new JsonPrimitive((Number) v);
-        }
-        if (v instanceof Enum) {
-            return new JsonPrimitive(((Enum<?>) v).name());
-        }
-        if (v instanceof Collection) {
-            JsonArray a = new JsonArray();
-            for (Object x : (Collection<?>) v) {
-                a.add(of(x));
-            }
-            return a;
-        }
-        if (v instanceof Map) {
-            JsonObject o = new JsonObject();
-            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
-                o.add(String.valueOf(e.getKey()), of(e.getValue()));
-            }
-            return o;
-        }
-        return new JsonPrimitive(v.toString());
     }
 }

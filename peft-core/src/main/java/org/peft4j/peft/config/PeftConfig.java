@@ -12,8 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.peft4j.internal.PlainJson;
+import org.peft4j.internal.StrictGson;
 import org.peft4j.util.AtomicFiles;
-import org.peft4j.util.StrictGson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +37,7 @@ public abstract class PeftConfig {
     protected String revision;
     protected boolean inferenceMode;
     protected String peftVersion;
-    protected JsonObject autoMapping;
+    private JsonObject autoMapping;
 
     protected PeftConfig(PeftType peftType) {
         this.peftType = peftType;
@@ -97,14 +98,22 @@ public abstract class PeftConfig {
         this.inferenceMode = v;
     }
 
-    /** {@code auto_mapping} ({@code base_model_class}, {@code parent_library}), or null. */
-    public JsonObject autoMapping() {
-        return autoMapping == null ? null : autoMapping.deepCopy();
+    /**
+     * {@code auto_mapping} ({@code base_model_class}, {@code parent_library}), or null.
+     *
+     * @return a copy of the object as plain Java values (strings, numbers, booleans, lists, maps), in file order
+     */
+    public Map<String, Object> autoMapping() {
+        return PlainJson.toPlainMap(autoMapping);
     }
 
-    /** Sets {@code auto_mapping}, which PEFT writes for adapters saved without a {@code task_type}. */
-    public void setAutoMapping(JsonObject v) {
-        this.autoMapping = v == null ? null : v.deepCopy();
+    /**
+     * Sets {@code auto_mapping}, which PEFT writes for adapters saved without a {@code task_type}.
+     *
+     * @param v the object as plain Java values (copied), or null
+     */
+    public void setAutoMapping(Map<String, ?> v) {
+        this.autoMapping = v == null ? null : PlainJson.toTree(v).getAsJsonObject();
     }
 
     /** {@code peft_version} as read from a file, or null for a config built in Java. */
@@ -135,8 +144,18 @@ public abstract class PeftConfig {
     /** The method's own fields (snake_case key to value: String, Number, Boolean, List, Map, enum or null). */
     protected abstract Map<String, Object> methodFields();
 
-    /** All fields, as written to {@code adapter_config.json} (sorted keys). */
-    public JsonObject toJsonObject() {
+    /**
+     * All fields, as written to {@code adapter_config.json} (PEFT's {@code to_dict()}): sorted keys, plain Java values
+     * (strings, numbers, booleans, lists, maps, nulls; enums as their names).
+     *
+     * @return a fresh map
+     */
+    public Map<String, Object> toDict() {
+        return PlainJson.toPlainMap(toTree());
+    }
+
+    /** All fields as the JSON object written to {@code adapter_config.json} (sorted keys). */
+    JsonObject toTree() {
         Map<String, Object> all = new TreeMap<>();
         all.put("peft_type", peftType.name());
         all.put("task_type", taskType);
@@ -148,7 +167,7 @@ public abstract class PeftConfig {
         all.putAll(methodFields());
         JsonObject o = new JsonObject();
         for (Map.Entry<String, Object> e : all.entrySet()) {
-            o.add(e.getKey(), ConfigJson.of(e.getValue()));
+            o.add(e.getKey(), PlainJson.toTree(e.getValue()));
         }
         return o;
     }
@@ -156,12 +175,12 @@ public abstract class PeftConfig {
     /** The JSON text, indented by two spaces with sorted keys (as PEFT writes it). */
     public String toJson() {
         return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
-                .toJson(toJsonObject());
+                .toJson(toTree());
     }
 
     /** Reads the shared fields; subclasses call this from their parser. */
     protected void readCommon(ConfigJson j) {
-        j.raw("peft_type");
+        j.value("peft_type");
         String t = j.string("task_type", null);
         try {
             this.taskType = t == null ? null : TaskType.of(t);
@@ -172,13 +191,10 @@ public abstract class PeftConfig {
         this.revision = j.string("revision", null);
         this.inferenceMode = j.bool("inference_mode", false);
         this.peftVersion = j.string("peft_version", null);
-        JsonElement am = j.raw("auto_mapping");
-        if (am != null && !am.isJsonObject()) {
-            throw j.error("auto_mapping", "an object or null");
-        }
-        this.autoMapping = am == null ? null : am.getAsJsonObject().deepCopy();
+        ConfigJson am = j.object("auto_mapping", "an object or null");
+        this.autoMapping = am == null ? null : am.tree().deepCopy();
         if (j.has("runtime_config")) {
-            j.raw("runtime_config");
+            j.value("runtime_config");
             LOG.warn("{}: the 'runtime_config' key is ignored (runtime settings are never loaded from a file)",
                     j.source());
         }
@@ -232,19 +248,22 @@ public abstract class PeftConfig {
     }
 
     /**
-     * The method named by a config object's {@code peft_type}.
+     * The method named by a config object's {@code peft_type} (reading it marks nothing read).
      *
-     * @throws IllegalArgumentException naming {@code source}, with PEFT's message if it is missing, or naming the
+     * @param j the config object, naming its source
+     * @return the method
+     * @throws IllegalArgumentException naming the source, with PEFT's message if it is missing, or naming the
      *     field if it is not a string or is unknown
      */
-    public static PeftType peftTypeOf(JsonObject o, String source) {
-        if (!o.has("peft_type") || o.get("peft_type").isJsonNull()) {
+    public static PeftType peftTypeOf(ConfigJson j) {
+        String source = j.source();
+        JsonElement t = j.element("peft_type");
+        if (t == null) {
             throw new IllegalArgumentException(source + ": The config that is trying to be loaded is missing "
                     + "required keys: {'peft_type'}.");
         }
-        JsonElement t = o.get("peft_type");
         if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isString()) {
-            throw new ConfigJson(o, source).error("peft_type", "a string");
+            throw j.error("peft_type", "a string");
         }
         try {
             return PeftType.of(t.getAsString());
@@ -260,6 +279,6 @@ public abstract class PeftConfig {
 
     @Override
     public String toString() {
-        return getClass().getSimpleName() + toJsonObject();
+        return getClass().getSimpleName() + toTree();
     }
 }

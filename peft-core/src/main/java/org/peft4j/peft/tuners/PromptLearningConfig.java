@@ -141,7 +141,7 @@ public abstract class PromptLearningConfig extends PeftConfig {
     }
 
     private static Integer intOrNull(ConfigJson j, String key) {
-        return j.raw(key) == null ? null : j.integer(key, 0);
+        return j.value(key) == null ? null : j.integer(key, 0);
     }
 
     /** Copies the shared fields into {@code to}. */

@@ -330,9 +330,9 @@ public abstract class PromptLearningTuner implements TunerModel {
      */
     private UnsupportedOperationException noMerge(String method) {
         List<String> arch = new ArrayList<>();
-        com.google.gson.JsonElement a = model.config().json().get("architectures");
-        if (a != null && a.isJsonArray() && !a.getAsJsonArray().isEmpty()) {
-            arch.add(a.getAsJsonArray().get(0).getAsString());
+        Object a = model.config().get("architectures");
+        if (a instanceof List && !((List<?>) a).isEmpty()) {
+            arch.add(String.valueOf(((List<?>) a).get(0)));
         }
         String name = arch.isEmpty() ? model.transformersClassName() : arch.get(0);
         return new UnsupportedOperationException("'" + name + "' object has no attribute '" + method + "'");

@@ -118,10 +118,10 @@ public abstract class TunerConfig extends PeftConfig {
             }
         }
         if (j.has("layers_to_transform")) {
-            layersToTransformScalar = j.raw("layers_to_transform").isJsonPrimitive();
+            layersToTransformScalar = isScalar(j.value("layers_to_transform"));
         }
         layersToTransform = j.integers("layers_to_transform", 0, Integer.MAX_VALUE);
-        if (j.has("layers_pattern") && j.raw("layers_pattern").isJsonPrimitive()) {
+        if (j.has("layers_pattern") && isScalar(j.value("layers_pattern"))) {
             layersPatternScalar = true;
             layersPattern = new ArrayList<>(List.of(j.string("layers_pattern", null)));
         } else {
@@ -134,12 +134,17 @@ public abstract class TunerConfig extends PeftConfig {
         }
     }
 
+    /** Whether a plain JSON value is a string, number or boolean (not a list or an object). */
+    private static boolean isScalar(Object v) {
+        return v instanceof String || v instanceof Number || v instanceof Boolean;
+    }
+
     private static Object readStringOrSet(ConfigJson j, String key) {
         if (!j.has(key)) {
-            j.raw(key);
+            j.value(key);
             return null;
         }
-        if (j.raw(key).isJsonPrimitive()) {
+        if (isScalar(j.value(key))) {
             String regex = j.string(key, null);
             j.checkRegex(key, regex, "%s");
             return regex;

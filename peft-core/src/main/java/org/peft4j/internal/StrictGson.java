@@ -1,4 +1,4 @@
-package org.peft4j.util;
+package org.peft4j.internal;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
