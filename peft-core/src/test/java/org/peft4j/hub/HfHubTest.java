@@ -47,6 +47,8 @@ class HfHubTest {
     String cdnBase;
     /** Milliseconds the CDN waits before sending a body (to make two downloads overlap). */
     volatile long cdnDelayMs;
+    /** Counted down by each GET the CDN answers. */
+    final java.util.concurrent.CountDownLatch cdnGet = new java.util.concurrent.CountDownLatch(1);
 
     @BeforeEach
     void start() throws IOException {
@@ -119,6 +121,7 @@ class HfHubTest {
                     ex.sendResponseHeaders(200, -1);
                     return;
                 }
+                cdnGet.countDown();
                 Thread.sleep(cdnDelayMs);
                 ex.sendResponseHeaders(code, body.length - from);
                 try (OutputStream out = ex.getResponseBody()) {
@@ -393,5 +396,34 @@ class HfHubTest {
         Path repo = home.resolve("hub/models--org-a--tiny-model");
         assertTrue(Files.isRegularFile(home.resolve("hub/.locks/models--org-a--tiny-model/" + sha256(body) + ".lock")));
         assertFalse(Files.exists(repo.resolve("blobs/" + sha256(body) + ".incomplete")));
+    }
+
+    /**
+     * The same across processes (the OS file lock): a second JVM starts the download; once its GET reached the CDN,
+     * this process downloads the same file, waits for the lock and finds the blob: one GET in all.
+     */
+    @Test
+    void aSecondProcessWaitsForTheBlobLock() throws Exception {
+        byte[] body = new byte[200_000];
+        new java.util.Random(8).nextBytes(body);
+        files.put("model.safetensors", body);
+        cdnDelayMs = 1500;
+        Path cache = home.resolve("hub");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), HubDownloadMain.class.getName(), cache.toString(),
+                endpoint(), REPO, "model.safetensors").redirectErrorStream(true);
+        Process child = pb.start();
+        try {
+            assertTrue(cdnGet.await(60, java.util.concurrent.TimeUnit.SECONDS), "the child's GET");
+            Path p = hub(false).download(REPO, "model.safetensors", "main");
+            assertArrayEquals(body, Files.readAllBytes(p));
+            String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, child.exitValue(), out);
+            assertTrue(out.strip().endsWith(p.toString()), out);
+        } finally {
+            child.destroyForcibly();
+        }
+        assertEquals(1, log.stream().filter(l -> l.startsWith("GET /cdn/model.safetensors")).count(), log::toString);
     }
 }
