@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -36,7 +35,6 @@ public final class HfHub {
 
     private static final Pattern COMMIT_HASH = Pattern.compile("^[0-9a-f]{40}$");
     private static final Pattern REPO_ID = Pattern.compile("^[\\w\\-.]{1,96}(/[\\w\\-.]{1,96})?$");
-    private static final Pattern SHARD = Pattern.compile("\"([^\"]+\\.safetensors)\"");
 
     private final HubSettings settings;
     private final HubDownloader downloader;
@@ -243,19 +241,38 @@ public final class HfHub {
         }
     }
 
+    /**
+     * The shard files a {@code model.safetensors.index.json} names: transformers'
+     * {@code sorted(set(json.load(f)["weight_map"].values()))}.
+     */
     static List<String> shardNames(Path index) {
+        String text;
         try {
-            String json = Files.readString(index, StandardCharsets.UTF_8);
-            int weightMap = json.indexOf("\"weight_map\"");
-            Matcher m = SHARD.matcher(weightMap < 0 ? json : json.substring(weightMap));
-            TreeSet<String> names = new TreeSet<>();
-            while (m.find()) {
-                names.add(m.group(1));
-            }
-            return new ArrayList<>(names);
+            text = Files.readString(index, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        com.google.gson.JsonElement weightMap;
+        try {
+            com.google.gson.JsonElement root = com.google.gson.JsonParser.parseString(text);
+            weightMap = root.isJsonObject() ? root.getAsJsonObject().get("weight_map") : null;
+        } catch (com.google.gson.JsonParseException e) {
+            throw new HubException(index + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (weightMap == null || !weightMap.isJsonObject()) {
+            throw new HubException(index + " has no \"weight_map\" object (a sharded checkpoint's index maps each "
+                    + "weight to its shard file)");
+        }
+        TreeSet<String> names = new TreeSet<>();
+        for (java.util.Map.Entry<String, com.google.gson.JsonElement> e : weightMap.getAsJsonObject().entrySet()) {
+            com.google.gson.JsonElement v = e.getValue();
+            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
+                throw new HubException(index + ": \"weight_map\" entry '" + e.getKey() + "' must be a file name, got "
+                        + v);
+            }
+            names.add(v.getAsString());
+        }
+        return new ArrayList<>(names);
     }
 
     private static String validateRepoId(String repoId) {

@@ -9,6 +9,8 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -16,7 +18,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 
 /** The HTTP side of {@link HfHub}: metadata request, resumable blob download, cache placement. */
 final class HubDownloader {
@@ -42,24 +48,38 @@ final class HubDownloader {
                 .connectTimeout(Duration.ofSeconds(10)).build();
     }
 
-    private record Metadata(String commit, String etag, URI location, long size) {}
+    /** {@code location}: where the blob is; {@code source}: the resolve URL asked (for the Authorization rule). */
+    private record Metadata(String commit, String etag, URI location, long size, URI source) {}
 
     Path download(Path repoFolder, String repoId, String filename, String revision) {
         URI url = URI.create(settings.endpoint() + "/" + repoId + "/resolve/"
                 + URLEncoder.encode(revision, StandardCharsets.UTF_8) + "/" + encodePath(filename));
         try {
             Metadata meta = metadata(url, repoFolder, repoId, filename, revision);
+            if (!meta.etag().matches("[A-Za-z0-9][A-Za-z0-9_-]*")) { // becomes a file name under blobs/
+                throw new HubException("Distant resource for '" + filename + "' of repo '" + repoId + "' has an "
+                        + "ETag that cannot name a blob file: '" + meta.etag() + "'");
+            }
             Path blob = repoFolder.resolve("blobs").resolve(meta.etag());
             Path pointer = repoFolder.resolve("snapshots").resolve(meta.commit()).resolve(filename);
+            Path snapshots = repoFolder.resolve("snapshots").toAbsolutePath().normalize();
+            if (!pointer.toAbsolutePath().normalize().startsWith(snapshots)) {
+                // huggingface_hub's check (e.g. a shard name "../x" in a model.safetensors.index.json)
+                throw new HubException("Invalid pointer path: cannot create pointer path in snapshot folder if"
+                        + " `storage_folder='" + repoFolder + "'`, `revision='" + meta.commit() + "'` and"
+                        + " `relative_filename='" + filename + "'`.");
+            }
             Files.createDirectories(blob.getParent());
             Files.createDirectories(pointer.getParent());
             if (!HfHub.isCommitHash(revision)) {
                 writeRef(repoFolder, revision, meta.commit());
             }
-            if (!Files.exists(blob)) {
-                fetchBlob(meta, blob, repoId, filename);
+            try (BlobLock lock = BlobLock.acquire(lockFile(repoFolder, meta.etag()))) {
+                if (!Files.exists(blob)) {
+                    fetchBlob(meta, blob, repoId, filename);
+                }
+                link(blob, pointer);
             }
-            link(blob, pointer);
             return pointer;
         } catch (IOException e) {
             throw new HubException("Could not download '" + filename + "' of repo '" + repoId + "' from " + url
@@ -70,7 +90,12 @@ final class HubDownloader {
         }
     }
 
-    /** HEAD with manual redirects, keeping the first X-Repo-Commit / X-Linked-Etag seen (the Hub's 302 has them). */
+    /**
+     * HEAD with manual redirects, keeping the first X-Repo-Commit / X-Linked-Etag seen (the Hub's 302 has them).
+     * As huggingface_hub's {@code _httpx2_follow_hub_redirects_with_backoff}, only redirects that stay on the Hub
+     * ({@link #sameOrHubHost}) are followed: a redirect to any other host (a CDN's signed URL) ends the metadata
+     * request there, its target becoming the blob's location, so the Authorization header never leaves the Hub.
+     */
     private Metadata metadata(URI url, Path repoFolder, String repoId, String filename, String revision)
             throws IOException, InterruptedException {
         String commit = null;
@@ -78,8 +103,9 @@ final class HubDownloader {
         long size = -1;
         URI current = url;
         for (int i = 0; i <= MAX_REDIRECTS; i++) {
-            HttpResponse<Void> r = client.send(request(current).method("HEAD", HttpRequest.BodyPublishers.noBody())
-                    .header("Accept-Encoding", "identity").build(), HttpResponse.BodyHandlers.discarding());
+            HttpResponse<Void> r = client.send(request(current, true)
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()).header("Accept-Encoding", "identity")
+                    .build(), HttpResponse.BodyHandlers.discarding());
             Optional<String> c = r.headers().firstValue("X-Repo-Commit");
             if (commit == null && c.isPresent()) {
                 commit = c.get();
@@ -93,22 +119,25 @@ final class HubDownloader {
             }
             int status = r.statusCode();
             if (status >= 300 && status < 400) {
-                current = current.resolve(r.headers().firstValue("Location").orElseThrow(
+                URI target = current.resolve(r.headers().firstValue("Location").orElseThrow(
                         () -> new IOException("redirect without Location")));
-                continue;
-            }
-            if (status >= 400) {
+                if (sameOrHubHost(current, target)) {
+                    current = target;
+                    continue;
+                }
+                current = target; // off the Hub: the metadata is on this redirect response
+            } else if (status >= 400) {
                 throw error(status, r.headers().firstValue("X-Error-Code").orElse(""), r.headers()
                         .firstValue("X-Error-Message").orElse(""), commit, repoFolder, repoId, filename, revision, url);
             }
-            if (size < 0) {
+            if (size < 0 && status < 300) {
                 size = r.headers().firstValueAsLong("Content-Length").orElse(-1);
             }
             if (commit == null || etag == null) {
                 throw new HubException("Distant resource for '" + filename + "' of repo '" + repoId + "' does not "
                         + "seem to be on huggingface.co: no X-Repo-Commit or ETag header (" + url + ").");
             }
-            return new Metadata(commit, etag, current, size);
+            return new Metadata(commit, etag, current, size, url);
         }
         throw new IOException("too many redirects");
     }
@@ -154,16 +183,21 @@ final class HubDownloader {
         Path incomplete = blob.resolveSibling(blob.getFileName() + ".incomplete");
         long have = Files.exists(incomplete) ? Files.size(incomplete) : 0;
         URI current = meta.location();
+        // huggingface_hub: a blob on another host than the resolve URL's (and not a Hub host) is a signed CDN URL,
+        // fetched without the token; a further redirect drops it when it leaves the origin (as httpx does)
+        boolean auth = sameOrHubHost(meta.source(), current);
         HttpResponse<InputStream> r = null;
         for (int i = 0; i <= MAX_REDIRECTS; i++) {
-            HttpRequest.Builder b = request(current).GET().header("Accept-Encoding", "identity");
+            HttpRequest.Builder b = request(current, auth).GET().header("Accept-Encoding", "identity");
             if (have > 0) {
                 b.header("Range", "bytes=" + have + "-");
             }
             r = client.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
             if (r.statusCode() >= 300 && r.statusCode() < 400) {
                 r.body().close();
-                current = current.resolve(r.headers().firstValue("Location").orElseThrow());
+                URI target = current.resolve(r.headers().firstValue("Location").orElseThrow());
+                auth = auth && origin(current).equals(origin(target));
+                current = target;
                 continue;
             }
             break;
@@ -206,20 +240,97 @@ final class HubDownloader {
         }
     }
 
-    private HttpRequest.Builder request(URI uri) {
+    private HttpRequest.Builder request(URI uri, boolean auth) {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60))
                 .header("User-Agent", "peft4j; hf_hub/java");
-        if (settings.token() != null && sameHost(uri)) {
+        if (auth && settings.token() != null) {
             b.header("Authorization", "Bearer " + settings.token());
         }
         return b;
     }
 
-    /** The token goes to the endpoint only, never to a CDN a redirect points to. */
-    private boolean sameHost(URI uri) {
-        URI endpoint = URI.create(settings.endpoint());
-        return endpoint.getHost() != null && endpoint.getHost().equalsIgnoreCase(uri.getHost())
-                && endpoint.getPort() == uri.getPort();
+    /** The Hub's own origins besides the endpoint (huggingface_hub's {@code _HUB_ORIGINS}). */
+    private static final List<String> HUB_ENDPOINTS = List.of("https://huggingface.co",
+            "https://hub-ci.huggingface.co", "https://hf.co");
+
+    /**
+     * huggingface_hub's {@code _is_same_or_hub_host(url, target)}: whether {@code target} has the origin of
+     * {@code url} or of a Hub endpoint ({@code HF_ENDPOINT} included), so that the token may be sent to it.
+     */
+    boolean sameOrHubHost(URI url, URI target) {
+        List<String> o = origin(target);
+        if (o.equals(origin(url)) || o.equals(origin(URI.create(settings.endpoint())))) {
+            return true;
+        }
+        for (String hub : HUB_ENDPOINTS) {
+            if (o.equals(origin(URI.create(hub)))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** huggingface_hub's {@code _url_origin}: scheme, lower-cased host, port (the scheme's default if none). */
+    static List<String> origin(URI uri) {
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        int port = uri.getPort() >= 0 ? uri.getPort() : "https".equals(scheme) ? 443 : "http".equals(scheme) ? 80 : 0;
+        return List.of(scheme, uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT),
+                Integer.toString(port));
+    }
+
+    /**
+     * huggingface_hub's lock for one blob: {@code <cache>/.locks/<repo folder>/<etag>.lock} (the etag, not the file
+     * name: two files of a repo with the same content share a blob).
+     */
+    static Path lockFile(Path repoFolder, String etag) {
+        return repoFolder.getParent().resolve(".locks").resolve(repoFolder.getFileName().toString())
+                .resolve(etag + ".lock");
+    }
+
+    /**
+     * The blob lock held while a blob is downloaded and linked, as huggingface_hub's {@code WeakFileLock}: an OS file
+     * lock ({@link FileLock}) keeps a second process from writing the same {@code .incomplete} file, and, since a
+     * JVM holds one file lock per file, a lock object per lock file keeps a second thread of this process waiting.
+     */
+    static final class BlobLock implements AutoCloseable {
+        private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
+        private final ReentrantLock local;
+        private final FileChannel channel;
+        private final FileLock fileLock;
+
+        private BlobLock(ReentrantLock local, FileChannel channel, FileLock fileLock) {
+            this.local = local;
+            this.channel = channel;
+            this.fileLock = fileLock;
+        }
+
+        static BlobLock acquire(Path file) throws IOException {
+            Path key = file.toAbsolutePath().normalize();
+            ReentrantLock local = IN_PROCESS.computeIfAbsent(key, k -> new ReentrantLock());
+            local.lock();
+            FileChannel channel = null;
+            try {
+                Files.createDirectories(key.getParent());
+                channel = FileChannel.open(key, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                return new BlobLock(local, channel, channel.lock());
+            } catch (IOException | RuntimeException | Error e) {
+                if (channel != null) {
+                    channel.close();
+                }
+                local.unlock();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                fileLock.release();
+                channel.close();
+            } finally {
+                local.unlock();
+            }
+        }
     }
 
     static void writeRef(Path repoFolder, String revision, String commit) throws IOException {

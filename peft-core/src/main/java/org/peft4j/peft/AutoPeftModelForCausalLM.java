@@ -16,7 +16,9 @@ import org.peft4j.generation.GenerationConfig;
 import org.peft4j.hub.HfHub;
 import org.peft4j.internal.StrictGson;
 import org.peft4j.models.PreTrainedModel;
+import org.peft4j.models.QuantizationConfig;
 import org.peft4j.models.auto.AutoModelForCausalLM;
+import org.peft4j.tensor.DType;
 
 /**
  * PEFT's {@code AutoPeftModelForCausalLM}: a saved adapter folder, its base model (named by
@@ -100,8 +102,81 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
             HfHub hub) throws IOException {
+        return fromPretrained(adapterDir, adapterName, isTrainable, hub, DType.F32, null);
+    }
+
+    /**
+     * PEFT's {@code AutoPeftModelForCausalLM.from_pretrained(adapter_dir, torch_dtype=...)}: the base model is
+     * loaded in {@code dtype}, as {@link AutoModelForCausalLM#fromPretrained(Path, DType)} does (PEFT forwards the
+     * keyword to transformers' {@code from_pretrained}).
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @param dtype the base model's dtype: {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) throws IOException {
+        return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, null);
+    }
+
+    /**
+     * PEFT's {@code AutoPeftModelForCausalLM.from_pretrained(adapter_dir, torch_dtype=...,
+     * quantization_config=...)}: the base model is loaded in {@code dtype} and quantized, as
+     * {@link AutoModelForCausalLM#fromPretrained(Path, DType, QuantizationConfig)} does (e.g. a
+     * {@code BitsAndBytesConfig} with {@code load_in_4bit} from peft-qlora, found through the
+     * {@link QuantizationConfig} SPI), then the adapter is loaded onto it.
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @param dtype the base model's dtype (for a 4-bit base: the dtype of the layers left unquantized)
+     * @param quantizationConfig the base model's quantization, or null for none
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype,
+            QuantizationConfig quantizationConfig) throws IOException {
+        return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, quantizationConfig);
+    }
+
+    /**
+     * As {@link #fromPretrained(Path, DType, QuantizationConfig)} for a local adapter folder or a Hugging Face repo
+     * id ({@link #fromPretrained(String)}).
+     *
+     * @param adapterIdOrPath a local adapter folder or a repo id
+     * @param dtype the base model's dtype
+     * @param quantizationConfig the base model's quantization, or null for none
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when the adapter or its base model cannot be found
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath, DType dtype,
+            QuantizationConfig quantizationConfig) throws IOException {
+        return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub(), dtype,
+                quantizationConfig);
+    }
+
+    /**
+     * The full form: PEFT's {@code AutoPeftModelForCausalLM.from_pretrained(adapter, adapter_name=...,
+     * is_trainable=..., torch_dtype=..., quantization_config=...)}, with the Hub settings used when
+     * {@code base_model_name_or_path} is a repo id.
+     *
+     * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
+     * @param adapterName the name the adapter gets
+     * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
+     * @param hub resolves a repo-id base model
+     * @param dtype the base model's dtype (transformers' {@code dtype}, PEFT's {@code torch_dtype}), e.g.
+     *     {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
+     * @param quantizationConfig the base model's quantization, or null for none
+     * @return the loaded model
+     * @throws IOException when a file cannot be read or does not fit
+     * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
+     */
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
+            HfHub hub, DType dtype, QuantizationConfig quantizationConfig) throws IOException {
+        Objects.requireNonNull(dtype, "dtype");
         Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
-        PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base);
+        PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
         PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
         Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
         Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);

@@ -43,6 +43,12 @@ class HfHubTest {
     final Map<String, byte[]> files = new LinkedHashMap<>();
     final List<String> log = Collections.synchronizedList(new ArrayList<>());
     String requiredToken;
+    /** Where the resolve endpoint's 302 points: null for a relative /cdn/ path on the same server. */
+    String cdnBase;
+    /** Milliseconds the CDN waits before sending a body (to make two downloads overlap). */
+    volatile long cdnDelayMs;
+    /** Counted down by each GET the CDN answers. */
+    final java.util.concurrent.CountDownLatch cdnGet = new java.util.concurrent.CountDownLatch(1);
 
     @BeforeEach
     void start() throws IOException {
@@ -101,7 +107,7 @@ class HfHubTest {
                 ex.getResponseHeaders().add("X-Linked-Etag", "\"" + sha + "\"");
                 ex.getResponseHeaders().add("X-Linked-Size", Long.toString(body.length));
                 ex.getResponseHeaders().add("ETag", "W/\"not-the-blob-name\"");
-                ex.getResponseHeaders().add("Location", "/cdn/" + file);
+                ex.getResponseHeaders().add("Location", (cdnBase == null ? "" : cdnBase) + "/cdn/" + file);
                 ex.sendResponseHeaders(302, -1);
                 return;
             }
@@ -115,6 +121,8 @@ class HfHubTest {
                     ex.sendResponseHeaders(200, -1);
                     return;
                 }
+                cdnGet.countDown();
+                Thread.sleep(cdnDelayMs);
                 ex.sendResponseHeaders(code, body.length - from);
                 try (OutputStream out = ex.getResponseBody()) {
                     out.write(body, from, body.length - from);
@@ -236,6 +244,11 @@ class HfHubTest {
         try (var walk = Files.walk(cache)) {
             for (Path p : (Iterable<Path>) walk.skip(1)::iterator) {
                 String rel = cache.relativize(p).toString();
+                if (rel.startsWith(".locks")) {
+                    // as interop/hub_cache_layout.py lists the tree: the lock files (checked by
+                    // twoConcurrentDownloadsOfOneFileShareTheBlobLock) are left out of the fixture
+                    continue;
+                }
                 if (Files.isSymbolicLink(p)) {
                     lines.add(rel + " -> " + Files.readSymbolicLink(p));
                 } else if (Files.isRegularFile(p) && rel.contains("/refs/")) {
@@ -271,5 +284,146 @@ class HfHubTest {
                 HubSettings.fromEnvironment(Map.of()).hubCache());
         assertEquals("models--Qwen--Qwen2.5-0.5B-Instruct", HfHub.repoFolderName("Qwen/Qwen2.5-0.5B-Instruct"));
         assertEquals("abc", HubDownloader.normalizeEtag("W/\"abc\""));
+    }
+
+    /** A second loopback server standing for a CDN; its requests are logged as "METHOD path auth=...". */
+    HttpServer cdn(List<String> cdnLog) throws IOException {
+        HttpServer cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        cdn.createContext("/", ex -> {
+            cdnLog.add(ex.getRequestMethod() + " " + ex.getRequestURI().getPath() + " auth="
+                    + ex.getRequestHeaders().getFirst("Authorization"));
+            handle(ex);
+        });
+        cdn.start();
+        return cdn;
+    }
+
+    /**
+     * huggingface_hub's rule: the token goes to the resolve endpoint's origin (scheme, host, port) and the Hub's own
+     * hosts only; a redirect to another host (a CDN's signed URL) is fetched without it. localhost vs 127.0.0.1 are
+     * two hosts; another port on the same host is another origin too.
+     */
+    @Test
+    void authorizationIsNotSentToARedirectTargetOnAnotherHost() throws Exception {
+        byte[] body = "{\"hidden_size\": 8}".getBytes(StandardCharsets.UTF_8);
+        files.put("config.json", body);
+        List<String> cdnLog = Collections.synchronizedList(new ArrayList<>());
+        HttpServer cdn = cdn(cdnLog);
+        try {
+            for (String host : List.of("localhost", "127.0.0.1")) {
+                cdnBase = "http://" + host + ":" + cdn.getAddress().getPort();
+                log.clear();
+                cdnLog.clear();
+                Path hubDir = home.resolve("hub-" + host);
+                Path p = new HfHub(new HubSettings(hubDir, endpoint(), "hf_secret", false))
+                        .download(REPO, "config.json", "main");
+                assertArrayEquals(body, Files.readAllBytes(p));
+                assertTrue(log.stream().anyMatch(l -> l.contains("/resolve/")), log::toString);
+                assertTrue(log.stream().filter(l -> l.contains("/resolve/"))
+                        .allMatch(l -> l.endsWith("auth=Bearer hf_secret range=null")), log::toString);
+                assertEquals(List.of("GET /cdn/config.json auth=null"), cdnLog, host);
+            }
+        } finally {
+            cdn.stop(0);
+        }
+        // the same origin keeps it (a relative redirect on the endpoint's server)
+        cdnBase = null;
+        log.clear();
+        hub(false).download(REPO, "config.json", "main");
+        assertTrue(log.stream().anyMatch(l -> l.startsWith("GET /cdn/config.json auth=Bearer hf_secret")),
+                log::toString);
+    }
+
+    /** The shard names are the JSON values of weight_map (transformers' sorted(set(...))), not text that looks so. */
+    @Test
+    void shardNamesAreReadFromTheIndexJson() throws Exception {
+        Path index = home.resolve("model.safetensors.index.json");
+        Files.writeString(index, "{\"metadata\": {\"note\": \"not-a-shard.safetensors\", \"total_size\": 8},\n"
+                + " \"weight_map\": {\"b.weight\": \"model-0000\\u0032-of-00002.safetensors\",\n"
+                + "  \"a.weight\": \"model-00001-of-00002.safetensors\", \"c.weight\": "
+                + "\"model-00001-of-00002.safetensors\"}}");
+        assertEquals(List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"),
+                HfHub.shardNames(index));
+        Files.writeString(index, "{\"metadata\": {}, \"model-1.safetensors\": 1}");
+        HubException e = assertThrows(HubException.class, () -> HfHub.shardNames(index));
+        assertTrue(e.getMessage().contains(index.toString()) && e.getMessage().contains("weight_map"),
+                e.getMessage());
+        Files.writeString(index, "{\"weight_map\": {\"a\": \"x.safetensors\"");
+        assertTrue(assertThrows(HubException.class, () -> HfHub.shardNames(index)).getMessage()
+                .contains(index.toString()));
+    }
+
+    /** A shard name that climbs out of the snapshot folder is refused with huggingface_hub's message. */
+    @Test
+    void aShardNameOutsideTheSnapshotIsRefused() throws Exception {
+        files.put("config.json", "{}".getBytes(StandardCharsets.UTF_8));
+        files.put("model.safetensors.index.json", "{\"weight_map\": {\"a\": \"../../../evil.safetensors\"}}"
+                .getBytes(StandardCharsets.UTF_8));
+        files.put("../../../evil.safetensors", new byte[] {1});
+        HubException e = assertThrows(HubException.class, () -> hub(false).snapshotForModel(REPO, null));
+        assertTrue(e.getMessage().startsWith("Invalid pointer path"), e.getMessage());
+        assertFalse(Files.exists(home.resolve("hub/evil.safetensors")));
+        assertFalse(Files.exists(home.resolve("evil.safetensors")));
+    }
+
+    /**
+     * huggingface_hub's .locks/{repo folder}/{etag}.lock: two threads downloading one file at once do not write the
+     * same .incomplete file; the second waits for the lock, then finds the blob: the CDN serves it once.
+     */
+    @Test
+    void twoConcurrentDownloadsOfOneFileShareTheBlobLock() throws Exception {
+        byte[] body = new byte[300_000];
+        new java.util.Random(7).nextBytes(body);
+        files.put("model.safetensors", body);
+        cdnDelayMs = 300;
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<Path>> got = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                got.add(pool.submit(() -> {
+                    start.await();
+                    return hub(false).download(REPO, "model.safetensors", "main");
+                }));
+            }
+            for (java.util.concurrent.Future<Path> f : got) {
+                assertArrayEquals(body, Files.readAllBytes(f.get(60, java.util.concurrent.TimeUnit.SECONDS)));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(1, log.stream().filter(l -> l.startsWith("GET /cdn/model.safetensors")).count(), log::toString);
+        Path repo = home.resolve("hub/models--org-a--tiny-model");
+        assertTrue(Files.isRegularFile(home.resolve("hub/.locks/models--org-a--tiny-model/" + sha256(body) + ".lock")));
+        assertFalse(Files.exists(repo.resolve("blobs/" + sha256(body) + ".incomplete")));
+    }
+
+    /**
+     * The same across processes (the OS file lock): a second JVM starts the download; once its GET reached the CDN,
+     * this process downloads the same file, waits for the lock and finds the blob: one GET in all.
+     */
+    @Test
+    void aSecondProcessWaitsForTheBlobLock() throws Exception {
+        byte[] body = new byte[200_000];
+        new java.util.Random(8).nextBytes(body);
+        files.put("model.safetensors", body);
+        cdnDelayMs = 1500;
+        Path cache = home.resolve("hub");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), HubDownloadMain.class.getName(), cache.toString(),
+                endpoint(), REPO, "model.safetensors").redirectErrorStream(true);
+        Process child = pb.start();
+        try {
+            assertTrue(cdnGet.await(60, java.util.concurrent.TimeUnit.SECONDS), "the child's GET");
+            Path p = hub(false).download(REPO, "model.safetensors", "main");
+            assertArrayEquals(body, Files.readAllBytes(p));
+            String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, child.exitValue(), out);
+            assertTrue(out.strip().endsWith(p.toString()), out);
+        } finally {
+            child.destroyForcibly();
+        }
+        assertEquals(1, log.stream().filter(l -> l.startsWith("GET /cdn/model.safetensors")).count(), log::toString);
     }
 }

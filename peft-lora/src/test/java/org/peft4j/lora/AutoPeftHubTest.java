@@ -38,8 +38,12 @@ class AutoPeftHubTest {
     }
 
     static Path adapterNaming(Path dir, String base) throws Exception {
+        return adapterNaming(dir, ChatGLMLoraTest.dir().resolve("lora/adapter"), base);
+    }
+
+    /** A copy of the adapter folder {@code src} whose {@code base_model_name_or_path} is {@code base}. */
+    static Path adapterNaming(Path dir, Path src, String base) throws Exception {
         Files.createDirectories(dir);
-        Path src = ChatGLMLoraTest.dir().resolve("lora/adapter");
         Files.copy(src.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
         String cfg = Files.readString(src.resolve("adapter_config.json"));
         Files.writeString(dir.resolve("adapter_config.json"), cfg.replaceFirst(
