@@ -23,9 +23,11 @@ import java.util.List;
  * so labels may shift by a token at that boundary, exactly as in TRL (which warns about the mismatch); a warning is
  * logged on the first such example.
  *
- * <p><b>Work</b>: a chat of {@code n} turns is rendered {@code 1 + 2 * assistantTurns} times (each rendering is of a
- * prefix, so rendering is quadratic in characters, with Jinja's small constant). It is tokenised in time linear in
- * its length: with an {@link HfTokenizer} whose files allow it (see {@code HfTokenizer.segmentBoundaryIds}), a
+ * <p><b>Work</b>: a chat is rendered a constant number of times (at most 8) when its template is a Jinja template
+ * whose loop over the messages can be located: the template is rendered once with that loop marked, the turns'
+ * ends are read off the marks, and the first, a middle and the last turn are checked against their exact
+ * renderings; any doubt falls back to rendering {@code 1 + 2 * assistantTurns} prefixes (quadratic in characters).
+ * It is tokenised in time linear in its length: with an {@link HfTokenizer} whose files allow it (see {@code HfTokenizer.segmentBoundaryIds}), a
  * prefix's tokens are the whole text's tokens up to the last special token it contains plus the tokens of the rest
  * of the prefix tokenised alone, which is what tokenising the prefix whole gives; the first chat of each
  * {@code SftTokenizer} checks this against whole prefixes and falls back to them (with a warning) if they differ.
@@ -48,6 +50,8 @@ public final class SftTokenizer {
     private int mismatches;
     private boolean fastPrefixes = true;
     private boolean checkedFastPrefixes;
+    /** Whether chats are located in one rendering where the template allows (tests switch it off to compare). */
+    boolean locatedRendering = true;
     private long renders;
     private long tokenizerCalls;
     private long tokenizedChars;
@@ -258,22 +262,88 @@ public final class SftTokenizer {
 
     /**
      * For each assistant turn, the length of the rendering before it (with the generation prompt) and through it;
-     * both renderings are prefixes of {@code full}.
+     * both renderings are prefixes of {@code full}. Found in one located rendering when the template allows (see
+     * {@link #locatedTurnEnds}), else by rendering the prefixes.
      */
     List<int[]> assistantTurnEnds(List<Message> messages, String full) {
+        if (locatedRendering && chatTemplate instanceof JinjaChatTemplate jinja) {
+            List<int[]> located = locatedTurnEnds(jinja, messages, full);
+            if (located != null) {
+                return located;
+            }
+        }
         List<int[]> turns = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
-            if (!messages.get(i).isAssistant()) {
-                continue;
+            if (messages.get(i).isAssistant()) {
+                turns.add(exactTurnEnds(messages, full, i));
             }
-            String before = render(messages.subList(0, i), true);
-            String through = render(messages.subList(0, i + 1), false);
-            if (!through.startsWith(before) || !full.startsWith(through)) {
-                throw new IllegalArgumentException("the chat template does not render conversation prefixes as "
-                        + "prefixes of the whole conversation (assistant turn " + i + "); cannot locate the "
-                        + "assistant turns");
+        }
+        return turns;
+    }
+
+    /** Turn {@code i}'s ends by its definition: two renderings of prefixes. */
+    private int[] exactTurnEnds(List<Message> messages, String full, int i) {
+        String before = render(messages.subList(0, i), true);
+        String through = render(messages.subList(0, i + 1), false);
+        if (!through.startsWith(before) || !full.startsWith(through)) {
+            throw new IllegalArgumentException("the chat template does not render conversation prefixes as "
+                    + "prefixes of the whole conversation (assistant turn " + i + "); cannot locate the "
+                    + "assistant turns");
+        }
+        return new int[] {before.length(), through.length()};
+    }
+
+    /**
+     * The turns' ends from one rendering in which the template's loop over the messages is located
+     * ({@link JinjaChatTemplate#renderLocated}): a turn ends where the next message's iteration starts (the last
+     * where the loop ends, which must be the end of the text), and starts after the generation prompt, which must
+     * begin the turn's own iteration. The generation prompt is taken from the first assistant turn rendered the
+     * exact way, and the first, a middle and the last turn are checked against their exact renderings, so the
+     * work is a constant number of renderings. Null (use the exact way) when the template cannot be located or a
+     * check fails.
+     */
+    private List<int[]> locatedTurnEnds(JinjaChatTemplate jinja, List<Message> messages, String full) {
+        List<Integer> assistants = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            if (messages.get(i).isAssistant()) {
+                assistants.add(i);
             }
-            turns.add(new int[] {before.length(), through.length()});
+        }
+        if (assistants.isEmpty()) {
+            return List.of();
+        }
+        if (!jinja.canLocate(messages)) {
+            return null;
+        }
+        renders++;
+        JinjaChatTemplate.Located located = jinja.renderLocated(messages, false);
+        if (located == null || !located.text().equals(full) || located.loopEnd() != full.length()) {
+            return null;
+        }
+        int[] starts = located.starts();
+        int first = assistants.get(0);
+        int[] exactFirst = exactTurnEnds(messages, full, first);
+        if (starts[first] < 0 || exactFirst[0] < starts[first]) {
+            return null;
+        }
+        String generationPrompt = full.substring(starts[first], exactFirst[0]);
+        List<int[]> turns = new ArrayList<>(assistants.size());
+        for (int i : assistants) {
+            int start = starts[i];
+            int end = i + 1 < messages.size() ? starts[i + 1] : full.length();
+            if (start < 0 || end < 0 || !full.startsWith(generationPrompt, start)
+                    || start + generationPrompt.length() > end) {
+                return null;
+            }
+            turns.add(new int[] {start + generationPrompt.length(), end});
+        }
+        int last = assistants.size() - 1;
+        int[] checked = last == 0 ? new int[] {0} : new int[] {0, last / 2, last};
+        for (int k : checked) {
+            int[] exact = k == 0 ? exactFirst : exactTurnEnds(messages, full, assistants.get(k));
+            if (!Arrays.equals(exact, turns.get(k))) {
+                return null;
+            }
         }
         return turns;
     }

@@ -11,8 +11,8 @@ import org.peft4j.testutil.Fixtures;
 
 /**
  * Chat tokenisation does linear work in the length of the conversation (issue 16: one 800-turn record took 65 s,
- * every assistant turn re-tokenising the whole prefix before it), and its labels are those of tokenising every
- * prefix whole (TRL's definition).
+ * every assistant turn re-tokenising the whole prefix before it, then 9 s rendering every prefix), and its labels
+ * are those of tokenising every prefix whole (TRL's definition).
  */
 class ChatTokenizationScalingTest {
     private static HfTokenizer tokenizer;
@@ -42,9 +42,10 @@ class ChatTokenizationScalingTest {
     void workGrowsLinearlyWithTurns() {
         long[] small = work(50);
         long[] large = work(400);
-        // renders: the whole chat, then before and through each assistant turn
-        assertThat(small[0]).isEqualTo(1 + 2 * 50);
-        assertThat(large[0]).isEqualTo(1 + 2 * 400);
+        // renders: the whole chat, the located rendering, and before and through three turns checked exactly
+        // (LocatedChatRenderingTest), whatever the length: before, 1 + 2 * turns renderings of prefixes
+        assertThat(small[0]).isEqualTo(1 + 1 + 2 * 3);
+        assertThat(large[0]).isEqualTo(1 + 1 + 2 * 3);
         // chars handed to the tokenizer: about the conversation's length (whole text once, each turn's tail, the
         // one-off check of the first turn), not the sum of its prefixes (~turns/2 times the length)
         long chars400 = tokenizer.chatTemplate().render(chat(400), false).length();
