@@ -56,7 +56,7 @@ class TextToTextApiTest {
         }
         // --- end of quickstart ---
 
-        assertThat(data.examples()).hasSize(200);
+        assertThat(data.examples()).hasSize(300);
         assertThat(answer).isNotBlank();
         // independent path: the lower-level API, greedy with the model folder's generation_config eos ids
         PreTrainedModel base = AutoModelForCausalLM.fromPretrained(modelDir);

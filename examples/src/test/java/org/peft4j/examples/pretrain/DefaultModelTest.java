@@ -17,7 +17,8 @@ import org.peft4j.models.auto.AutoModelForCausalLM;
 /**
  * The committed default model ({@code examples/default/model}): its size, its shape, and its greedy answers, which
  * transformers 5.23 produced identically from the same folder ({@code AutoModelForCausalLM.from_pretrained},
- * {@code apply_chat_template}, {@code generate(max_new_tokens=40, do_sample=False)}).
+ * {@code apply_chat_template}, {@code generate(max_new_tokens=40, do_sample=False)}; interop/default_model_answers.py
+ * prints them).
  */
 class DefaultModelTest {
     static Path modelDir() {
@@ -59,9 +60,8 @@ class DefaultModelTest {
                     true), false), cfg);
             String zh = AdapterInference.answer(tok, m, tok.encode(t.render(List.of(Message.user("你是谁？")),
                     true), false), cfg);
-            assertThat(en).isEqualTo("I am an AI assistant. I cannot say who made me, but I can answer simple "
-                    + "questions.");
-            assertThat(zh).isEqualTo("我不知道是谁开发了我。我是一个人工智能助手，可以回答简单的问题。");
+            assertThat(en).isEqualTo("I am an AI assistant. I can answer simple questions.");
+            assertThat(zh).isEqualTo("我是一个人工智能助手，可以回答一些简单的问题。");
         }
     }
 }
