@@ -323,12 +323,16 @@ final class HubDownloader {
         }
 
         @Override
-        public void close() throws IOException {
-            try {
-                fileLock.release();
-                channel.close();
-            } finally {
-                local.unlock();
+        public void close() {
+            try { // io-wrap
+                try {
+                    fileLock.release();
+                    channel.close();
+                } finally {
+                    local.unlock();
+                }
+            } catch (IOException e) { // io-wrap
+                throw org.peft4j.FileAccessException.of("close", null, e);
             }
         }
     }

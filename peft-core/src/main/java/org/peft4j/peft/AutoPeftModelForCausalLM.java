@@ -55,7 +55,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws IOException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) {
         return fromPretrained(adapterDir, "default", false);
     }
 
@@ -69,8 +69,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws IOException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable)
-            throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable) {
         return fromPretrained(adapterDir, adapterName, isTrainable, new HfHub());
     }
 
@@ -84,7 +83,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws IOException when a file cannot be read or does not fit
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
-    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) {
         return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub());
     }
 
@@ -101,7 +100,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
-            HfHub hub) throws IOException {
+            HfHub hub) {
         return fromPretrained(adapterDir, adapterName, isTrainable, hub, DType.F32, null);
     }
 
@@ -116,7 +115,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws IOException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) {
         return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, null);
     }
 
@@ -135,7 +134,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype,
-            QuantizationConfig quantizationConfig) throws IOException {
+            QuantizationConfig quantizationConfig) {
         return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, quantizationConfig);
     }
 
@@ -151,7 +150,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
     public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath, DType dtype,
-            QuantizationConfig quantizationConfig) throws IOException {
+            QuantizationConfig quantizationConfig) {
         return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub(), dtype,
                 quantizationConfig);
     }
@@ -173,14 +172,18 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
-            HfHub hub, DType dtype, QuantizationConfig quantizationConfig) throws IOException {
-        Objects.requireNonNull(dtype, "dtype");
-        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
-        PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
-        PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
-        Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
-        Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
-        return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+            HfHub hub, DType dtype, QuantizationConfig quantizationConfig) {
+        try { // io-wrap
+            Objects.requireNonNull(dtype, "dtype");
+            Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
+            PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
+            PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
+            Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
+            Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
+            return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+        } catch (IOException e) { // io-wrap
+            throw org.peft4j.FileAccessException.of("read", adapterDir, e);
+        }
     }
 
     /** {@code base_model_name_or_path} of the adapter's config, read before the method's config class is needed. */

@@ -32,7 +32,7 @@ public final class PeftConfigs {
      * @throws IOException for a missing or unreadable file, or one that is not strict JSON
      * @throws org.peft4j.ConfigException for a bad value, naming the file and the field
      */
-    public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
+    public static PeftConfig fromPretrained(Path dirOrFile) {
         ConfigJson json = PeftConfig.readJson(dirOrFile);
         try {
             return build(json);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonParser;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.peft4j.models.QuantizationConfig;
 
@@ -29,8 +30,10 @@ class BitsAndBytesConfigTextTest {
     @Test
     void malformedTextNamesTheSource() {
         assertThatThrownBy(() -> BitsAndBytesConfig.fromJson("{\"load_in_4bit\": true,}", "/m/config.json"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("/m/config.json: malformed JSON");
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .hasMessageStartingWith("/m/config.json: malformed JSON")
+                .hasMessageContaining("line 1 column")
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).file()).isEqualTo(Path.of("/m/config.json")));
         assertThatThrownBy(() -> BitsAndBytesConfig.fromJson("{\"load_in_4bit\": 1}", "/m/config.json"))
                 .hasMessage("/m/config.json: quantization_config: load_in_4bit must be a boolean, got 1");
     }

@@ -92,7 +92,7 @@ public final class AutoModelForCausalLM {
      * (e.g. saved by transformers + bitsandbytes in 4 bits) loads quantized, as {@link #fromPretrained(Path, DType,
      * QuantizationConfig)} describes.
      */
-    public static PreTrainedModel fromPretrained(Path dir) throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir) {
         return fromPretrained(dir, DType.F32);
     }
 
@@ -104,13 +104,12 @@ public final class AutoModelForCausalLM {
      *
      * @throws org.peft4j.hub.HubException when the id cannot be resolved
      */
-    public static PreTrainedModel fromPretrained(String idOrPath) throws IOException {
+    public static PreTrainedModel fromPretrained(String idOrPath) {
         return fromPretrained(org.peft4j.hub.HfHub.resolveModel(idOrPath));
     }
 
     /** {@link #fromPretrained(Path, DType, QuantizationConfig)} in float32. */
-    public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig)
-            throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig) {
         return fromPretrained(dir, DType.F32, quantizationConfig);
     }
 
@@ -123,7 +122,7 @@ public final class AutoModelForCausalLM {
      * @throws org.peft4j.ConfigException if a field of config.json has the wrong type or is out of range, naming the
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
-    public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype) {
         return fromPretrained(dir, dtype, null);
     }
 
@@ -146,48 +145,51 @@ public final class AutoModelForCausalLM {
      *     checkpoint entry a quantized layer cannot load gives an {@link IllegalArgumentException} naming the
      *     folder, the key and what was expected
      */
-    public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig)
-            throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
-        }
-        org.peft4j.util.FolderSave.recover(dir); // completes a save_pretrained interrupted after its commit
-        ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
-        PreTrainedModel model;
-        QuantizationConfig quant = quantizationConfig;
-        boolean preQuantized = false;
-        try {
-            QuantizationConfig saved = QuantizationConfigs.fromModelConfig(config);
-            if (saved != null) {
-                if (quantizationConfig != null) {
-                    LOG.warn("You passed `quantization_config` or equivalent parameters to `from_pretrained` but the "
-                            + "model you're loading already has a `quantization_config` attribute. The "
-                            + "`quantization_config` from the model will be used.");
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig) {
+        try { // io-wrap
+            if (!Files.isDirectory(dir)) {
+                throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
+            }
+            org.peft4j.util.FolderSave.recover(dir); // completes a save_pretrained interrupted after its commit
+            ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
+            PreTrainedModel model;
+            QuantizationConfig quant = quantizationConfig;
+            boolean preQuantized = false;
+            try {
+                QuantizationConfig saved = QuantizationConfigs.fromModelConfig(config);
+                if (saved != null) {
+                    if (quantizationConfig != null) {
+                        LOG.warn("You passed `quantization_config` or equivalent parameters to `from_pretrained` but the "
+                                + "model you're loading already has a `quantization_config` attribute. The "
+                                + "`quantization_config` from the model will be used.");
+                    }
+                    quant = saved;
+                    preQuantized = true;
                 }
-                quant = saved;
-                preQuantized = true;
+                model = fromConfig(config, dtype);
+            } catch (IllegalArgumentException e) {
+                throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
             }
-            model = fromConfig(config, dtype);
-        } catch (IllegalArgumentException e) {
-            throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
-        }
-        model.setNameOrPath(dir.toString());
-        if (quant != null) {
-            quant.processModelBeforeWeightLoading(model, preQuantized);
-            model.setQuantizationConfig(quant);
-        }
-        try (TensorSource src = SafeTensors.openModel(dir)) {
-            Map<String, Tensor> sd = new LinkedHashMap<>();
-            String prefix = keyPrefix(model, src.keys());
-            for (String k : src.keys()) {
-                sd.put(prefix + k, src.get(k));
+            model.setNameOrPath(dir.toString());
+            if (quant != null) {
+                quant.processModelBeforeWeightLoading(model, preQuantized);
+                model.setQuantizationConfig(quant);
             }
-            loadChecked(model, sd, quant == null ? dir.toString() : checkpointFile(src, dir));
+            try (TensorSource src = SafeTensors.openModel(dir)) {
+                Map<String, Tensor> sd = new LinkedHashMap<>();
+                String prefix = keyPrefix(model, src.keys());
+                for (String k : src.keys()) {
+                    sd.put(prefix + k, src.get(k));
+                }
+                loadChecked(model, sd, quant == null ? dir.toString() : checkpointFile(src, dir));
+            }
+            if (quant != null) {
+                quant.processModelAfterWeightLoading(model);
+            }
+            return model;
+        } catch (IOException e) { // io-wrap
+            throw org.peft4j.FileAccessException.of("read", dir, e);
         }
-        if (quant != null) {
-            quant.processModelAfterWeightLoading(model);
-        }
-        return model;
     }
 
     /** The checkpoint's file, for messages: the safetensors file, or a sharded checkpoint's index. */
