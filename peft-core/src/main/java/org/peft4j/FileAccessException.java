@@ -65,6 +65,24 @@ public class FileAccessException extends Peft4jException {
                 + reason(cause), named, cause);
     }
 
+    /**
+     * Wraps an I/O failure with a message saying what was being done ({@code "could not append to /out/log.jsonl"}),
+     * followed by the failure's reason (and the file it names, when that is another one).
+     *
+     * @param what what could not be done, naming the file or folder
+     * @param file the file or folder, or {@code null}
+     * @param cause the I/O failure
+     * @return the exception to throw
+     */
+    public static FileAccessException wrapping(String what, Path file, IOException cause) {
+        String other = "";
+        if (cause instanceof java.nio.file.FileSystemException fse && fse.getFile() != null
+                && !what.contains(fse.getFile())) {
+            other = fse.getFile() + ": ";
+        }
+        return new FileAccessException(what + ": " + other + reason(cause), file, cause);
+    }
+
     static String reason(IOException e) {
         if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
             return fse.getReason();

@@ -324,14 +324,14 @@ final class HubDownloader {
 
         @Override
         public void close() {
-            try { // io-wrap
+            try {
                 try {
                     fileLock.release();
                     channel.close();
                 } finally {
                     local.unlock();
                 }
-            } catch (IOException e) { // io-wrap
+            } catch (IOException e) {
                 throw org.peft4j.FileAccessException.of("close", null, e);
             }
         }

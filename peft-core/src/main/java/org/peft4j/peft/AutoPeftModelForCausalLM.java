@@ -173,7 +173,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
             HfHub hub, DType dtype, QuantizationConfig quantizationConfig) {
-        try { // io-wrap
+        try {
             Objects.requireNonNull(dtype, "dtype");
             Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
             PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
@@ -181,7 +181,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
             Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
             Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
             return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", adapterDir, e);
         }
     }

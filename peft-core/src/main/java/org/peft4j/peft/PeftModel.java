@@ -117,7 +117,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      *     from its Trainer checkpoint instead)
      */
     public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable) {
-        try { // io-wrap
+        try {
             PeftConfig config = PeftConfigs.fromPretrained(dir);
             if (config.isPromptLearning() && isTrainable) {
                 throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
@@ -127,7 +127,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
             PeftModel pm = new PeftModel(model, config, adapterName);
             pm.loadAdapterWeights(dir, adapterName);
             return pm;
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", dir, e);
         }
     }
@@ -141,7 +141,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      *     loading pretrained adapter."} for a prompt-learning adapter with {@code isTrainable}
      */
     public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) {
-        try { // io-wrap
+        try {
             PeftConfig config = PeftConfigs.fromPretrained(dir);
             if (config.isPromptLearning() && isTrainable) {
                 throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
@@ -150,7 +150,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
             config.setInferenceMode(!isTrainable);
             addAdapter(adapterName, config);
             return loadAdapterWeights(dir, adapterName);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", dir, e);
         }
     }

@@ -118,7 +118,7 @@ public final class SafeTensors implements TensorSource {
      * @throws IOException          if it cannot be read
      */
     public static SafeTensors open(Path file) {
-        try { // io-wrap
+        try {
             Objects.requireNonNull(file, "file");
             if (Files.isDirectory(file)) {
                 throw new SafeTensorsException(file, null, "is a directory, not a safetensors file (see openModel and"
@@ -135,7 +135,7 @@ public final class SafeTensors implements TensorSource {
                 }
                 throw e;
             }
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", file, e);
         }
     }
@@ -505,14 +505,14 @@ public final class SafeTensors implements TensorSource {
      */
     @Override
     public Tensor get(String name) {
-        try { // io-wrap
+        try {
             TensorInfo t = readable(name, "mapped");
             long length = t.byteLength();
             ByteBuffer bytes = length == 0
                     ? ByteBuffer.allocateDirect(0)
                     : channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), length);
             return Tensor.wrap(t.dtype(), t.shape(), bytes);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", file, e);
         }
     }
@@ -522,7 +522,7 @@ public final class SafeTensors implements TensorSource {
      * weights anyway (adapter loads), so that no mapping outlives the call waiting for the garbage collector.
      */
     public Tensor read(String name) {
-        try { // io-wrap
+        try {
             TensorInfo t = readable(name, "read");
             long length = t.byteLength();
             ByteBuffer bytes = ByteBuffer.allocateDirect((int) length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -536,7 +536,7 @@ public final class SafeTensors implements TensorSource {
             }
             bytes.flip();
             return Tensor.wrap(t.dtype(), t.shape(), bytes);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", file, e);
         }
     }
@@ -548,9 +548,9 @@ public final class SafeTensors implements TensorSource {
      * @throws SafeTensorsException naming the file and both sizes when it changed
      */
     public void checkUnchanged() {
-        try { // io-wrap
+        try {
             checkUnchanged(null);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", file, e);
         }
     }
@@ -573,10 +573,10 @@ public final class SafeTensors implements TensorSource {
     /** Closes the file channel. Tensors already returned stay readable. */
     @Override
     public void close() {
-        try { // io-wrap
+        try {
             closed = true;
             channel.close();
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("close", file, e);
         }
     }

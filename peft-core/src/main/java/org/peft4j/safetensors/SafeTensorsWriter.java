@@ -77,7 +77,7 @@ public final class SafeTensorsWriter {
      * @throws IOException              if writing fails (the target is then unchanged)
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) {
-        try { // io-wrap
+        try {
             Objects.requireNonNull(file, "file");
             List<Map.Entry<String, Tensor>> ordered = order(tensors);
             byte[] prefixAndHeader = header(ordered, metadata);
@@ -87,7 +87,7 @@ public final class SafeTensorsWriter {
                     writeFully(channel, e.getValue().data());
                 }
             });
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", file, e);
         }
     }
@@ -118,7 +118,7 @@ public final class SafeTensorsWriter {
      */
     public static List<Path> writeSharded(Path dir, String baseName, Map<String, Tensor> tensors,
             Map<String, String> metadata, long maxShardBytes) {
-        try { // io-wrap
+        try {
             Objects.requireNonNull(dir, "dir");
             Objects.requireNonNull(baseName, "baseName");
             Objects.requireNonNull(tensors, "tensors");
@@ -178,7 +178,7 @@ public final class SafeTensorsWriter {
             }
             removeStale(dir, baseName, written);
             return Collections.unmodifiableList(written);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", dir, e);
         }
     }

@@ -87,7 +87,7 @@ public final class ShardedSafeTensors implements TensorSource {
      * @throws SafeTensorsException if the index or a shard is invalid or inconsistent
      */
     public static ShardedSafeTensors open(Path indexFile) {
-        try { // io-wrap
+        try {
             Objects.requireNonNull(indexFile, "indexFile");
             long size = Files.size(indexFile);
             if (size > MAX_INDEX_LENGTH) {
@@ -221,7 +221,7 @@ public final class ShardedSafeTensors implements TensorSource {
             return new ShardedSafeTensors(indexFile, Collections.unmodifiableMap(shardOf),
                     Collections.unmodifiableList(shards), Collections.unmodifiableList(keys),
                     Collections.unmodifiableMap(metadata), totalSize);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", indexFile, e);
         }
     }

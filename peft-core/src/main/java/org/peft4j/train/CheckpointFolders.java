@@ -1,7 +1,6 @@
 package org.peft4j.train;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,7 +42,7 @@ public final class CheckpointFolders {
      * write or rotation (see the class comment). Does nothing when the folder does not exist.
      */
     public static void recover(Path outputDir) {
-        try { // io-wrap
+        try {
             if (!Files.isDirectory(outputDir)) {
                 return;
             }
@@ -62,7 +61,7 @@ public final class CheckpointFolders {
                     FolderSave.deleteTree(p);
                 }
             }
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("recover", outputDir, e);
         }
     }
@@ -84,7 +83,7 @@ public final class CheckpointFolders {
                         .max(Comparator.comparingLong(CheckpointFolders::step));
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list the checkpoints in " + outputDir + ": " + e.getMessage(), e);
+            throw org.peft4j.FileAccessException.wrapping("cannot list the checkpoints in " + outputDir, outputDir, e);
         }
     }
 

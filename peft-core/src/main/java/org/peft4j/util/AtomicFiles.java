@@ -24,7 +24,7 @@ public final class AtomicFiles {
 
     /** Writes bytes atomically; on failure the target is untouched and the temporary file removed. */
     public static void write(Path target, ByteBuffer bytes) {
-        try { // io-wrap
+        try {
             Path dir = target.toAbsolutePath().getParent();
             Files.createDirectories(dir);
             Path tmp = newTempFile(dir, target.getFileName().toString());
@@ -40,20 +40,20 @@ public final class AtomicFiles {
                 Files.deleteIfExists(tmp);
                 throw e;
             }
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", target, e);
         }
     }
 
     /** Renames {@code tmp} over {@code target}, atomically where the file system allows. */
     public static void moveIntoPlace(Path tmp, Path target) {
-        try { // io-wrap
+        try {
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("rename", tmp, e);
         }
     }

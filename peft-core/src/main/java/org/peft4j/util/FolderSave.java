@@ -1,7 +1,6 @@
 package org.peft4j.util;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,14 +62,14 @@ public final class FolderSave implements AutoCloseable {
      * save left and deletes stray temporary files of the per-file writers.
      */
     public static FolderSave begin(Path dir) {
-        try { // io-wrap
+        try {
             Files.createDirectories(dir);
             recover(dir);
             deleteTree(dir.resolve(STAGING));
             FolderSave s = new FolderSave(dir);
             Files.createDirectories(s.staging.resolve(FILES));
             return s;
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", dir, e);
         }
     }
@@ -81,7 +80,7 @@ public final class FolderSave implements AutoCloseable {
      * {@code SafeTensorsWriter}).
      */
     public Path file(String relative) {
-        try { // io-wrap
+        try {
             Path target = dir.resolve(relative).normalize();
             if (!target.startsWith(dir.normalize()) || target.equals(dir.normalize()) || relative.contains("\\")) {
                 throw new IllegalArgumentException("not a file inside " + dir + ": " + relative);
@@ -95,14 +94,14 @@ public final class FolderSave implements AutoCloseable {
             Files.createDirectories(p.getParent());
             cleanTempFiles(target.getParent(), target.getFileName().toString());
             return p;
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", dir, e);
         }
     }
 
     /** Commits: after this returns, the folder holds the new files. */
     public void commit() {
-        try { // io-wrap
+        try {
             hook.at("staged");
             for (String rel : written) {
                 Path p = staging.resolve(FILES).resolve(rel);
@@ -116,7 +115,7 @@ public final class FolderSave implements AutoCloseable {
             committed = true;
             hook.at("committed");
             rollForward(dir);
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", dir, e);
         }
     }
@@ -222,7 +221,7 @@ public final class FolderSave implements AutoCloseable {
 
     /** Deletes a file tree if it exists. */
     public static void deleteTree(Path p) {
-        try { // io-wrap
+        try {
             if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 return;
             }
@@ -231,7 +230,7 @@ public final class FolderSave implements AutoCloseable {
                     Files.deleteIfExists(x);
                 }
             }
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("delete", p, e);
         }
     }

@@ -146,7 +146,7 @@ public final class AutoModelForCausalLM {
      *     folder, the key and what was expected
      */
     public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig) {
-        try { // io-wrap
+        try {
             if (!Files.isDirectory(dir)) {
                 throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
             }
@@ -187,7 +187,7 @@ public final class AutoModelForCausalLM {
                 quant.processModelAfterWeightLoading(model);
             }
             return model;
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("read", dir, e);
         }
     }

@@ -214,10 +214,10 @@ public abstract class PeftConfig {
 
     /** Writes {@code adapter_config.json} into {@code dir} atomically. */
     public void savePretrained(Path dir) {
-        try { // io-wrap
+        try {
             Files.createDirectories(dir);
             AtomicFiles.writeString(dir.resolve(CONFIG_NAME), toJson() + "\n");
-        } catch (IOException e) { // io-wrap
+        } catch (IOException e) {
             throw org.peft4j.FileAccessException.of("write", dir, e);
         }
     }
@@ -231,28 +231,26 @@ public abstract class PeftConfig {
      *     trailing text and duplicate keys are refused)
      */
     public static ConfigJson readJson(Path dirOrFile) {
-        try { // io-wrap
-            Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
-            // completes a save_pretrained interrupted after its commit: of this folder, or of the folder above for an
-            // adapter saved in a subfolder
-            Path folder = file.toAbsolutePath().getParent();
-            if (folder != null) {
-                org.peft4j.util.FolderSave.recover(folder);
-                if (folder.getParent() != null) {
-                    org.peft4j.util.FolderSave.recover(folder.getParent());
-                }
+        Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
+        // completes a save_pretrained interrupted after its commit: of this folder, or of the folder above for an
+        // adapter saved in a subfolder
+        Path folder = file.toAbsolutePath().getParent();
+        if (folder != null) {
+            org.peft4j.util.FolderSave.recover(folder);
+            if (folder.getParent() != null) {
+                org.peft4j.util.FolderSave.recover(folder.getParent());
             }
-            String text;
-            try {
-                text = Files.readString(file, StandardCharsets.UTF_8);
-            } catch (NoSuchFileException e) {
-                throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
-                        + ": expected a folder written by save_pretrained");
-            }
-            return new ConfigJson(StrictGson.parseObject(text, file.toString()), file.toString());
-        } catch (IOException e) { // io-wrap
-            throw org.peft4j.FileAccessException.of("read", dirOrFile, e);
         }
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw org.peft4j.FileAccessException.of("read", file, new NoSuchFileException(file.toString(), null,
+                    "no " + CONFIG_NAME + ": expected a folder written by save_pretrained"));
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
+        }
+        return new ConfigJson(StrictGson.parseObject(text, file.toString()), file.toString());
     }
 
     /**
