@@ -52,7 +52,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *
      * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) {
@@ -66,7 +66,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param adapterName the name the adapter gets
      * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable) {
@@ -80,7 +80,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *
      * @param adapterIdOrPath a local adapter folder or a repo id
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
     public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) {
@@ -96,7 +96,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
      * @param hub resolves a repo-id base model
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
@@ -112,7 +112,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
      * @param dtype the base model's dtype: {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) {
@@ -130,7 +130,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param dtype the base model's dtype (for a 4-bit base: the dtype of the layers left unquantized)
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype,
@@ -146,7 +146,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param dtype the base model's dtype
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
     public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath, DType dtype,
@@ -168,7 +168,7 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *     {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,

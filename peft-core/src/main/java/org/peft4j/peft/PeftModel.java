@@ -111,7 +111,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      * Loads the adapter saved in {@code dir} onto {@code model}.
      *
      * @param isTrainable whether the loaded adapter's weights are trainable (otherwise inference mode)
-     * @throws IOException if the folder has no config or weights, or they do not fit the model
+     * @throws org.peft4j.FileAccessException if the folder has no config or weights, or they do not fit the model
      * @throws IllegalArgumentException as PEFT, {@code "Cannot set a prompt learning adapter to trainable when loading
      *     pretrained adapter."} for a prompt-learning adapter with {@code isTrainable} (resume a prompt-learning run
      *     from its Trainer checkpoint instead)

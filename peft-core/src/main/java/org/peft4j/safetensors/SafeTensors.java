@@ -115,7 +115,7 @@ public final class SafeTensors implements TensorSource {
      * Opens a safetensors file and validates its header. Nothing is mapped yet.
      *
      * @throws SafeTensorsException if the file is not a valid safetensors file
-     * @throws IOException          if it cannot be read
+     * @throws org.peft4j.FileAccessException          if it cannot be read
      */
     public static SafeTensors open(Path file) {
         try {

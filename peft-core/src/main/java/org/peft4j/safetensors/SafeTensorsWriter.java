@@ -74,7 +74,7 @@ public final class SafeTensorsWriter {
      * @param metadata string metadata, or {@code null} for no {@code __metadata__} entry (an empty map writes an empty
      *                 one, as the Python library does)
      * @throws IllegalArgumentException if a name is {@code "__metadata__"} or a string is not valid Unicode
-     * @throws IOException              if writing fails (the target is then unchanged)
+     * @throws org.peft4j.FileAccessException              if writing fails (the target is then unchanged)
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) {
         try {

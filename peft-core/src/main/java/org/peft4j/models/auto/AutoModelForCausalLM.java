@@ -117,7 +117,7 @@ public final class AutoModelForCausalLM {
      * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
      * of another floating dtype are converted.
      *
-     * @throws IOException if config.json or the weights cannot be read, a weight is missing, or config.json is not
+     * @throws org.peft4j.FileAccessException if config.json or the weights cannot be read, a weight is missing, or config.json is not
      *     strict JSON (naming the file)
      * @throws org.peft4j.ConfigException if a field of config.json has the wrong type or is out of range, naming the
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
@@ -138,7 +138,7 @@ public final class AutoModelForCausalLM {
      * {@code quantizationConfig} is ignored with transformers' warning.
      *
      * @param quantizationConfig the quantization to apply, or null for none
-     * @throws IOException as {@link #fromPretrained(Path, DType)}
+     * @throws org.peft4j.FileAccessException as {@link #fromPretrained(Path, DType)}
      * @throws org.peft4j.ConfigException as {@link #fromPretrained(Path, DType)}; also for a
      *     {@code quantization_config} whose {@code quant_method} no provider on the classpath reads, or that is
      *     invalid, naming config.json; a

@@ -227,7 +227,7 @@ public abstract class PeftConfig {
      * config: {@code PeftConfigs.fromPretrained} builds the config of its {@code peft_type}.
      *
      * @return the object, and the file it came from as {@link ConfigJson#source()}
-     * @throws IOException naming the file if it is missing or is not exactly one strict JSON object (comments, NaN,
+     * @throws org.peft4j.FileAccessException naming the file if it is missing or is not exactly one strict JSON object (comments, NaN,
      *     trailing text and duplicate keys are refused)
      */
     public static ConfigJson readJson(Path dirOrFile) {
