@@ -10,8 +10,8 @@ import java.nio.file.Path;
  *
  * <p>Subtypes: {@link ConfigException} (a model, adapter or generation config),
  * {@link org.peft4j.safetensors.SafeTensorsException} (a weights file) and {@link org.peft4j.data.DataFormatException}
- * (a training data file). A file that cannot be read at all (missing, no permission) stays an
- * {@link java.io.IOException} or {@link java.io.UncheckedIOException}.
+ * (a training data file). A file that cannot be read at all (missing, no permission) is a
+ * {@link FileAccessException} instead.
  */
 public class InvalidInputException extends Peft4jException {
     private static final long serialVersionUID = 1L;

@@ -10,13 +10,14 @@ package org.peft4j;
  *       {@code field()}; its subtypes {@link ConfigException} (config.json, adapter_config.json, ...),
  *       {@link org.peft4j.safetensors.SafeTensorsException} (weights) and
  *       {@link org.peft4j.data.DataFormatException} (training data);</li>
+ *   <li>{@link FileAccessException}: a file or folder that cannot be read, written, renamed or deleted at all
+ *       (missing, no permission, disk full), with {@code file()} and the {@link java.io.IOException} as cause;</li>
  *   <li>{@link RuntimeFailureException}: ONNX Runtime failed to create or run a session (the message names the
  *       graph and the inputs' shapes, the cause is the {@code OrtException}); its subtype
  *       {@link org.peft4j.runtime.DeviceUnavailableException} (CUDA could not be started).</li>
  * </ul>
  *
- * <p>A file that cannot be read at all stays an {@link java.io.IOException} (declared by the methods that open
- * files) or {@link java.io.UncheckedIOException}. Argument checks in code (a builder value out of range, a call in
+ * <p>No public method of the library declares a checked exception. Argument checks in code (a builder value out of range, a call in
  * the wrong state) throw {@link IllegalArgumentException} or {@link IllegalStateException} with the message PEFT
  * or transformers gives for the same case.
  */

@@ -36,7 +36,7 @@ final class AdapterInfo {
         }
         try {
             return PeftConfigs.fromPretrained(dir);
-        } catch (IOException | IllegalArgumentException | org.peft4j.InvalidInputException e) {
+        } catch (IllegalArgumentException | org.peft4j.InvalidInputException | org.peft4j.FileAccessException e) {
             throw new CliException("--adapter: " + e.getMessage(), e);
         }
     }

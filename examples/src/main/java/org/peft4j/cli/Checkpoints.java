@@ -50,8 +50,9 @@ final class Checkpoints {
         }
         try {
             org.peft4j.train.CheckpointFolders.recover(outputDir); // a crashed checkpoint write or rotation
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot recover the checkpoints in " + outputDir, e);
+        } catch (org.peft4j.FileAccessException e) {
+            throw new UncheckedIOException("cannot recover the checkpoints in " + outputDir,
+                    (IOException) e.getCause());
         }
         try (Stream<Path> s = Files.list(outputDir)) {
             return s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())

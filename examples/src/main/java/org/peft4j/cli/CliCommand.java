@@ -87,6 +87,10 @@ public abstract class CliCommand implements Callable<Integer> {
             return outer != null && !outer.equals(oneLine(t.getCause().toString())) && !inner.contains(outer)
                     ? outer + ": " + inner : inner;
         }
+        if (t instanceof org.peft4j.FileAccessException && (t.getCause() instanceof NoSuchFileException
+                || t.getCause() instanceof AccessDeniedException)) {
+            return describe(t.getCause());
+        }
         String msg;
         if (t instanceof NoSuchFileException nsf) {
             msg = "file not found: " + nsf.getFile() + (nsf.getReason() == null ? "" : " (" + nsf.getReason() + ")");

@@ -1,7 +1,6 @@
 package org.peft4j.data;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -19,7 +18,7 @@ public final class AutoTokenizer {
      * The tokenizer of a folder, or of a {@code *.json} (tokenizers) or other (SentencePiece model) file.
      * Close it with {@link #close(Tokenizer)}.
      *
-     * @throws UncheckedIOException when the folder has neither file
+     * @throws org.peft4j.FileAccessException when the folder has neither file
      */
     public static Tokenizer load(Path path) {
         return loadPath(path);
@@ -45,7 +44,8 @@ public final class AutoTokenizer {
         }
         Path model = file ? path : folder.resolve("tokenizer.model");
         if (!Files.isRegularFile(model)) {
-            throw new UncheckedIOException(new IOException("no tokenizer.json or tokenizer.model in " + folder));
+            throw org.peft4j.FileAccessException.of("read", model, new java.nio.file.NoSuchFileException(
+                    model.toString(), null, "no tokenizer.json or tokenizer.model in " + folder));
         }
         Path config = folder.resolve("tokenizer_config.json");
         boolean chatglm = false;
@@ -71,7 +71,7 @@ public final class AutoTokenizer {
         try {
             return Files.readString(code, java.nio.charset.StandardCharsets.UTF_8).contains("<|user|>");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + code, e);
+            throw org.peft4j.FileAccessException.of("read", code, e);
         }
     }
 

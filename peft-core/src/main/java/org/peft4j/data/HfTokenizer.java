@@ -5,7 +5,6 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.google.gson.JsonObject;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -72,7 +71,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
      * tokens, token ids and the chat template of the expected types and ranges), so a bad file fails the load, not
      * a later call.
      *
-     * @throws UncheckedIOException when a file is missing or unreadable
+     * @throws org.peft4j.FileAccessException when a file is missing or unreadable
      * @throws org.peft4j.InvalidInputException when a file is malformed or holds a bad value; the message names the
      *     file and the field (also when tokenizer.json is not what the Rust tokenizers library reads: checked in
      *     Java first, because some bad files make the native library abort the JVM)
@@ -81,7 +80,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         Path folder = TokenizerFiles.folder(path);
         Path file = folder.resolve("tokenizer.json");
         if (!Files.isRegularFile(file)) {
-            throw new UncheckedIOException(new IOException("no tokenizer.json in " + folder));
+            throw org.peft4j.FileAccessException.of("read", file,
+                    new java.nio.file.NoSuchFileException(file.toString(), null, "no tokenizer.json in " + folder));
         }
         JsonObject json = TokenizerFiles.readObject(file);
         try {
@@ -100,7 +100,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         try {
             t.tokenizer = newOfflineInstance(file, options);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot load " + file + ": " + e, e);
+            throw org.peft4j.FileAccessException.of("load", file, e);
         } catch (RuntimeException e) {
             // the tokenizers library's own errors (serde: "unknown variant ... at line 1 column 123")
             throw new org.peft4j.InvalidInputException(file + ": the tokenizers library refused it: "

@@ -5,7 +5,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +30,7 @@ public final class InstructionData {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
         List<InstructionRecord> out = new ArrayList<>();
         if (file.getFileName().toString().endsWith(".json") || text.stripLeading().startsWith("[")) {

@@ -2,7 +2,7 @@ package org.peft4j.data;
 
 import com.google.protobuf.CodedInputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import org.peft4j.InvalidInputException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,39 +87,49 @@ public final class SentencePieceModel {
     /**
      * Reads a {@code tokenizer.model} file.
      *
-     * @throws UncheckedIOException when the file cannot be read
-     * @throws IllegalArgumentException naming the file when it is not a SentencePiece model
+     * @throws org.peft4j.FileAccessException when the file cannot be read
+     * @throws InvalidInputException naming the file when it is not a SentencePiece model
      */
     public static SentencePieceModel load(Path file) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
         try {
             return parse(bytes);
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(file + ": not a SentencePiece model (" + e.getMessage() + ")", e);
+        } catch (RuntimeException e) {
+            Throwable why = e instanceof InvalidInputException && e.getCause() != null ? e.getCause() : e;
+            throw new InvalidInputException(file + ": not a SentencePiece model (" + why.getMessage() + ")", file,
+                    null, e);
         }
     }
 
-    /** Parses the bytes of a serialized {@code ModelProto}. */
-    public static SentencePieceModel parse(byte[] bytes) throws IOException {
-        Builder b = new Builder();
-        CodedInputStream in = CodedInputStream.newInstance(bytes);
-        for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
-            switch (tag) {
-                case (1 << 3) | 2: b.pieces.add(readPiece(in.readBytes().newCodedInput())); break;
-                case (2 << 3) | 2: readTrainerSpec(in.readBytes().newCodedInput(), b); break;
-                case (3 << 3) | 2: readNormalizerSpec(in.readBytes().newCodedInput(), b); break;
-                default: in.skipField(tag);
+    /**
+     * Parses the bytes of a serialized {@code ModelProto}.
+     *
+     * @throws InvalidInputException when the bytes are not a SentencePiece model
+     */
+    public static SentencePieceModel parse(byte[] bytes) {
+        try {
+            Builder b = new Builder();
+            CodedInputStream in = CodedInputStream.newInstance(bytes);
+            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+                switch (tag) {
+                    case (1 << 3) | 2: b.pieces.add(readPiece(in.readBytes().newCodedInput())); break;
+                    case (2 << 3) | 2: readTrainerSpec(in.readBytes().newCodedInput(), b); break;
+                    case (3 << 3) | 2: readNormalizerSpec(in.readBytes().newCodedInput(), b); break;
+                    default: in.skipField(tag);
+                }
             }
+            if (b.pieces.isEmpty()) {
+                throw new IOException("no pieces");
+            }
+            return new SentencePieceModel(b);
+        } catch (IOException e) {
+            throw new InvalidInputException("not a SentencePiece model (" + e.getMessage() + ")", null, null, e);
         }
-        if (b.pieces.isEmpty()) {
-            throw new IOException("no pieces");
-        }
-        return new SentencePieceModel(b);
     }
 
     private static Piece readPiece(CodedInputStream in) throws IOException {

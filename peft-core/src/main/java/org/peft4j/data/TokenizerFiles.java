@@ -4,7 +4,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +27,7 @@ final class TokenizerFiles {
     /**
      * The JSON object of {@code file}, parsed strictly ({@link StrictGson}); null when there is no such file.
      *
-     * @throws UncheckedIOException naming the file when it is unreadable
+     * @throws org.peft4j.FileAccessException naming the file when it is unreadable
      * @throws org.peft4j.InvalidInputException naming the file when it is not one strict JSON object
      */
     static JsonObject readObject(Path file) {
@@ -39,13 +38,9 @@ final class TokenizerFiles {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e, e);
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
-        try {
-            return StrictGson.parseObject(text, file.toString());
-        } catch (IOException e) {
-            throw new org.peft4j.InvalidInputException(e.getMessage(), file, null, e);
-        }
+        return StrictGson.parseObject(text, file.toString());
     }
 
     /** The declared error for a bad value: names the file and the field. */
@@ -364,7 +359,7 @@ final class TokenizerFiles {
             try {
                 return Files.readString(jinja, StandardCharsets.UTF_8);
             } catch (IOException ex) {
-                throw new UncheckedIOException("cannot read " + jinja + ": " + ex, ex);
+                throw org.peft4j.FileAccessException.of("read", jinja, ex);
             }
         }
         return null;

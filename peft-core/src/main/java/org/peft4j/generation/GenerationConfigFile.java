@@ -24,12 +24,13 @@ final class GenerationConfigFile {
         if (!Files.isRegularFile(file)) {
             return b.build();
         }
-        JsonObject json;
+        String text;
         try {
-            json = StrictGson.parseObject(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+            text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Peft4jException("cannot read " + file + ": " + e.getMessage(), e);
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
+        JsonObject json = StrictGson.parseObject(text, file.toString());
         boolean doSample = bool(file, json, "do_sample", false);
         b.doSample(doSample);
         Long maxNew = integer(file, json, "max_new_tokens");

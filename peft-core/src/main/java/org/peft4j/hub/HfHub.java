@@ -1,7 +1,6 @@
 package org.peft4j.hub;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -237,7 +236,7 @@ public final class HfHub {
             return Files.isRegularFile(ref) ? Optional.of(Files.readString(ref, StandardCharsets.UTF_8).strip())
                     : Optional.empty();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw org.peft4j.FileAccessException.of("read", ref, e);
         }
     }
 
@@ -250,7 +249,7 @@ public final class HfHub {
         try {
             text = Files.readString(index, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw org.peft4j.FileAccessException.of("read", index, e);
         }
         com.google.gson.JsonElement weightMap;
         try {

@@ -323,12 +323,16 @@ final class HubDownloader {
         }
 
         @Override
-        public void close() throws IOException {
+        public void close() {
             try {
-                fileLock.release();
-                channel.close();
-            } finally {
-                local.unlock();
+                try {
+                    fileLock.release();
+                    channel.close();
+                } finally {
+                    local.unlock();
+                }
+            } catch (IOException e) {
+                throw org.peft4j.FileAccessException.of("close", null, e);
             }
         }
     }

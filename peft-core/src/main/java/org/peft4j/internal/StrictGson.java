@@ -11,6 +11,9 @@ import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import java.io.IOException;
 import java.io.StringReader;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import org.peft4j.ConfigException;
 
 /**
  * Strict JSON parsing of config files with Gson (RFC 8259; the safetensors header has its own bounded parser,
@@ -28,10 +31,11 @@ public final class StrictGson {
     /**
      * Parses {@code text} as one JSON object.
      *
-     * @param source the file the text came from, named in every message
-     * @throws IOException naming {@code source} if the text is not exactly one strict JSON object
+     * @param source the file the text came from (or a name such as {@code <string>}), named in every message
+     * @throws ConfigException naming {@code source} (and Gson's line and column) if the text is not exactly one
+     *     strict JSON object; its {@code file()} is {@code source} unless that is a {@code <name>}
      */
-    public static JsonObject parseObject(String text, String source) throws IOException {
+    public static JsonObject parseObject(String text, String source) {
         JsonElement e;
         try (JsonReader r = new JsonReader(new StringReader(text))) {
             r.setStrictness(Strictness.STRICT);
@@ -40,10 +44,12 @@ public final class StrictGson {
                 throw new IOException("unexpected text after the JSON value at " + r.getPath());
             }
         } catch (IOException | IllegalStateException | NumberFormatException ex) {
-            throw new IOException(source + ": malformed JSON: " + ex.getMessage(), ex);
+            String field = ex instanceof DuplicateKey d ? d.key : null;
+            throw new ConfigException(source + ": malformed JSON: " + ex.getMessage(), fileOf(source), field, ex);
         }
         if (!e.isJsonObject()) {
-            throw new IOException(source + ": expected a JSON object, got " + shorten(e.toString()));
+            throw new ConfigException(source + ": expected a JSON object, got " + shorten(e.toString()),
+                    fileOf(source), null, null);
         }
         return e.getAsJsonObject();
     }
@@ -59,7 +65,7 @@ public final class StrictGson {
                 while (r.hasNext()) {
                     String name = r.nextName();
                     if (o.has(name)) {
-                        throw new IOException("duplicate key '" + name + "' at " + r.getPath());
+                        throw new DuplicateKey(name, r.getPath());
                     }
                     o.add(name, read(r, depth + 1));
                 }
@@ -86,6 +92,28 @@ public final class StrictGson {
                 return JsonNull.INSTANCE;
             default:
                 throw new IOException("unexpected " + r.peek() + " at " + r.getPath());
+        }
+    }
+
+    private static Path fileOf(String source) {
+        if (source == null || source.startsWith("<")) {
+            return null;
+        }
+        try {
+            return Path.of(source);
+        } catch (InvalidPathException e) {
+            return null;
+        }
+    }
+
+    /** A key given twice in one object; the field of the resulting {@link ConfigException}. */
+    private static final class DuplicateKey extends IOException {
+        private static final long serialVersionUID = 1L;
+        private final String key;
+
+        DuplicateKey(String key, String path) {
+            super("duplicate key '" + key + "' at " + path);
+            this.key = key;
         }
     }
 

@@ -1,6 +1,5 @@
 package org.peft4j.models;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,7 +71,7 @@ public interface CausalLM {
      * {@code model.save_pretrained(checkpoint)}): nothing for a base model, whose trained weights the trainer saves;
      * the adapters ({@code adapter_model.safetensors}, {@code adapter_config.json}) for a PEFT model.
      */
-    default void saveCheckpointFiles(Path dir) throws IOException {
+    default void saveCheckpointFiles(Path dir) {
     }
 
     /** Logits [batch, seq, vocab] for int64 token ids [batch, seq] on the process-wide CPU runtime. */

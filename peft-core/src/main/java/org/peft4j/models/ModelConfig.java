@@ -44,15 +44,19 @@ public final class ModelConfig {
     /**
      * Reads a config.json.
      *
-     * @throws IOException if the file cannot be read or is not a JSON object
+     * @throws org.peft4j.FileAccessException if the file cannot be read (a missing one: "no config.json: expected a
+     *     Hugging Face model folder")
+     * @throws org.peft4j.ConfigException if it is not one strict JSON object
      */
-    public static ModelConfig load(Path file) throws IOException {
+    public static ModelConfig load(Path file) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new java.nio.file.NoSuchFileException(file.toString(), null,
-                    "no config.json: expected a Hugging Face model folder");
+            throw org.peft4j.FileAccessException.of("read", file, new java.nio.file.NoSuchFileException(
+                    file.toString(), null, "no config.json: expected a Hugging Face model folder"));
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
         return new ModelConfig(StrictGson.parseObject(text, file.toString()), file.toString());
     }
@@ -60,14 +64,10 @@ public final class ModelConfig {
     /**
      * Parses a config from a JSON string (source {@code <string>}).
      *
-     * @throws IllegalArgumentException if the text is not one strict JSON object
+     * @throws org.peft4j.ConfigException if the text is not one strict JSON object
      */
     public static ModelConfig parse(String json) {
-        try {
-            return new ModelConfig(StrictGson.parseObject(json, "<string>"), "<string>");
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
+        return new ModelConfig(StrictGson.parseObject(json, "<string>"), "<string>");
     }
 
     /**
@@ -76,14 +76,10 @@ public final class ModelConfig {
      * @param json the text of one JSON object
      * @param source where it came from, named in error messages (a path)
      * @return the config
-     * @throws IllegalArgumentException naming {@code source} if the text is not one strict JSON object
+     * @throws org.peft4j.ConfigException naming {@code source} if the text is not one strict JSON object
      */
     public static ModelConfig parse(String json, String source) {
-        try {
-            return new ModelConfig(StrictGson.parseObject(json, source), source);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
+        return new ModelConfig(StrictGson.parseObject(json, source), source);
     }
 
     /**

@@ -1,6 +1,5 @@
 package org.peft4j.models;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -321,7 +320,7 @@ public abstract class PreTrainedModel extends Module implements CausalLM {
      * {@link #quantizationConfig()} as config.json's {@code quantization_config}, so that transformers loads it
      * quantized.
      */
-    public void savePretrained(Path dir) throws IOException {
+    public void savePretrained(Path dir) {
         LinkedHashMap<String, Tensor> sd = stateDict();
         for (String k : tiedWeightKeys()) {
             sd.remove(k);

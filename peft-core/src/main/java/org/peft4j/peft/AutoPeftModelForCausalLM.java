@@ -52,10 +52,10 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *
      * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir) {
         return fromPretrained(adapterDir, "default", false);
     }
 
@@ -66,11 +66,10 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param adapterName the name the adapter gets
      * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable)
-            throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable) {
         return fromPretrained(adapterDir, adapterName, isTrainable, new HfHub());
     }
 
@@ -81,10 +80,10 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *
      * @param adapterIdOrPath a local adapter folder or a repo id
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
-    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath) {
         return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub());
     }
 
@@ -97,11 +96,11 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param isTrainable whether the adapter's weights are trainable (PEFT's {@code is_trainable})
      * @param hub resolves a repo-id base model
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
-            HfHub hub) throws IOException {
+            HfHub hub) {
         return fromPretrained(adapterDir, adapterName, isTrainable, hub, DType.F32, null);
     }
 
@@ -113,10 +112,10 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param adapterDir a folder written by {@link PeftModel#savePretrained(Path)}
      * @param dtype the base model's dtype: {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
-    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) throws IOException {
+    public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype) {
         return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, null);
     }
 
@@ -131,11 +130,11 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param dtype the base model's dtype (for a 4-bit base: the dtype of the layers left unquantized)
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or names no local model folder
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, DType dtype,
-            QuantizationConfig quantizationConfig) throws IOException {
+            QuantizationConfig quantizationConfig) {
         return fromPretrained(adapterDir, "default", false, new HfHub(), dtype, quantizationConfig);
     }
 
@@ -147,11 +146,11 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      * @param dtype the base model's dtype
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when the adapter or its base model cannot be found
      */
     public static AutoPeftModelForCausalLM fromPretrained(String adapterIdOrPath, DType dtype,
-            QuantizationConfig quantizationConfig) throws IOException {
+            QuantizationConfig quantizationConfig) {
         return fromPretrained(HfHub.resolveAdapter(adapterIdOrPath), "default", false, new HfHub(), dtype,
                 quantizationConfig);
     }
@@ -169,18 +168,22 @@ public final class AutoPeftModelForCausalLM implements AutoCloseable {
      *     {@link DType#F32}, {@link DType#F16} or {@link DType#BF16}
      * @param quantizationConfig the base model's quantization, or null for none
      * @return the loaded model
-     * @throws IOException when a file cannot be read or does not fit
+     * @throws org.peft4j.FileAccessException when a file cannot be read or does not fit
      * @throws Peft4jException when {@code base_model_name_or_path} is missing or cannot be resolved
      */
     public static AutoPeftModelForCausalLM fromPretrained(Path adapterDir, String adapterName, boolean isTrainable,
-            HfHub hub, DType dtype, QuantizationConfig quantizationConfig) throws IOException {
-        Objects.requireNonNull(dtype, "dtype");
-        Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
-        PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
-        PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
-        Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
-        Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
-        return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+            HfHub hub, DType dtype, QuantizationConfig quantizationConfig) {
+        try {
+            Objects.requireNonNull(dtype, "dtype");
+            Path base = resolveBaseModel(adapterDir, baseModelNameOrPath(adapterDir), hub);
+            PreTrainedModel baseModel = AutoModelForCausalLM.fromPretrained(base, dtype, quantizationConfig);
+            PeftModel peft = PeftModel.fromPretrained(baseModel, adapterDir, adapterName, isTrainable);
+            Path tokenizerDir = hasTokenizerFiles(adapterDir) ? adapterDir : base;
+            Tokenizer tokenizer = AutoTokenizer.load(tokenizerDir);
+            return new AutoPeftModelForCausalLM(peft, tokenizer, GenerationConfig.fromPretrained(base));
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", adapterDir, e);
+        }
     }
 
     /** {@code base_model_name_or_path} of the adapter's config, read before the method's config class is needed. */

@@ -29,10 +29,10 @@ public final class PeftConfigs {
      *
      * @param dirOrFile the adapter folder or its {@code adapter_config.json}
      * @return the config of the file's {@code peft_type}
-     * @throws IOException for a missing or unreadable file, or one that is not strict JSON
+     * @throws org.peft4j.FileAccessException for a missing or unreadable file, or one that is not strict JSON
      * @throws org.peft4j.ConfigException for a bad value, naming the file and the field
      */
-    public static PeftConfig fromPretrained(Path dirOrFile) throws IOException {
+    public static PeftConfig fromPretrained(Path dirOrFile) {
         ConfigJson json = PeftConfig.readJson(dirOrFile);
         try {
             return build(json);

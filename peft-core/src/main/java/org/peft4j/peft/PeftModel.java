@@ -91,7 +91,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      * embedding still requires gradients, as in PEFT 0.21.2, so {@link #getNbTrainableParameters()} and
      * {@link #printTrainableParameters()} count it as PEFT does (see {@code PromptLearningTuner}).
      */
-    public static PeftModel fromPretrained(PreTrainedModel model, Path dir) throws IOException {
+    public static PeftModel fromPretrained(PreTrainedModel model, Path dir) {
         return fromPretrained(model, dir, "default", false);
     }
 
@@ -103,7 +103,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      *
      * @throws org.peft4j.hub.HubException when the id cannot be resolved
      */
-    public static PeftModel fromPretrained(PreTrainedModel model, String adapterIdOrPath) throws IOException {
+    public static PeftModel fromPretrained(PreTrainedModel model, String adapterIdOrPath) {
         return fromPretrained(model, org.peft4j.hub.HfHub.resolveAdapter(adapterIdOrPath));
     }
 
@@ -111,22 +111,25 @@ public class PeftModel implements CausalLM, AutoCloseable {
      * Loads the adapter saved in {@code dir} onto {@code model}.
      *
      * @param isTrainable whether the loaded adapter's weights are trainable (otherwise inference mode)
-     * @throws IOException if the folder has no config or weights, or they do not fit the model
+     * @throws org.peft4j.FileAccessException if the folder has no config or weights, or they do not fit the model
      * @throws IllegalArgumentException as PEFT, {@code "Cannot set a prompt learning adapter to trainable when loading
      *     pretrained adapter."} for a prompt-learning adapter with {@code isTrainable} (resume a prompt-learning run
      *     from its Trainer checkpoint instead)
      */
-    public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable)
-            throws IOException {
-        PeftConfig config = PeftConfigs.fromPretrained(dir);
-        if (config.isPromptLearning() && isTrainable) {
-            throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
-                    + "pretrained adapter.");
+    public static PeftModel fromPretrained(PreTrainedModel model, Path dir, String adapterName, boolean isTrainable) {
+        try {
+            PeftConfig config = PeftConfigs.fromPretrained(dir);
+            if (config.isPromptLearning() && isTrainable) {
+                throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
+                        + "pretrained adapter.");
+            }
+            config.setInferenceMode(!isTrainable);
+            PeftModel pm = new PeftModel(model, config, adapterName);
+            pm.loadAdapterWeights(dir, adapterName);
+            return pm;
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", dir, e);
         }
-        config.setInferenceMode(!isTrainable);
-        PeftModel pm = new PeftModel(model, config, adapterName);
-        pm.loadAdapterWeights(dir, adapterName);
-        return pm;
     }
 
     /**
@@ -137,23 +140,28 @@ public class PeftModel implements CausalLM, AutoCloseable {
      *     PEFT's {@code _check_new_adapter_config}, {@code "Cannot set a prompt learning adapter to trainable when
      *     loading pretrained adapter."} for a prompt-learning adapter with {@code isTrainable}
      */
-    public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) throws IOException {
-        PeftConfig config = PeftConfigs.fromPretrained(dir);
-        if (config.isPromptLearning() && isTrainable) {
-            throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
-                    + "pretrained adapter.");
+    public Module.LoadResult loadAdapter(Path dir, String adapterName, boolean isTrainable) {
+        try {
+            PeftConfig config = PeftConfigs.fromPretrained(dir);
+            if (config.isPromptLearning() && isTrainable) {
+                throw new IllegalArgumentException("Cannot set a prompt learning adapter to trainable when loading "
+                        + "pretrained adapter.");
+            }
+            config.setInferenceMode(!isTrainable);
+            addAdapter(adapterName, config);
+            return loadAdapterWeights(dir, adapterName);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", dir, e);
         }
-        config.setInferenceMode(!isTrainable);
-        addAdapter(adapterName, config);
-        return loadAdapterWeights(dir, adapterName);
     }
 
     private Module.LoadResult loadAdapterWeights(Path dir, String adapterName) throws IOException {
         Path file = dir.resolve(SAFETENSORS_WEIGHTS_NAME);
         if (!Files.exists(file)) {
             if (Files.exists(dir.resolve(WEIGHTS_NAME))) {
-                throw new IOException(dir.resolve(WEIGHTS_NAME) + ": PyTorch pickle adapters cannot be read; save "
-                        + "the adapter with safe_serialization=True (adapter_model.safetensors)");
+                throw new org.peft4j.InvalidInputException(dir.resolve(WEIGHTS_NAME) + ": PyTorch pickle adapters "
+                        + "cannot be read; save the adapter with safe_serialization=True (adapter_model.safetensors)",
+                        dir.resolve(WEIGHTS_NAME), null, null);
             }
             throw new java.nio.file.NoSuchFileException(file.toString(), null, "no adapter weights");
         }
@@ -168,7 +176,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
         try {
             r = tuner.loadAdapterStateDict(saved, adapterName);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new org.peft4j.InvalidInputException(file + ": " + e.getMessage(), file, null, e);
         }
         if (!r.missingKeys().isEmpty()) {
             LOG.warn("Found missing adapter keys while loading the checkpoint: {}", r.missingKeys());
@@ -491,7 +499,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
 
     /** A checkpoint folder gets the adapters, as transformers' Trainer saves a PEFT model ({@link #savePretrained}). */
     @Override
-    public void saveCheckpointFiles(Path dir) throws IOException {
+    public void saveCheckpointFiles(Path dir) {
         savePretrained(dir);
     }
 
@@ -728,7 +736,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
     }
 
     /** Saves every adapter (see {@link #savePretrained(Path, List)}). */
-    public void savePretrained(Path dir) throws IOException {
+    public void savePretrained(Path dir) {
         savePretrained(dir, null);
     }
 
@@ -741,7 +749,7 @@ public class PeftModel implements CausalLM, AutoCloseable {
      * @param selectedAdapters adapters to save; null means all
      * @throws IllegalArgumentException if {@code dir} is a file or an adapter name is unknown
      */
-    public void savePretrained(Path dir, List<String> selectedAdapters) throws IOException {
+    public void savePretrained(Path dir, List<String> selectedAdapters) {
         if (Files.isRegularFile(dir)) {
             throw new IllegalArgumentException("Provided path (" + dir + ") should be a directory, not a file");
         }

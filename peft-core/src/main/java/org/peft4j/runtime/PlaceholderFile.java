@@ -2,7 +2,6 @@ package org.peft4j.runtime;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.peft4j.graph.OnnxExporter;
@@ -36,7 +35,7 @@ final class PlaceholderFile {
             }
             return folder;
         } catch (IOException e) {
-            throw new UncheckedIOException("could not create the initializer placeholder file", e);
+            throw org.peft4j.FileAccessException.wrapping("could not create the initializer placeholder file", null, e);
         }
     }
 }

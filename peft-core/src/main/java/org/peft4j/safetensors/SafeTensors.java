@@ -115,24 +115,28 @@ public final class SafeTensors implements TensorSource {
      * Opens a safetensors file and validates its header. Nothing is mapped yet.
      *
      * @throws SafeTensorsException if the file is not a valid safetensors file
-     * @throws IOException          if it cannot be read
+     * @throws org.peft4j.FileAccessException          if it cannot be read
      */
-    public static SafeTensors open(Path file) throws IOException {
-        Objects.requireNonNull(file, "file");
-        if (Files.isDirectory(file)) {
-            throw new SafeTensorsException(file, null, "is a directory, not a safetensors file (see openModel and"
-                    + " openDirectory)");
-        }
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+    public static SafeTensors open(Path file) {
         try {
-            return read(file, channel);
-        } catch (IOException | RuntimeException | Error e) {
-            try {
-                channel.close();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
+            Objects.requireNonNull(file, "file");
+            if (Files.isDirectory(file)) {
+                throw new SafeTensorsException(file, null, "is a directory, not a safetensors file (see openModel and"
+                        + " openDirectory)");
             }
-            throw e;
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+            try {
+                return read(file, channel);
+            } catch (IOException | RuntimeException | Error e) {
+                try {
+                    channel.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
     }
 
@@ -140,7 +144,7 @@ public final class SafeTensors implements TensorSource {
      * Opens the model weights in a directory: {@code model.safetensors}, or else the sharded checkpoint described by
      * {@code model.safetensors.index.json}. Same as {@code openDirectory(dir, "model")}.
      */
-    public static TensorSource openModel(Path dir) throws IOException {
+    public static TensorSource openModel(Path dir) {
         return openDirectory(dir, "model");
     }
 
@@ -151,7 +155,7 @@ public final class SafeTensors implements TensorSource {
      *
      * @throws SafeTensorsException if {@code dir} is not a directory or holds neither file, or a file is invalid
      */
-    public static TensorSource openDirectory(Path dir, String baseName) throws IOException {
+    public static TensorSource openDirectory(Path dir, String baseName) {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(baseName, "baseName");
         if (!Files.isDirectory(dir)) {
@@ -176,7 +180,7 @@ public final class SafeTensors implements TensorSource {
                     + " bytes, shorter than the 8-byte header length prefix");
         }
         ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(channel, prefix, 0);
+        readFully(file, channel, prefix, 0);
         long n = prefix.getLong(0);
         if (Long.compareUnsigned(n, MAX_HEADER_LENGTH) > 0) {
             throw new SafeTensorsException(file, null, "header length " + Long.toUnsignedString(n)
@@ -188,7 +192,7 @@ public final class SafeTensors implements TensorSource {
                     + (size - 8) + " bytes follow the length prefix)");
         }
         ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
-        readFully(channel, headerBytes, 8);
+        readFully(file, channel, headerBytes, 8);
         headerBytes.flip();
         String json = decodeUtf8(file, headerBytes);
         Object root;
@@ -223,12 +227,12 @@ public final class SafeTensors implements TensorSource {
         }
     }
 
-    private static void readFully(FileChannel channel, ByteBuffer dst, long position) throws IOException {
+    private static void readFully(Path file, FileChannel channel, ByteBuffer dst, long position) throws IOException {
         long pos = position;
         while (dst.hasRemaining()) {
             int r = channel.read(dst, pos);
             if (r < 0) {
-                throw new IOException("unexpected end of file at " + pos);
+                throw new SafeTensorsException(file, null, "unexpected end of file at " + pos);
             }
             pos += r;
         }
@@ -500,33 +504,41 @@ public final class SafeTensors implements TensorSource {
      * use a tensor repeatedly should keep the returned object.
      */
     @Override
-    public Tensor get(String name) throws IOException {
-        TensorInfo t = readable(name, "mapped");
-        long length = t.byteLength();
-        ByteBuffer bytes = length == 0
-                ? ByteBuffer.allocateDirect(0)
-                : channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), length);
-        return Tensor.wrap(t.dtype(), t.shape(), bytes);
+    public Tensor get(String name) {
+        try {
+            TensorInfo t = readable(name, "mapped");
+            long length = t.byteLength();
+            ByteBuffer bytes = length == 0
+                    ? ByteBuffer.allocateDirect(0)
+                    : channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), length);
+            return Tensor.wrap(t.dtype(), t.shape(), bytes);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
+        }
     }
 
     /**
      * Reads the tensor's bytes into a new buffer of its own, without mapping the file: for callers that copy the
      * weights anyway (adapter loads), so that no mapping outlives the call waiting for the garbage collector.
      */
-    public Tensor read(String name) throws IOException {
-        TensorInfo t = readable(name, "read");
-        long length = t.byteLength();
-        ByteBuffer bytes = ByteBuffer.allocateDirect((int) length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        long at = t.fileOffset();
-        while (bytes.hasRemaining()) {
-            int n = channel.read(bytes, at + bytes.position());
-            if (n < 0) {
-                throw new SafeTensorsException(file, name, "ends before its data (" + bytes.position() + " of "
-                        + length + " bytes read)");
+    public Tensor read(String name) {
+        try {
+            TensorInfo t = readable(name, "read");
+            long length = t.byteLength();
+            ByteBuffer bytes = ByteBuffer.allocateDirect((int) length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            long at = t.fileOffset();
+            while (bytes.hasRemaining()) {
+                int n = channel.read(bytes, at + bytes.position());
+                if (n < 0) {
+                    throw new SafeTensorsException(file, name, "ends before its data (" + bytes.position() + " of "
+                            + length + " bytes read)");
+                }
             }
+            bytes.flip();
+            return Tensor.wrap(t.dtype(), t.shape(), bytes);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
-        bytes.flip();
-        return Tensor.wrap(t.dtype(), t.shape(), bytes);
     }
 
     /**
@@ -535,8 +547,12 @@ public final class SafeTensors implements TensorSource {
      *
      * @throws SafeTensorsException naming the file and both sizes when it changed
      */
-    public void checkUnchanged() throws IOException {
-        checkUnchanged(null);
+    public void checkUnchanged() {
+        try {
+            checkUnchanged(null);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
+        }
     }
 
     private void checkUnchanged(String tensor) throws IOException {
@@ -556,9 +572,13 @@ public final class SafeTensors implements TensorSource {
 
     /** Closes the file channel. Tensors already returned stay readable. */
     @Override
-    public void close() throws IOException {
-        closed = true;
-        channel.close();
+    public void close() {
+        try {
+            closed = true;
+            channel.close();
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("close", file, e);
+        }
     }
 
     @Override

@@ -63,7 +63,7 @@ public final class SafeTensorsWriter {
     }
 
     /** Writes {@code tensors} without a {@code __metadata__} entry. See {@link #write(Path, Map, Map)}. */
-    public static void write(Path file, Map<String, Tensor> tensors) throws IOException {
+    public static void write(Path file, Map<String, Tensor> tensors) {
         write(file, tensors, null);
     }
 
@@ -74,19 +74,22 @@ public final class SafeTensorsWriter {
      * @param metadata string metadata, or {@code null} for no {@code __metadata__} entry (an empty map writes an empty
      *                 one, as the Python library does)
      * @throws IllegalArgumentException if a name is {@code "__metadata__"} or a string is not valid Unicode
-     * @throws IOException              if writing fails (the target is then unchanged)
+     * @throws org.peft4j.FileAccessException              if writing fails (the target is then unchanged)
      */
-    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
-            throws IOException {
-        Objects.requireNonNull(file, "file");
-        List<Map.Entry<String, Tensor>> ordered = order(tensors);
-        byte[] prefixAndHeader = header(ordered, metadata);
-        writeAtomically(file, channel -> {
-            writeFully(channel, ByteBuffer.wrap(prefixAndHeader));
-            for (Map.Entry<String, Tensor> e : ordered) {
-                writeFully(channel, e.getValue().data());
-            }
-        });
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) {
+        try {
+            Objects.requireNonNull(file, "file");
+            List<Map.Entry<String, Tensor>> ordered = order(tensors);
+            byte[] prefixAndHeader = header(ordered, metadata);
+            writeAtomically(file, channel -> {
+                writeFully(channel, ByteBuffer.wrap(prefixAndHeader));
+                for (Map.Entry<String, Tensor> e : ordered) {
+                    writeFully(channel, e.getValue().data());
+                }
+            });
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", file, e);
+        }
     }
 
     /**
@@ -114,66 +117,70 @@ public final class SafeTensorsWriter {
      * @return the files written: shards in order, then the index if there is one
      */
     public static List<Path> writeSharded(Path dir, String baseName, Map<String, Tensor> tensors,
-            Map<String, String> metadata, long maxShardBytes) throws IOException {
-        Objects.requireNonNull(dir, "dir");
-        Objects.requireNonNull(baseName, "baseName");
-        Objects.requireNonNull(tensors, "tensors");
-        if (maxShardBytes <= 0) {
-            throw new IllegalArgumentException("maxShardBytes must be positive, got " + maxShardBytes);
-        }
-        if (baseName.isEmpty() || baseName.contains("/") || baseName.contains("\\")) {
-            throw new IllegalArgumentException("baseName must be a plain file name prefix, got '" + baseName + "'");
-        }
-        order(tensors); // validates names and values before anything is written
-
-        List<Map<String, Tensor>> shards = new ArrayList<>();
-        Map<String, Tensor> current = new LinkedHashMap<>();
-        long currentBytes = 0;
-        long totalSize = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            long size = e.getValue().byteSize();
-            totalSize += size;
-            if (size > maxShardBytes) {
-                shards.add(Collections.singletonMap(e.getKey(), e.getValue()));
-                continue;
+            Map<String, String> metadata, long maxShardBytes) {
+        try {
+            Objects.requireNonNull(dir, "dir");
+            Objects.requireNonNull(baseName, "baseName");
+            Objects.requireNonNull(tensors, "tensors");
+            if (maxShardBytes <= 0) {
+                throw new IllegalArgumentException("maxShardBytes must be positive, got " + maxShardBytes);
             }
-            if (currentBytes + size > maxShardBytes) {
-                shards.add(current);
-                current = new LinkedHashMap<>();
-                currentBytes = 0;
+            if (baseName.isEmpty() || baseName.contains("/") || baseName.contains("\\")) {
+                throw new IllegalArgumentException("baseName must be a plain file name prefix, got '" + baseName + "'");
             }
-            current.put(e.getKey(), e.getValue());
-            currentBytes += size;
-        }
-        if (!current.isEmpty() || shards.isEmpty()) {
-            shards.add(current);
-        }
+            order(tensors); // validates names and values before anything is written
 
-        Path single = dir.resolve(baseName + ".safetensors");
-        Path index = dir.resolve(baseName + ".safetensors.index.json");
-        Files.createDirectories(dir);
-        List<Path> written = new ArrayList<>();
-        if (shards.size() == 1) {
-            write(single, shards.get(0), metadata);
-            written.add(single);
-        } else {
-            int n = shards.size();
-            Map<String, String> weightMap = new TreeMap<>(CODE_POINT_ORDER);
-            for (int i = 0; i < n; i++) {
-                String shardName = String.format("%s-%05d-of-%05d.safetensors", baseName, i + 1, n);
-                Path shardPath = dir.resolve(shardName);
-                write(shardPath, shards.get(i), metadata);
-                written.add(shardPath);
-                for (String name : shards.get(i).keySet()) {
-                    weightMap.put(name, shardName);
+            List<Map<String, Tensor>> shards = new ArrayList<>();
+            Map<String, Tensor> current = new LinkedHashMap<>();
+            long currentBytes = 0;
+            long totalSize = 0;
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                long size = e.getValue().byteSize();
+                totalSize += size;
+                if (size > maxShardBytes) {
+                    shards.add(Collections.singletonMap(e.getKey(), e.getValue()));
+                    continue;
                 }
+                if (currentBytes + size > maxShardBytes) {
+                    shards.add(current);
+                    current = new LinkedHashMap<>();
+                    currentBytes = 0;
+                }
+                current.put(e.getKey(), e.getValue());
+                currentBytes += size;
             }
-            byte[] json = indexJson(totalSize, weightMap).getBytes(StandardCharsets.UTF_8);
-            writeAtomically(index, channel -> writeFully(channel, ByteBuffer.wrap(json)));
-            written.add(index);
+            if (!current.isEmpty() || shards.isEmpty()) {
+                shards.add(current);
+            }
+
+            Path single = dir.resolve(baseName + ".safetensors");
+            Path index = dir.resolve(baseName + ".safetensors.index.json");
+            Files.createDirectories(dir);
+            List<Path> written = new ArrayList<>();
+            if (shards.size() == 1) {
+                write(single, shards.get(0), metadata);
+                written.add(single);
+            } else {
+                int n = shards.size();
+                Map<String, String> weightMap = new TreeMap<>(CODE_POINT_ORDER);
+                for (int i = 0; i < n; i++) {
+                    String shardName = String.format("%s-%05d-of-%05d.safetensors", baseName, i + 1, n);
+                    Path shardPath = dir.resolve(shardName);
+                    write(shardPath, shards.get(i), metadata);
+                    written.add(shardPath);
+                    for (String name : shards.get(i).keySet()) {
+                        weightMap.put(name, shardName);
+                    }
+                }
+                byte[] json = indexJson(totalSize, weightMap).getBytes(StandardCharsets.UTF_8);
+                writeAtomically(index, channel -> writeFully(channel, ByteBuffer.wrap(json)));
+                written.add(index);
+            }
+            removeStale(dir, baseName, written);
+            return Collections.unmodifiableList(written);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", dir, e);
         }
-        removeStale(dir, baseName, written);
-        return Collections.unmodifiableList(written);
     }
 
     private static void removeStale(Path dir, String baseName, List<Path> written) throws IOException {

@@ -86,140 +86,144 @@ public final class ShardedSafeTensors implements TensorSource {
      *
      * @throws SafeTensorsException if the index or a shard is invalid or inconsistent
      */
-    public static ShardedSafeTensors open(Path indexFile) throws IOException {
-        Objects.requireNonNull(indexFile, "indexFile");
-        long size = Files.size(indexFile);
-        if (size > MAX_INDEX_LENGTH) {
-            throw new SafeTensorsException(indexFile, null, "index is " + size + " bytes, more than the limit of "
-                    + MAX_INDEX_LENGTH + " bytes (ShardedSafeTensors.MAX_INDEX_LENGTH)");
-        }
-        byte[] bytes = Files.readAllBytes(indexFile);
-        String json;
+    public static ShardedSafeTensors open(Path indexFile) {
         try {
-            json = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw new SafeTensorsException(indexFile, null, "index is not valid UTF-8", e);
-        }
-        Object root;
-        try {
-            root = StrictJson.parse(json, new StrictJson.Limits(MAX_NAME_LENGTH, MAX_INDEX_TENSORS, MAX_INDEX_VALUES));
-        } catch (StrictJson.LimitException e) {
-            String which = e.limit == StrictJson.Limit.KEY_LENGTH ? "MAX_NAME_LENGTH"
-                    : e.limit == StrictJson.Limit.MEMBERS ? "MAX_INDEX_TENSORS" : "MAX_INDEX_VALUES";
-            String detail = e.limit == StrictJson.Limit.MEMBERS && "$.weight_map".equals(e.path)
-                    ? "field 'weight_map' has more than " + MAX_INDEX_TENSORS + " entries, the limit"
-                    : "index exceeds a limit: " + e.getMessage();
-            throw new SafeTensorsException(indexFile, null, detail + " (ShardedSafeTensors." + which + ")", e);
-        } catch (StrictJson.JsonException e) {
-            throw new SafeTensorsException(indexFile, null, "invalid index JSON: " + e.getMessage(), e);
-        }
-        if (!(root instanceof Map)) {
-            throw new SafeTensorsException(indexFile, null, "index must be a JSON object, got "
-                    + StrictJson.describe(root));
-        }
-        Map<?, ?> index = (Map<?, ?>) root;
-        Map<String, String> metadata = new LinkedHashMap<>();
-        long totalSize = -1;
-        Object metaValue = index.get("metadata");
-        if (metaValue != null && metaValue != StrictJson.NULL) {
-            if (!(metaValue instanceof Map)) {
-                throw new SafeTensorsException(indexFile, null, "field 'metadata': expected an object, got "
-                        + StrictJson.describe(metaValue));
+            Objects.requireNonNull(indexFile, "indexFile");
+            long size = Files.size(indexFile);
+            if (size > MAX_INDEX_LENGTH) {
+                throw new SafeTensorsException(indexFile, null, "index is " + size + " bytes, more than the limit of "
+                        + MAX_INDEX_LENGTH + " bytes (ShardedSafeTensors.MAX_INDEX_LENGTH)");
             }
-            for (Map.Entry<?, ?> e : ((Map<?, ?>) metaValue).entrySet()) {
-                Object v = e.getValue();
-                if (v instanceof String || v instanceof StrictJson.Num || v instanceof Boolean) {
-                    metadata.put((String) e.getKey(), v.toString());
+            byte[] bytes = Files.readAllBytes(indexFile);
+            String json;
+            try {
+                json = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(bytes)).toString();
+            } catch (CharacterCodingException e) {
+                throw new SafeTensorsException(indexFile, null, "index is not valid UTF-8", e);
+            }
+            Object root;
+            try {
+                root = StrictJson.parse(json, new StrictJson.Limits(MAX_NAME_LENGTH, MAX_INDEX_TENSORS, MAX_INDEX_VALUES));
+            } catch (StrictJson.LimitException e) {
+                String which = e.limit == StrictJson.Limit.KEY_LENGTH ? "MAX_NAME_LENGTH"
+                        : e.limit == StrictJson.Limit.MEMBERS ? "MAX_INDEX_TENSORS" : "MAX_INDEX_VALUES";
+                String detail = e.limit == StrictJson.Limit.MEMBERS && "$.weight_map".equals(e.path)
+                        ? "field 'weight_map' has more than " + MAX_INDEX_TENSORS + " entries, the limit"
+                        : "index exceeds a limit: " + e.getMessage();
+                throw new SafeTensorsException(indexFile, null, detail + " (ShardedSafeTensors." + which + ")", e);
+            } catch (StrictJson.JsonException e) {
+                throw new SafeTensorsException(indexFile, null, "invalid index JSON: " + e.getMessage(), e);
+            }
+            if (!(root instanceof Map)) {
+                throw new SafeTensorsException(indexFile, null, "index must be a JSON object, got "
+                        + StrictJson.describe(root));
+            }
+            Map<?, ?> index = (Map<?, ?>) root;
+            Map<String, String> metadata = new LinkedHashMap<>();
+            long totalSize = -1;
+            Object metaValue = index.get("metadata");
+            if (metaValue != null && metaValue != StrictJson.NULL) {
+                if (!(metaValue instanceof Map)) {
+                    throw new SafeTensorsException(indexFile, null, "field 'metadata': expected an object, got "
+                            + StrictJson.describe(metaValue));
+                }
+                for (Map.Entry<?, ?> e : ((Map<?, ?>) metaValue).entrySet()) {
+                    Object v = e.getValue();
+                    if (v instanceof String || v instanceof StrictJson.Num || v instanceof Boolean) {
+                        metadata.put((String) e.getKey(), v.toString());
+                    }
+                }
+                Object total = ((Map<?, ?>) metaValue).get("total_size");
+                if (total != null) {
+                    String text = total instanceof StrictJson.Num ? ((StrictJson.Num) total).text : null;
+                    if (text == null || !text.matches("0|[1-9][0-9]{0,17}")) {
+                        throw new SafeTensorsException(indexFile, null, "field 'metadata.total_size': expected a"
+                                + " non-negative integer, got " + StrictJson.describe(total));
+                    }
+                    totalSize = Long.parseLong(text);
                 }
             }
-            Object total = ((Map<?, ?>) metaValue).get("total_size");
-            if (total != null) {
-                String text = total instanceof StrictJson.Num ? ((StrictJson.Num) total).text : null;
-                if (text == null || !text.matches("0|[1-9][0-9]{0,17}")) {
-                    throw new SafeTensorsException(indexFile, null, "field 'metadata.total_size': expected a"
-                            + " non-negative integer, got " + StrictJson.describe(total));
+            Object weightMapValue = index.get("weight_map");
+            if (!(weightMapValue instanceof Map)) {
+                throw new SafeTensorsException(indexFile, null, "field 'weight_map': expected an object mapping tensor"
+                        + " names to shard files, got " + (weightMapValue == null ? "nothing (it is missing)"
+                        : StrictJson.describe(weightMapValue)));
+            }
+            Map<?, ?> weightMap = (Map<?, ?>) weightMapValue;
+            Path dir = indexFile.toAbsolutePath().getParent();
+            // shard name -> the tensors assigned to it, shards in file-name order
+            TreeMap<String, List<String>> byShard = new TreeMap<>();
+            for (Map.Entry<?, ?> e : weightMap.entrySet()) {
+                String tensor = (String) e.getKey();
+                if (!(e.getValue() instanceof String)) {
+                    throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': expected a shard file name,"
+                            + " got " + StrictJson.describe(e.getValue()));
                 }
-                totalSize = Long.parseLong(text);
-            }
-        }
-        Object weightMapValue = index.get("weight_map");
-        if (!(weightMapValue instanceof Map)) {
-            throw new SafeTensorsException(indexFile, null, "field 'weight_map': expected an object mapping tensor"
-                    + " names to shard files, got " + (weightMapValue == null ? "nothing (it is missing)"
-                    : StrictJson.describe(weightMapValue)));
-        }
-        Map<?, ?> weightMap = (Map<?, ?>) weightMapValue;
-        Path dir = indexFile.toAbsolutePath().getParent();
-        // shard name -> the tensors assigned to it, shards in file-name order
-        TreeMap<String, List<String>> byShard = new TreeMap<>();
-        for (Map.Entry<?, ?> e : weightMap.entrySet()) {
-            String tensor = (String) e.getKey();
-            if (!(e.getValue() instanceof String)) {
-                throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': expected a shard file name,"
-                        + " got " + StrictJson.describe(e.getValue()));
-            }
-            String shardName = (String) e.getValue();
-            if (shardName.length() > MAX_NAME_LENGTH) {
-                throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': shard file name of "
-                        + shardName.length() + " characters exceeds the limit of " + MAX_NAME_LENGTH
-                        + " (ShardedSafeTensors.MAX_NAME_LENGTH)");
-            }
-            List<String> assigned = byShard.get(shardName);
-            if (assigned == null) {
-                if (byShard.size() >= MAX_SHARDS) {
-                    throw new SafeTensorsException(indexFile, tensor, "field 'weight_map' names more than "
-                            + MAX_SHARDS + " shard files, the limit (ShardedSafeTensors.MAX_SHARDS)");
+                String shardName = (String) e.getValue();
+                if (shardName.length() > MAX_NAME_LENGTH) {
+                    throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': shard file name of "
+                            + shardName.length() + " characters exceeds the limit of " + MAX_NAME_LENGTH
+                            + " (ShardedSafeTensors.MAX_NAME_LENGTH)");
                 }
-                assigned = new ArrayList<>();
-                byShard.put(shardName, assigned);
+                List<String> assigned = byShard.get(shardName);
+                if (assigned == null) {
+                    if (byShard.size() >= MAX_SHARDS) {
+                        throw new SafeTensorsException(indexFile, tensor, "field 'weight_map' names more than "
+                                + MAX_SHARDS + " shard files, the limit (ShardedSafeTensors.MAX_SHARDS)");
+                    }
+                    assigned = new ArrayList<>();
+                    byShard.put(shardName, assigned);
+                }
+                assigned.add(tensor);
             }
-            assigned.add(tensor);
-        }
 
-        List<SafeTensors> shards = new ArrayList<>();
-        Map<String, SafeTensors> shardOf = new LinkedHashMap<>();
-        List<String> keys = new ArrayList<>();
-        try {
-            for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
-                String shardName = e.getKey();
-                String firstTensor = e.getValue().get(0);
-                Path shardPath = resolveShard(indexFile, dir, shardName, firstTensor);
-                if (!Files.isRegularFile(shardPath)) {
-                    throw new SafeTensorsException(indexFile, firstTensor, "field 'weight_map': shard file '"
-                            + shardName + "' does not exist (expected at " + shardPath + ")");
-                }
-                SafeTensors shard = SafeTensors.open(shardPath);
-                shards.add(shard);
-                for (String tensor : e.getValue()) {
-                    if (!shard.contains(tensor)) {
-                        throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': tensor is assigned to"
-                                + " shard '" + shardName + "' but that file does not contain it");
+            List<SafeTensors> shards = new ArrayList<>();
+            Map<String, SafeTensors> shardOf = new LinkedHashMap<>();
+            List<String> keys = new ArrayList<>();
+            try {
+                for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
+                    String shardName = e.getKey();
+                    String firstTensor = e.getValue().get(0);
+                    Path shardPath = resolveShard(indexFile, dir, shardName, firstTensor);
+                    if (!Files.isRegularFile(shardPath)) {
+                        throw new SafeTensorsException(indexFile, firstTensor, "field 'weight_map': shard file '"
+                                + shardName + "' does not exist (expected at " + shardPath + ")");
+                    }
+                    SafeTensors shard = SafeTensors.open(shardPath);
+                    shards.add(shard);
+                    for (String tensor : e.getValue()) {
+                        if (!shard.contains(tensor)) {
+                            throw new SafeTensorsException(indexFile, tensor, "field 'weight_map': tensor is assigned to"
+                                    + " shard '" + shardName + "' but that file does not contain it");
+                        }
+                    }
+                    Set<String> assigned = new HashSet<>(e.getValue());
+                    for (String tensor : shard.keys()) {
+                        if (assigned.remove(tensor)) {
+                            keys.add(tensor);
+                            shardOf.put(tensor, shard);
+                        }
                     }
                 }
-                Set<String> assigned = new HashSet<>(e.getValue());
-                for (String tensor : shard.keys()) {
-                    if (assigned.remove(tensor)) {
-                        keys.add(tensor);
-                        shardOf.put(tensor, shard);
+            } catch (RuntimeException | Error e) {
+                for (SafeTensors s : shards) {
+                    try {
+                        s.close();
+                    } catch (RuntimeException suppressed) {
+                        e.addSuppressed(suppressed);
                     }
                 }
+                throw e;
             }
-        } catch (IOException | RuntimeException | Error e) {
-            for (SafeTensors s : shards) {
-                try {
-                    s.close();
-                } catch (IOException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            return new ShardedSafeTensors(indexFile, Collections.unmodifiableMap(shardOf),
+                    Collections.unmodifiableList(shards), Collections.unmodifiableList(keys),
+                    Collections.unmodifiableMap(metadata), totalSize);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", indexFile, e);
         }
-        return new ShardedSafeTensors(indexFile, Collections.unmodifiableMap(shardOf),
-                Collections.unmodifiableList(shards), Collections.unmodifiableList(keys),
-                Collections.unmodifiableMap(metadata), totalSize);
     }
 
     private static Path resolveShard(Path indexFile, Path dir, String shardName, String tensor)
@@ -281,7 +285,7 @@ public final class ShardedSafeTensors implements TensorSource {
     }
 
     @Override
-    public Tensor get(String name) throws IOException {
+    public Tensor get(String name) {
         return shard(name).get(name);
     }
 
@@ -296,12 +300,12 @@ public final class ShardedSafeTensors implements TensorSource {
 
     /** Closes every shard. */
     @Override
-    public void close() throws IOException {
-        IOException first = null;
+    public void close() {
+        RuntimeException first = null;
         for (SafeTensors s : shards) {
             try {
                 s.close();
-            } catch (IOException e) {
+            } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
                 } else {

@@ -1,6 +1,5 @@
 package org.peft4j.safetensors;
 
-import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,16 +34,16 @@ public interface TensorSource extends AutoCloseable {
      *
      * @throws NoSuchElementException if there is no such tensor
      * @throws SafeTensorsException   if the tensor cannot be mapped (e.g. it is 2 GiB or larger)
-     * @throws IOException            if mapping fails
+     * @throws org.peft4j.FileAccessException if mapping fails
      * @throws IllegalStateException  if the source is closed
      */
-    Tensor get(String name) throws IOException;
+    Tensor get(String name);
 
     /** String metadata of the source (see the implementation); unmodifiable, possibly empty. */
     Map<String, String> metadata();
 
     /** Every tensor, mapped, in {@link #keys()} order (an insertion-ordered map). */
-    default Map<String, Tensor> getAll() throws IOException {
+    default Map<String, Tensor> getAll() {
         Map<String, Tensor> all = new LinkedHashMap<>();
         for (String key : keys()) {
             all.put(key, get(key));
@@ -54,5 +53,5 @@ public interface TensorSource extends AutoCloseable {
 
     /** Releases the underlying file handles; idempotent. */
     @Override
-    void close() throws IOException;
+    void close();
 }

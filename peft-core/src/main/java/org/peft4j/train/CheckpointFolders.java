@@ -1,7 +1,6 @@
 package org.peft4j.train;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,24 +41,28 @@ public final class CheckpointFolders {
      * Brings {@code outputDir} back to complete {@code checkpoint-N} folders only, after a crash during a checkpoint
      * write or rotation (see the class comment). Does nothing when the folder does not exist.
      */
-    public static void recover(Path outputDir) throws IOException {
-        if (!Files.isDirectory(outputDir)) {
-            return;
-        }
-        List<Path> leftovers = new ArrayList<>();
-        try (Stream<Path> s = Files.list(outputDir)) {
-            s.filter(p -> LEFTOVER.matcher(p.getFileName().toString()).matches()).forEach(leftovers::add);
-        }
-        for (Path p : leftovers) {
-            Matcher m = LEFTOVER.matcher(p.getFileName().toString());
-            m.matches();
-            Path finalName = outputDir.resolve(m.group(1));
-            if (m.group(2).equals(OLD) && !Files.exists(finalName)) {
-                AtomicFiles.moveIntoPlace(p, finalName);
-                FolderSave.fsyncDirectory(outputDir);
-            } else {
-                FolderSave.deleteTree(p);
+    public static void recover(Path outputDir) {
+        try {
+            if (!Files.isDirectory(outputDir)) {
+                return;
             }
+            List<Path> leftovers = new ArrayList<>();
+            try (Stream<Path> s = Files.list(outputDir)) {
+                s.filter(p -> LEFTOVER.matcher(p.getFileName().toString()).matches()).forEach(leftovers::add);
+            }
+            for (Path p : leftovers) {
+                Matcher m = LEFTOVER.matcher(p.getFileName().toString());
+                m.matches();
+                Path finalName = outputDir.resolve(m.group(1));
+                if (m.group(2).equals(OLD) && !Files.exists(finalName)) {
+                    AtomicFiles.moveIntoPlace(p, finalName);
+                    FolderSave.fsyncDirectory(outputDir);
+                } else {
+                    FolderSave.deleteTree(p);
+                }
+            }
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("recover", outputDir, e);
         }
     }
 
@@ -80,7 +83,7 @@ public final class CheckpointFolders {
                         .max(Comparator.comparingLong(CheckpointFolders::step));
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list the checkpoints in " + outputDir + ": " + e.getMessage(), e);
+            throw org.peft4j.FileAccessException.wrapping("cannot list the checkpoints in " + outputDir, outputDir, e);
         }
     }
 

@@ -1,7 +1,6 @@
 package org.peft4j.train;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -42,7 +41,7 @@ final class OutputDirLock implements AutoCloseable {
             Files.createDirectories(outputDir);
             dir = outputDir.toRealPath();
         } catch (IOException e) {
-            throw new UncheckedIOException("could not create output_dir " + outputDir, e);
+            throw org.peft4j.FileAccessException.wrapping("could not create output_dir " + outputDir, outputDir, e);
         }
         if (!HELD.add(dir)) {
             throw inUse(outputDir);
@@ -70,8 +69,8 @@ final class OutputDirLock implements AutoCloseable {
                 }
             }
             if (e instanceof IOException) {
-                throw new UncheckedIOException("could not lock output_dir " + outputDir + " (" + FILE + ")",
-                        (IOException) e);
+                throw org.peft4j.FileAccessException.wrapping("could not lock output_dir " + outputDir + " (" + FILE + ")",
+                        outputDir, (IOException) e);
             }
             throw (RuntimeException) e;
         }
@@ -88,7 +87,7 @@ final class OutputDirLock implements AutoCloseable {
             lock.release();
             channel.close();
         } catch (IOException e) {
-            throw new UncheckedIOException("could not release the lock on output_dir " + dir, e);
+            throw org.peft4j.FileAccessException.wrapping("could not release the lock on output_dir " + dir, dir, e);
         } finally {
             HELD.remove(dir);
         }

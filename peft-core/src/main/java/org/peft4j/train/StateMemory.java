@@ -2,7 +2,6 @@ package org.peft4j.train;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -64,8 +63,8 @@ abstract class StateMemory implements AutoCloseable {
             Path file = Files.createTempFile(folder, "peft4j-paged-optimizer-", ".bin");
             return new Mapped(file);
         } catch (IOException e) {
-            throw new UncheckedIOException("could not create the paged optimizer's state file in "
-                    + (dir != null ? dir : System.getProperty("java.io.tmpdir")), e);
+            throw org.peft4j.FileAccessException.wrapping("could not create the paged optimizer's state file in "
+                    + (dir != null ? dir : System.getProperty("java.io.tmpdir")), dir, e);
         }
     }
 
@@ -100,7 +99,7 @@ abstract class StateMemory implements AutoCloseable {
                 end = start + bytes;
                 return b;
             } catch (IOException e) {
-                throw new UncheckedIOException("could not map " + bytes + " bytes of " + file, e);
+                throw org.peft4j.FileAccessException.wrapping("could not map " + bytes + " bytes of " + file, file, e);
             }
         }
 

@@ -3,7 +3,6 @@ package org.peft4j.train;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -321,7 +320,7 @@ public final class Trainer {
             try {
                 TrainerLog.truncate(logFile(), start);
             } catch (IOException e) {
-                throw new UncheckedIOException("could not repair " + logFile() + " for resuming at step " + start, e);
+                throw org.peft4j.FileAccessException.wrapping("could not repair " + logFile() + " for resuming at step " + start, logFile(), e);
             }
         }
         // transformers logs the mean training loss since the previous log, not the loss of the logging step
@@ -343,7 +342,7 @@ public final class Trainer {
             try {
                 checkpoints.finiteLoss();
             } catch (IOException e) {
-                throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
+                throw org.peft4j.FileAccessException.wrapping("could not rotate the checkpoints in " + args.outputDir(), args.outputDir(), e);
             }
             gradientReducer.reduce(acc);
             double lr = optimizer.apply(s, acc);
@@ -391,7 +390,7 @@ public final class Trainer {
         try {
             checkpoints.end();
         } catch (IOException e) {
-            throw new UncheckedIOException("could not rotate the checkpoints in " + args.outputDir(), e);
+            throw org.peft4j.FileAccessException.wrapping("could not rotate the checkpoints in " + args.outputDir(), args.outputDir(), e);
         }
         return losses;
     }
@@ -494,7 +493,7 @@ public final class Trainer {
             java.nio.file.Files.writeString(logFile(), json + "\n", java.nio.charset.StandardCharsets.UTF_8,
                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new UncheckedIOException("could not append to " + logFile(), e);
+            throw org.peft4j.FileAccessException.wrapping("could not append to " + logFile(), logFile(), e);
         }
         for (TrainerCallback cb : callbacks) {
             cb.onLog(entry);
@@ -523,8 +522,8 @@ public final class Trainer {
                 cb.onSave(c.globalStep, dir);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("could not save the checkpoint of step " + c.globalStep + " in "
-                    + args.outputDir(), e);
+            throw org.peft4j.FileAccessException.wrapping("could not save the checkpoint of step " + c.globalStep + " in "
+                    + args.outputDir(), args.outputDir(), e);
         }
     }
 
@@ -532,7 +531,7 @@ public final class Trainer {
         try {
             return Checkpoint.read(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("could not read the checkpoint " + dir, e);
+            throw org.peft4j.FileAccessException.wrapping("could not read the checkpoint " + dir, dir, e);
         }
     }
 }

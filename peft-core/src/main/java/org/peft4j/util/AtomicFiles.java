@@ -18,35 +18,43 @@ public final class AtomicFiles {
     }
 
     /** Writes UTF-8 text atomically. */
-    public static void writeString(Path target, String text) throws IOException {
+    public static void writeString(Path target, String text) {
         write(target, StandardCharsets.UTF_8.encode(text));
     }
 
     /** Writes bytes atomically; on failure the target is untouched and the temporary file removed. */
-    public static void write(Path target, ByteBuffer bytes) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = newTempFile(dir, target.getFileName().toString());
+    public static void write(Path target, ByteBuffer bytes) {
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                while (bytes.hasRemaining()) {
-                    ch.write(bytes);
+            Path dir = target.toAbsolutePath().getParent();
+            Files.createDirectories(dir);
+            Path tmp = newTempFile(dir, target.getFileName().toString());
+            try {
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                    while (bytes.hasRemaining()) {
+                        ch.write(bytes);
+                    }
+                    ch.force(true);
                 }
-                ch.force(true);
+                moveIntoPlace(tmp, target);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
             }
-            moveIntoPlace(tmp, target);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", target, e);
         }
     }
 
     /** Renames {@code tmp} over {@code target}, atomically where the file system allows. */
-    public static void moveIntoPlace(Path tmp, Path target) throws IOException {
+    public static void moveIntoPlace(Path tmp, Path target) {
         try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("rename", tmp, e);
         }
     }
 

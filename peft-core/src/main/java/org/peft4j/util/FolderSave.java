@@ -1,7 +1,6 @@
 package org.peft4j.util;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,13 +61,17 @@ public final class FolderSave implements AutoCloseable {
      * Starts replacing files in {@code dir} (created if missing): completes or discards what an interrupted earlier
      * save left and deletes stray temporary files of the per-file writers.
      */
-    public static FolderSave begin(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        recover(dir);
-        deleteTree(dir.resolve(STAGING));
-        FolderSave s = new FolderSave(dir);
-        Files.createDirectories(s.staging.resolve(FILES));
-        return s;
+    public static FolderSave begin(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            recover(dir);
+            deleteTree(dir.resolve(STAGING));
+            FolderSave s = new FolderSave(dir);
+            Files.createDirectories(s.staging.resolve(FILES));
+            return s;
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", dir, e);
+        }
     }
 
     /**
@@ -76,42 +79,50 @@ public final class FolderSave implements AutoCloseable {
      * parent folders are created. Write it with a writer that forces it to disk ({@link AtomicFiles},
      * {@code SafeTensorsWriter}).
      */
-    public Path file(String relative) throws IOException {
-        Path target = dir.resolve(relative).normalize();
-        if (!target.startsWith(dir.normalize()) || target.equals(dir.normalize()) || relative.contains("\\")) {
-            throw new IllegalArgumentException("not a file inside " + dir + ": " + relative);
+    public Path file(String relative) {
+        try {
+            Path target = dir.resolve(relative).normalize();
+            if (!target.startsWith(dir.normalize()) || target.equals(dir.normalize()) || relative.contains("\\")) {
+                throw new IllegalArgumentException("not a file inside " + dir + ": " + relative);
+            }
+            String rel = dir.normalize().relativize(target).toString().replace('\\', '/');
+            if (rel.equals(STAGING) || rel.startsWith(STAGING + "/")) {
+                throw new IllegalArgumentException("reserved name: " + relative);
+            }
+            written.add(rel);
+            Path p = staging.resolve(FILES).resolve(rel);
+            Files.createDirectories(p.getParent());
+            cleanTempFiles(target.getParent(), target.getFileName().toString());
+            return p;
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", dir, e);
         }
-        String rel = dir.normalize().relativize(target).toString().replace('\\', '/');
-        if (rel.equals(STAGING) || rel.startsWith(STAGING + "/")) {
-            throw new IllegalArgumentException("reserved name: " + relative);
-        }
-        written.add(rel);
-        Path p = staging.resolve(FILES).resolve(rel);
-        Files.createDirectories(p.getParent());
-        cleanTempFiles(target.getParent(), target.getFileName().toString());
-        return p;
     }
 
     /** Commits: after this returns, the folder holds the new files. */
-    public void commit() throws IOException {
-        hook.at("staged");
-        for (String rel : written) {
-            Path p = staging.resolve(FILES).resolve(rel);
-            if (!Files.isRegularFile(p)) {
-                throw new NoSuchFileException(p.toString(), null, "FolderSave: a file announced was not written");
+    public void commit() {
+        try {
+            hook.at("staged");
+            for (String rel : written) {
+                Path p = staging.resolve(FILES).resolve(rel);
+                if (!Files.isRegularFile(p)) {
+                    throw new NoSuchFileException(p.toString(), null, "FolderSave: a file announced was not written");
+                }
+                fsyncDirectory(p.getParent());
             }
-            fsyncDirectory(p.getParent());
+            AtomicFiles.writeString(staging.resolve(COMMIT), String.join("\n", written) + "\n");
+            fsyncDirectory(staging);
+            committed = true;
+            hook.at("committed");
+            rollForward(dir);
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", dir, e);
         }
-        AtomicFiles.writeString(staging.resolve(COMMIT), String.join("\n", written) + "\n");
-        fsyncDirectory(staging);
-        committed = true;
-        hook.at("committed");
-        rollForward(dir);
     }
 
     /** Discards the staged files when {@link #commit} was not reached. */
     @Override
-    public void close() throws IOException {
+    public void close() {
         if (!committed) {
             deleteTree(staging);
         }
@@ -122,25 +133,24 @@ public final class FolderSave implements AutoCloseable {
      * next save to delete (it does not change what the folder holds). Costs one file lookup when there is nothing to
      * do.
      *
-     * @throws IOException naming the folder when the interrupted save cannot be completed (e.g. read-only)
+     * @throws org.peft4j.FileAccessException naming the folder when the interrupted save cannot be completed (e.g.
+     *     read-only)
      */
-    public static void recover(Path dir) throws IOException {
+    public static void recover(Path dir) {
         if (Files.isRegularFile(dir.resolve(STAGING).resolve(COMMIT))) {
             try {
                 rollForward(dir);
-            } catch (IOException e) {
-                throw new IOException("cannot complete the interrupted save in " + dir + ": " + e, e);
+            } catch (IOException | org.peft4j.FileAccessException e) {
+                throw new org.peft4j.FileAccessException("cannot complete the interrupted save in " + dir + ": "
+                        + (e instanceof IOException ? e.toString() : e.getCause().toString()), dir,
+                        e instanceof IOException io ? io : (IOException) e.getCause());
             }
         }
     }
 
-    /** {@link #recover} that throws {@link UncheckedIOException}. */
+    /** Same as {@link #recover} (kept for callers from when {@code recover} declared {@link IOException}). */
     public static void recoverUnchecked(Path dir) {
-        try {
-            recover(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e.getMessage(), e);
-        }
+        recover(dir);
     }
 
     private static void rollForward(Path dir) throws IOException {
@@ -161,8 +171,8 @@ public final class FolderSave implements AutoCloseable {
                 Files.createDirectories(to.getParent());
                 try {
                     AtomicFiles.moveIntoPlace(from, to);
-                } catch (NoSuchFileException e) {
-                    if (Files.exists(from)) {
+                } catch (org.peft4j.FileAccessException e) {
+                    if (!(e.getCause() instanceof NoSuchFileException) || Files.exists(from)) {
                         throw e;
                     }
                     // moved meanwhile by a concurrent recovery
@@ -210,14 +220,18 @@ public final class FolderSave implements AutoCloseable {
     }
 
     /** Deletes a file tree if it exists. */
-    public static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toArray(Path[]::new)) {
-                Files.deleteIfExists(x);
+    public static void deleteTree(Path p) {
+        try {
+            if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                return;
             }
+            try (Stream<Path> s = Files.walk(p)) {
+                for (Path x : s.sorted(Comparator.reverseOrder()).toArray(Path[]::new)) {
+                    Files.deleteIfExists(x);
+                }
+            }
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("delete", p, e);
         }
     }
 }

@@ -144,6 +144,9 @@ class SentencePieceTokenizerTest {
         Path bad = tmp.resolve("tokenizer.model");
         Files.writeString(bad, "{\"not\": \"protobuf\"}");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> SentencePieceModel.load(bad))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(bad.toString());
+                .isInstanceOf(org.peft4j.InvalidInputException.class).hasMessageContaining(bad.toString())
+                .hasMessageContaining("not a SentencePiece model")
+                .satisfies(e -> org.assertj.core.api.Assertions.assertThat(((org.peft4j.InvalidInputException) e).file())
+                        .isEqualTo(bad));
     }
 }

@@ -23,7 +23,8 @@ class ConfigFuzzTest {
     @Test
     void mutatedModelConfigsRaiseOnlyDeclaredExceptions(@TempDir Path work) throws IOException {
         FuzzHarness.Result res = FuzzHarness.run(Fixtures.root().resolve("fuzz").resolve("config-json"), work,
-                "config.json", List.of(IOException.class, IllegalArgumentException.class),
+                "config.json", List.of(org.peft4j.FileAccessException.class, org.peft4j.ConfigException.class,
+                        IllegalArgumentException.class),
                 f -> AutoModelForCausalLM.fromConfig(ModelConfig.load(f)));
         report("config.json", res);
     }
@@ -31,7 +32,7 @@ class ConfigFuzzTest {
     @Test
     void mutatedAdapterConfigsRaiseOnlyDeclaredExceptions(@TempDir Path work) throws IOException {
         FuzzHarness.Result res = FuzzHarness.run(Fixtures.root().resolve("fuzz").resolve("adapter-config"), work,
-                "adapter_config.json", List.of(IOException.class, org.peft4j.ConfigException.class), PeftConfigs::fromPretrained);
+                "adapter_config.json", List.of(org.peft4j.FileAccessException.class, org.peft4j.ConfigException.class), PeftConfigs::fromPretrained);
         report("adapter_config.json", res);
     }
 

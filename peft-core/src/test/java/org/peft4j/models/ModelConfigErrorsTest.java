@@ -63,12 +63,12 @@ class ModelConfigErrorsTest {
         for (String text : new String[] {"// c\n" + base, base + "x", base.replaceFirst("\\{", "{'a': 1, "),
             base.replaceFirst("\\{", "{\"vocab_size\": 7, "), base.substring(0, 20), ""}) {
             Files.writeString(f, text);
-            assertThatThrownBy(() -> ModelConfig.load(f)).isInstanceOf(IOException.class)
+            assertThatThrownBy(() -> ModelConfig.load(f)).isInstanceOf(org.peft4j.ConfigException.class)
                     .hasMessageContaining(f.toString());
         }
         Files.writeString(f, base.replaceFirst("\\{", "{\"vocab_size\": 7, "));
         assertThatThrownBy(() -> ModelConfig.load(f)).hasMessageContaining("duplicate key 'vocab_size'");
-        assertThatThrownBy(() -> ModelConfig.parse("[1]")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> ModelConfig.parse("[1]")).isInstanceOf(org.peft4j.ConfigException.class)
                 .hasMessageContaining("expected a JSON object");
     }
 }

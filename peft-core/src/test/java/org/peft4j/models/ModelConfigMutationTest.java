@@ -2,7 +2,6 @@ package org.peft4j.models;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,8 +15,8 @@ import org.peft4j.testutil.Fixtures;
 
 /**
  * Feeds mutated copies of the committed transformers config.json files to {@code ModelConfig.load} and
- * {@code AutoModelForCausalLM.fromConfig}: the only outcomes allowed are a model, an {@link IOException} from
- * {@code load} (unreadable or malformed JSON) or an {@link IllegalArgumentException} from {@code fromConfig}, and
+ * {@code AutoModelForCausalLM.fromConfig}: the only outcomes allowed are a model, a {@link org.peft4j.ConfigException}
+ * from {@code load} (malformed JSON; {@link org.peft4j.FileAccessException} for an unreadable file) or an {@link IllegalArgumentException} from {@code fromConfig}, and
  * every exception names the file (and, for a field mutation, the field).
  */
 class ModelConfigMutationTest {
@@ -33,7 +32,8 @@ class ModelConfigMutationTest {
         assertThat(bases).hasSizeGreaterThanOrEqualTo(5);
         ConfigMutator.Tally t = ConfigMutator.run(bases, tmp.resolve("config.json"), SEED, PER_FILE,
                 f -> AutoModelForCausalLM.fromConfig(ModelConfig.load(f)),
-                e -> e instanceof IOException || e instanceof IllegalArgumentException,
+                e -> e instanceof org.peft4j.FileAccessException || e instanceof org.peft4j.ConfigException
+                        || e instanceof IllegalArgumentException,
                 p -> p.getParent().getFileName().toString());
         t.print("model config", 40);
         assertThat(t.bad).isEmpty();

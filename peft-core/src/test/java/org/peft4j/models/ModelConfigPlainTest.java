@@ -78,6 +78,6 @@ class ModelConfigPlainTest {
         assertThat(c.source()).isEqualTo("inline.json");
         assertThat(c.getJson("eps")).isEqualTo("1e-05");
         assertThatThrownBy(() -> ModelConfig.parse("{\"a\": NaN}", "bad.json"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("bad.json: malformed JSON");
+                .isInstanceOf(org.peft4j.ConfigException.class).hasMessageStartingWith("bad.json: malformed JSON");
     }
 }

@@ -75,7 +75,9 @@ class SafeTensorsValidationTest {
     void directoryOrMissingFile() throws IOException {
         rejects(tmp, "is a directory");
         assertThatThrownBy(() -> SafeTensors.open(tmp.resolve("absent.safetensors")))
-                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+                .isInstanceOf(org.peft4j.FileAccessException.class)
+                .hasMessage("cannot read " + tmp.resolve("absent.safetensors") + ": no such file or directory")
+                .hasCauseInstanceOf(java.nio.file.NoSuchFileException.class);
     }
 
     @Test

@@ -165,7 +165,8 @@ class SafeTensorsWriterTest {
         Files.createDirectory(target);
         Files.writeString(target.resolve("keep.txt"), "keep");
         assertThatThrownBy(() -> SafeTensorsWriter.write(target, Map.of("w", Tensor.scalar(1f))))
-                .isInstanceOf(IOException.class);
+                .isInstanceOf(org.peft4j.FileAccessException.class).hasMessageStartingWith("cannot ")
+                .hasMessageContaining(target.toString());
         assertThat(Files.readString(target.resolve("keep.txt"))).isEqualTo("keep");
         assertThat(listing()).containsExactly("occupied.safetensors");
     }

@@ -67,6 +67,47 @@ public final class PublicApi {
         return hits;
     }
 
+    /**
+     * Every public (and, in extensible classes, protected) method and constructor of the module's public API that
+     * declares a checked exception, as {@code "Class#member(signature) throws Type, ..."}, sorted. Issue 15: the
+     * library's entry points throw only unchecked {@code Peft4jException}s.
+     */
+    public static TreeSet<String> membersDeclaringCheckedExceptions(Class<?> anyClassOfTheModule) {
+        TreeSet<String> hits = new TreeSet<>();
+        for (Class<?> c : publicClasses(anyClassOfTheModule)) {
+            boolean extensible = !Modifier.isFinal(c.getModifiers()) && !c.isEnum() && !c.isRecord();
+            for (Method m : c.getDeclaredMethods()) {
+                if (visible(m.getModifiers(), extensible) && !m.isSynthetic() && !m.isBridge()) {
+                    String checked = checked(m.getExceptionTypes());
+                    if (!checked.isEmpty()) {
+                        hits.add(c.getName() + "#" + m.getName() + signature(m.getGenericParameterTypes())
+                                + " throws " + checked);
+                    }
+                }
+            }
+            for (Constructor<?> k : c.getDeclaredConstructors()) {
+                if (visible(k.getModifiers(), extensible) && !k.isSynthetic()) {
+                    String checked = checked(k.getExceptionTypes());
+                    if (!checked.isEmpty()) {
+                        hits.add(c.getName() + "#<init>" + signature(k.getGenericParameterTypes()) + " throws "
+                                + checked);
+                    }
+                }
+            }
+        }
+        return hits;
+    }
+
+    private static String checked(Class<?>[] exceptionTypes) {
+        StringBuilder sb = new StringBuilder();
+        for (Class<?> e : exceptionTypes) {
+            if (!RuntimeException.class.isAssignableFrom(e) && !Error.class.isAssignableFrom(e)) {
+                sb.append(sb.length() == 0 ? "" : ", ").append(e.getName());
+            }
+        }
+        return sb.toString();
+    }
+
     private static boolean visible(int modifiers, boolean extensible) {
         return Modifier.isPublic(modifiers) || extensible && Modifier.isProtected(modifiers);
     }

@@ -72,7 +72,7 @@ class AdapterConfigErrorsTest {
         for (String text : new String[] {"// c\n" + base, base + "x", base.replaceFirst("\\{", "{\"r\": 4, "),
             base.replaceFirst("\\{", "{\"k\": NaN, "), base.substring(0, base.length() / 2)}) {
             Files.writeString(dir.resolve("adapter_config.json"), text);
-            assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(IOException.class)
+            assertThatThrownBy(() -> PeftConfigs.fromPretrained(dir)).isInstanceOf(org.peft4j.ConfigException.class)
                     .hasMessageContaining(dir.resolve("adapter_config.json").toString())
                     .hasMessageContaining("malformed JSON");
         }

@@ -66,7 +66,7 @@ class LoraConfigPlainTest {
         assertThatThrownBy(() -> PeftConfigs.fromDict(kwargs, "kwargs"))
                 .hasMessage("kwargs: The config that is trying to be loaded is missing required keys: {'peft_type'}.");
         assertThatThrownBy(() -> PeftConfigs.fromJson(text + "x", "t.json"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("t.json: malformed JSON");
+                .isInstanceOf(org.peft4j.ConfigException.class).hasMessageStartingWith("t.json: malformed JSON");
     }
 
     @Test

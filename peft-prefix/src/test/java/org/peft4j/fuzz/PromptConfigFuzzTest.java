@@ -21,7 +21,7 @@ class PromptConfigFuzzTest {
     @Test
     void mutatedPromptLearningConfigsRaiseOnlyDeclaredExceptions(@TempDir Path work) throws IOException {
         FuzzHarness.Result res = FuzzHarness.run(Fixtures.root().resolve("fuzz").resolve("prompt-config"), work,
-                "adapter_config.json", List.of(IOException.class, org.peft4j.ConfigException.class),
+                "adapter_config.json", List.of(org.peft4j.FileAccessException.class, org.peft4j.ConfigException.class),
                 PeftConfigs::fromPretrained);
         System.out.println("PromptConfigFuzzTest: " + res.tried() + " tried, " + res.accepted() + " accepted, "
                 + res.refused() + " refused, " + res.failures().size() + " undeclared");

@@ -4,12 +4,13 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.peft4j.ConfigException;
 import org.peft4j.internal.StrictGson;
 import org.peft4j.models.PreTrainedModel;
 import org.peft4j.models.QuantizationConfig;
@@ -234,18 +235,13 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
      * @param json the JSON text of the {@code quantization_config} object (parsed strictly)
      * @param source where the JSON came from, for messages
      * @return the config
-     * @throws IllegalArgumentException naming {@code source} if the text is not one strict JSON object, and naming
-     *     {@code source} and the field, with transformers' wording, for a value of the wrong type, and for values
-     *     peft4j does not support (8-bit, non-uint8 storage)
+     * @throws ConfigException naming {@code source} if the text is not one strict JSON object, and naming
+     *     {@code source} and the field ({@link ConfigException#field()}: {@code quantization_config.<key>}), with
+     *     transformers' wording, for a value of the wrong type, and for values peft4j does not support (8-bit,
+     *     non-uint8 storage)
      */
     public static BitsAndBytesConfig fromJson(String json, String source) {
-        JsonObject o;
-        try {
-            o = StrictGson.parseObject(json, source);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-        return fromTree(o, source);
+        return fromTree(StrictGson.parseObject(json, source), source);
     }
 
     private static BitsAndBytesConfig fromTree(JsonObject json, String source) {
@@ -297,7 +293,26 @@ public final class BitsAndBytesConfig implements QuantizationConfig {
             }
             return b.build();
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(source + ": quantization_config: " + e.getMessage(), e);
+            throw new ConfigException(source + ": quantization_config: " + e.getMessage(), fileOf(source),
+                    fieldOf(e.getMessage()), e);
+        }
+    }
+
+    /** {@code quantization_config.<key>} for the key a validation message starts with (as transformers words it). */
+    static String fieldOf(String message) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^`?([a-z0-9_]+)`?").matcher(
+                message == null ? "" : message);
+        return m.find() ? "quantization_config." + m.group(1) : "quantization_config";
+    }
+
+    private static Path fileOf(String source) {
+        if (source == null || source.startsWith("<")) {
+            return null;
+        }
+        try {
+            return Path.of(source);
+        } catch (java.nio.file.InvalidPathException e) {
+            return null;
         }
     }
 

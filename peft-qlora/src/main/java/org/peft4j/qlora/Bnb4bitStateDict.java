@@ -3,7 +3,6 @@ package org.peft4j.qlora;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.math.RoundingMode;
@@ -306,7 +305,7 @@ public final class Bnb4bitStateDict {
         }
         try {
             return StrictGson.parseObject(text, where);
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new IllegalArgumentException(where + ": expected a JSON object (bitsandbytes' quant state), got "
                     + "malformed JSON: " + e.getMessage(), e);
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonParser;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.peft4j.models.QuantizationConfig;
 
@@ -27,10 +28,35 @@ class BitsAndBytesConfigTextTest {
     }
 
     @Test
+    void aBadValueInAFileIsAConfigExceptionNamingTheField() {
+        // transformers' texts, with the file and the field; the builder keeps IllegalArgumentException
+        assertThatThrownBy(() -> BitsAndBytesConfig.fromJson("{\"load_in_4bit\": 1}", "/m/config.json"))
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).field())
+                        .isEqualTo("quantization_config.load_in_4bit"))
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).file()).isEqualTo(Path.of("/m/config.json")));
+        assertThatThrownBy(() -> BitsAndBytesConfig.fromJson(
+                "{\"load_in_4bit\": true, \"bnb_4bit_quant_storage\": \"int4\"}", "/m/config.json"))
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .hasMessage("/m/config.json: quantization_config: `bnb_4bit_quant_storage` must be a valid string (one "
+                        + "of 'float16', 'float32', 'int8', 'uint8', 'float64', 'bfloat16') ")
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).field())
+                        .isEqualTo("quantization_config.bnb_4bit_quant_storage"));
+        assertThatThrownBy(() -> BitsAndBytesConfig.fromJson(
+                "{\"load_in_4bit\": true, \"load_in_8bit\": true}", "<string>"))
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .hasMessage("<string>: quantization_config: load_in_4bit and load_in_8bit are both True, but only one "
+                        + "can be used at the same time")
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).file()).isNull());
+    }
+
+    @Test
     void malformedTextNamesTheSource() {
         assertThatThrownBy(() -> BitsAndBytesConfig.fromJson("{\"load_in_4bit\": true,}", "/m/config.json"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("/m/config.json: malformed JSON");
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .hasMessageStartingWith("/m/config.json: malformed JSON")
+                .hasMessageContaining("line 1 column")
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).file()).isEqualTo(Path.of("/m/config.json")));
         assertThatThrownBy(() -> BitsAndBytesConfig.fromJson("{\"load_in_4bit\": 1}", "/m/config.json"))
                 .hasMessage("/m/config.json: quantization_config: load_in_4bit must be a boolean, got 1");
     }

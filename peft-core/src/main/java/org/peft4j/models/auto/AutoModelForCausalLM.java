@@ -92,7 +92,7 @@ public final class AutoModelForCausalLM {
      * (e.g. saved by transformers + bitsandbytes in 4 bits) loads quantized, as {@link #fromPretrained(Path, DType,
      * QuantizationConfig)} describes.
      */
-    public static PreTrainedModel fromPretrained(Path dir) throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir) {
         return fromPretrained(dir, DType.F32);
     }
 
@@ -104,13 +104,12 @@ public final class AutoModelForCausalLM {
      *
      * @throws org.peft4j.hub.HubException when the id cannot be resolved
      */
-    public static PreTrainedModel fromPretrained(String idOrPath) throws IOException {
+    public static PreTrainedModel fromPretrained(String idOrPath) {
         return fromPretrained(org.peft4j.hub.HfHub.resolveModel(idOrPath));
     }
 
     /** {@link #fromPretrained(Path, DType, QuantizationConfig)} in float32. */
-    public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig)
-            throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir, QuantizationConfig quantizationConfig) {
         return fromPretrained(dir, DType.F32, quantizationConfig);
     }
 
@@ -118,12 +117,12 @@ public final class AutoModelForCausalLM {
      * Loads a model from a Hugging Face folder. Weights of {@code dtype} are memory-mapped views (no copy); weights
      * of another floating dtype are converted.
      *
-     * @throws IOException if config.json or the weights cannot be read, a weight is missing, or config.json is not
+     * @throws org.peft4j.FileAccessException if config.json or the weights cannot be read, a weight is missing, or config.json is not
      *     strict JSON (naming the file)
      * @throws org.peft4j.ConfigException if a field of config.json has the wrong type or is out of range, naming the
      *     file and the field (caused by the {@link IllegalArgumentException} of {@link #fromConfig})
      */
-    public static PreTrainedModel fromPretrained(Path dir, DType dtype) throws IOException {
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype) {
         return fromPretrained(dir, dtype, null);
     }
 
@@ -139,55 +138,58 @@ public final class AutoModelForCausalLM {
      * {@code quantizationConfig} is ignored with transformers' warning.
      *
      * @param quantizationConfig the quantization to apply, or null for none
-     * @throws IOException as {@link #fromPretrained(Path, DType)}
+     * @throws org.peft4j.FileAccessException as {@link #fromPretrained(Path, DType)}
      * @throws org.peft4j.ConfigException as {@link #fromPretrained(Path, DType)}; also for a
      *     {@code quantization_config} whose {@code quant_method} no provider on the classpath reads, or that is
      *     invalid, naming config.json; a
      *     checkpoint entry a quantized layer cannot load gives an {@link IllegalArgumentException} naming the
      *     folder, the key and what was expected
      */
-    public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig)
-            throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
-        }
-        org.peft4j.util.FolderSave.recover(dir); // completes a save_pretrained interrupted after its commit
-        ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
-        PreTrainedModel model;
-        QuantizationConfig quant = quantizationConfig;
-        boolean preQuantized = false;
+    public static PreTrainedModel fromPretrained(Path dir, DType dtype, QuantizationConfig quantizationConfig) {
         try {
-            QuantizationConfig saved = QuantizationConfigs.fromModelConfig(config);
-            if (saved != null) {
-                if (quantizationConfig != null) {
-                    LOG.warn("You passed `quantization_config` or equivalent parameters to `from_pretrained` but the "
-                            + "model you're loading already has a `quantization_config` attribute. The "
-                            + "`quantization_config` from the model will be used.");
+            if (!Files.isDirectory(dir)) {
+                throw new java.nio.file.NoSuchFileException(dir.toString(), null, "not a model folder");
+            }
+            org.peft4j.util.FolderSave.recover(dir); // completes a save_pretrained interrupted after its commit
+            ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
+            PreTrainedModel model;
+            QuantizationConfig quant = quantizationConfig;
+            boolean preQuantized = false;
+            try {
+                QuantizationConfig saved = QuantizationConfigs.fromModelConfig(config);
+                if (saved != null) {
+                    if (quantizationConfig != null) {
+                        LOG.warn("You passed `quantization_config` or equivalent parameters to `from_pretrained` but the "
+                                + "model you're loading already has a `quantization_config` attribute. The "
+                                + "`quantization_config` from the model will be used.");
+                    }
+                    quant = saved;
+                    preQuantized = true;
                 }
-                quant = saved;
-                preQuantized = true;
+                model = fromConfig(config, dtype);
+            } catch (IllegalArgumentException e) {
+                throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
             }
-            model = fromConfig(config, dtype);
-        } catch (IllegalArgumentException e) {
-            throw new org.peft4j.ConfigException(dir.resolve("config.json"), e);
-        }
-        model.setNameOrPath(dir.toString());
-        if (quant != null) {
-            quant.processModelBeforeWeightLoading(model, preQuantized);
-            model.setQuantizationConfig(quant);
-        }
-        try (TensorSource src = SafeTensors.openModel(dir)) {
-            Map<String, Tensor> sd = new LinkedHashMap<>();
-            String prefix = keyPrefix(model, src.keys());
-            for (String k : src.keys()) {
-                sd.put(prefix + k, src.get(k));
+            model.setNameOrPath(dir.toString());
+            if (quant != null) {
+                quant.processModelBeforeWeightLoading(model, preQuantized);
+                model.setQuantizationConfig(quant);
             }
-            loadChecked(model, sd, quant == null ? dir.toString() : checkpointFile(src, dir));
+            try (TensorSource src = SafeTensors.openModel(dir)) {
+                Map<String, Tensor> sd = new LinkedHashMap<>();
+                String prefix = keyPrefix(model, src.keys());
+                for (String k : src.keys()) {
+                    sd.put(prefix + k, src.get(k));
+                }
+                loadChecked(model, sd, quant == null ? dir.toString() : checkpointFile(src, dir));
+            }
+            if (quant != null) {
+                quant.processModelAfterWeightLoading(model);
+            }
+            return model;
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", dir, e);
         }
-        if (quant != null) {
-            quant.processModelAfterWeightLoading(model);
-        }
-        return model;
     }
 
     /** The checkpoint's file, for messages: the safetensors file, or a sharded checkpoint's index. */

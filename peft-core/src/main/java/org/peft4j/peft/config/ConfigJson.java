@@ -3,7 +3,6 @@ package org.peft4j.peft.config;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,14 +46,10 @@ public final class ConfigJson {
      * @param json the text of one JSON object
      * @param source where it came from, for error messages
      * @return a view of the object
-     * @throws IllegalArgumentException naming {@code source} if the text is not exactly one strict JSON object
+     * @throws org.peft4j.ConfigException naming {@code source} if the text is not exactly one strict JSON object
      */
     public static ConfigJson parse(String json, String source) {
-        try {
-            return new ConfigJson(StrictGson.parseObject(json, source), source);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
+        return new ConfigJson(StrictGson.parseObject(json, source), source);
     }
 
     /**

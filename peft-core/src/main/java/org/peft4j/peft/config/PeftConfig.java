@@ -213,9 +213,13 @@ public abstract class PeftConfig {
     }
 
     /** Writes {@code adapter_config.json} into {@code dir} atomically. */
-    public void savePretrained(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        AtomicFiles.writeString(dir.resolve(CONFIG_NAME), toJson() + "\n");
+    public void savePretrained(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            AtomicFiles.writeString(dir.resolve(CONFIG_NAME), toJson() + "\n");
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("write", dir, e);
+        }
     }
 
     /**
@@ -223,10 +227,10 @@ public abstract class PeftConfig {
      * config: {@code PeftConfigs.fromPretrained} builds the config of its {@code peft_type}.
      *
      * @return the object, and the file it came from as {@link ConfigJson#source()}
-     * @throws IOException naming the file if it is missing or is not exactly one strict JSON object (comments, NaN,
+     * @throws org.peft4j.FileAccessException naming the file if it is missing or is not exactly one strict JSON object (comments, NaN,
      *     trailing text and duplicate keys are refused)
      */
-    public static ConfigJson readJson(Path dirOrFile) throws IOException {
+    public static ConfigJson readJson(Path dirOrFile) {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(CONFIG_NAME) : dirOrFile;
         // completes a save_pretrained interrupted after its commit: of this folder, or of the folder above for an
         // adapter saved in a subfolder
@@ -241,8 +245,10 @@ public abstract class PeftConfig {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(file.toString(), null, "no " + CONFIG_NAME
-                    + ": expected a folder written by save_pretrained");
+            throw org.peft4j.FileAccessException.of("read", file, new NoSuchFileException(file.toString(), null,
+                    "no " + CONFIG_NAME + ": expected a folder written by save_pretrained"));
+        } catch (IOException e) {
+            throw org.peft4j.FileAccessException.of("read", file, e);
         }
         return new ConfigJson(StrictGson.parseObject(text, file.toString()), file.toString());
     }

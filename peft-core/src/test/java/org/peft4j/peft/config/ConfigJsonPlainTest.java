@@ -67,7 +67,8 @@ class ConfigJsonPlainTest {
     @Test
     void malformedTextIsRefusedNamingTheSource() {
         assertThatThrownBy(() -> ConfigJson.parse("{\"r\": 1, \"r\": 2}", "dup.json"))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(org.peft4j.ConfigException.class)
+                .satisfies(e -> assertThat(((org.peft4j.ConfigException) e).field()).isEqualTo("r"))
                 .hasMessageStartingWith("dup.json: malformed JSON: duplicate key 'r'");
         assertThatThrownBy(() -> ConfigJson.parse("[1]", "arr.json"))
                 .hasMessage("arr.json: expected a JSON object, got [1]");
