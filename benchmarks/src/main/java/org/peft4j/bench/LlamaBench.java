@@ -1,7 +1,5 @@
 package org.peft4j.bench;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,14 +36,10 @@ final class LlamaBench {
     /** The config {@code interop/fixtures/configs/<name>.json} with {@code layers} decoder layers. */
     static ModelConfig config(String name, int layers) {
         Path file = findConfig(name);
-        try {
-            ModelConfig c = ModelConfig.load(file);
-            java.util.Map<String, Object> j = c.toDict();
-            j.put("num_hidden_layers", layers);
-            return ModelConfig.fromDict(j, file + " (num_hidden_layers=" + layers + ")");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        ModelConfig c = ModelConfig.load(file);
+        java.util.Map<String, Object> j = c.toDict();
+        j.put("num_hidden_layers", layers);
+        return ModelConfig.fromDict(j, file + " (num_hidden_layers=" + layers + ")");
     }
 
     /** Looks for the fixture from the working directory upwards (run.sh runs from the repository root). */

@@ -21,8 +21,9 @@ import org.peft4j.internal.StrictGson;
  * A Hugging Face {@code config.json}, kept as JSON (so unknown fields survive a save) with typed getters whose
  * errors name the file, the field and what was expected.
  *
- * <p>Error contract: {@link #load} throws {@link IOException} naming the file when it cannot be read or is not
- * exactly one strict JSON object (comments, NaN, trailing text and duplicate keys are refused); the getters, and the
+ * <p>Error contract: {@link #load} throws {@link org.peft4j.FileAccessException} naming the file when it cannot be
+ * read, and {@link org.peft4j.ConfigException} when it is not exactly one strict JSON object (comments, NaN,
+ * trailing text and duplicate keys are refused); the getters, and the
  * model configs built on them, throw {@link IllegalArgumentException} naming the file and the field when a value has
  * the wrong JSON type or is out of range. Numbers are never wrapped or saturated: {@code 4294967296} or {@code 1e400}
  * for an int field is refused by name.

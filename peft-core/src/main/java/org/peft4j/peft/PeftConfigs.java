@@ -1,6 +1,5 @@
 package org.peft4j.peft;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import org.peft4j.peft.config.ConfigJson;
@@ -20,17 +19,19 @@ public final class PeftConfigs {
      * Reads {@code adapter_config.json} from a directory (or the file itself) and builds the config of its
      * {@code peft_type} through the tuner registry.
      *
-     * <p>Error contract: every bad file gives an exception whose message names the file: an {@link IOException} for
-     * a missing file or text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate
-     * keys); a {@link org.peft4j.ConfigException}, caused by the {@link IllegalArgumentException} of
+     * <p>Error contract: every bad file gives an exception whose message names the file: a
+     * {@link org.peft4j.FileAccessException} for a missing or unreadable file; a {@link org.peft4j.ConfigException}
+     * for text that is not one strict JSON object (truncated, comments, NaN, trailing text, duplicate keys) and,
+     * caused by the {@link IllegalArgumentException} of
      * {@link #fromJson(String, String)}, for a field of the wrong JSON type, a number out of range (never wrapped or saturated), a
      * regular expression that does not compile, a method no tuner on the class path handles, or a value PEFT's
      * validation refuses (with PEFT's message); field errors also name the field and what was expected.
      *
      * @param dirOrFile the adapter folder or its {@code adapter_config.json}
      * @return the config of the file's {@code peft_type}
-     * @throws org.peft4j.FileAccessException for a missing or unreadable file, or one that is not strict JSON
-     * @throws org.peft4j.ConfigException for a bad value, naming the file and the field
+     * @throws org.peft4j.FileAccessException for a missing or unreadable file
+     * @throws org.peft4j.ConfigException for text that is not strict JSON or a bad value, naming the file and the
+     *     field
      */
     public static PeftConfig fromPretrained(Path dirOrFile) {
         ConfigJson json = PeftConfig.readJson(dirOrFile);

@@ -148,11 +148,6 @@ public final class FolderSave implements AutoCloseable {
         }
     }
 
-    /** Same as {@link #recover} (kept for callers from when {@code recover} declared {@link IOException}). */
-    public static void recoverUnchecked(Path dir) {
-        recover(dir);
-    }
-
     private static void rollForward(Path dir) throws IOException {
         Path staging = dir.resolve(STAGING);
         Path marker = staging.resolve(COMMIT);
