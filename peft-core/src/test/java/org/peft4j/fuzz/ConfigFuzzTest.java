@@ -16,7 +16,7 @@ import org.peft4j.testutil.Fixtures;
  * Fuzzes config loading with mutations of {@code interop/fixtures/fuzz/config-json/} (transformers config.json,
  * through {@code ModelConfig.load} and {@code AutoModelForCausalLM.fromConfig}, which declare {@link IOException} and
  * {@link IllegalArgumentException}) and {@code interop/fixtures/fuzz/adapter-config/} (adapter_config.json through
- * {@link PeftConfigs#fromPretrained}, which declares {@link IOException} only). Long run: {@code mvn -o -pl peft-core
+ * {@link PeftConfigs#fromPretrained}: {@link org.peft4j.FileAccessException} and {@link org.peft4j.ConfigException}). Long run: {@code mvn -o -pl peft-core
  * test -Dtest=ConfigFuzzTest -Dpeft4j.fuzzTries=100000 -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 class ConfigFuzzTest {

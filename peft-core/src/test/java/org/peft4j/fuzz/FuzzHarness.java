@@ -23,6 +23,26 @@ final class FuzzHarness {
         void run(Path file) throws Exception;
     }
 
+    /**
+     * The adapter_config.json fuzz of {@code interop/fixtures/fuzz/<corpus>} through
+     * {@link org.peft4j.peft.PeftConfigs#fromPretrained} with the tuners the class path registers: only
+     * {@link org.peft4j.FileAccessException} and {@link org.peft4j.ConfigException} may escape. Prints the counts under
+     * {@code name} and checks that nothing else escaped, that some mutations still load (so the tuners' field checks
+     * are reached) and that more than a tenth are refused.
+     */
+    static Result checkAdapterConfigs(String name, String corpus, Path work) throws IOException {
+        Result res = run(org.peft4j.testutil.Fixtures.root().resolve("fuzz").resolve(corpus), work,
+                "adapter_config.json", List.of(org.peft4j.FileAccessException.class, org.peft4j.ConfigException.class),
+                org.peft4j.peft.PeftConfigs::fromPretrained);
+        System.out.println(name + ": " + res.tried() + " tried, " + res.accepted() + " accepted, " + res.refused()
+                + " refused, " + res.failures().size() + " undeclared");
+        org.assertj.core.api.Assertions.assertThat(res.failures()).isEmpty();
+        org.assertj.core.api.Assertions.assertThat(res.accepted())
+                .as("mutations that still load (so field checks are reached)").isPositive();
+        org.assertj.core.api.Assertions.assertThat(res.refused()).isGreaterThan(res.tried() / 10);
+        return res;
+    }
+
     /** Outcome counts and the first failures (with the input that caused them). */
     record Result(int tried, int accepted, int refused, List<String> failures) {}
 

@@ -1,32 +1,20 @@
 package org.peft4j.fuzz;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.peft.PeftConfigs;
-import org.peft4j.testutil.Fixtures;
 
 /**
  * The adapter_config.json fuzz of peft-core's {@code ConfigFuzzTest} with LoRA registered, so mutated LoRA configs
  * reach {@code LoraConfig}'s field checks (in peft-core no tuner is registered and every mutation stops at "no tuner
- * handles peft_type"). Declared: {@link IOException} and {@link org.peft4j.ConfigException}. Long run: {@code mvn -o
+ * handles peft_type"). Declared: {@link org.peft4j.FileAccessException} and {@link org.peft4j.ConfigException}. Long run: {@code mvn -o
  * -pl peft-core,peft-lora -am test -Dtest=LoraAdapterConfigFuzzTest -Dpeft4j.fuzzTries=100000
  * -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 class LoraAdapterConfigFuzzTest {
     @Test
     void mutatedLoraConfigsRaiseOnlyDeclaredExceptions(@TempDir Path work) throws IOException {
-        FuzzHarness.Result res = FuzzHarness.run(Fixtures.root().resolve("fuzz").resolve("adapter-config"), work,
-                "adapter_config.json", List.of(org.peft4j.FileAccessException.class, org.peft4j.ConfigException.class),
-                PeftConfigs::fromPretrained);
-        System.out.println("LoraAdapterConfigFuzzTest: " + res.tried() + " tried, " + res.accepted() + " accepted, "
-                + res.refused() + " refused, " + res.failures().size() + " undeclared");
-        assertThat(res.failures()).isEmpty();
-        assertThat(res.accepted()).as("mutations that still load (so field checks are reached)").isPositive();
-        assertThat(res.refused()).isGreaterThan(res.tried() / 10);
+        FuzzHarness.checkAdapterConfigs("LoraAdapterConfigFuzzTest", "adapter-config", work);
     }
 }
