@@ -9,7 +9,7 @@ import java.nio.file.Path;
 /**
  * A file or folder that could not be read, written, renamed or deleted at all: missing, no permission, disk full,
  * or another I/O failure of the file system. The message names the file and what was being done ({@code "cannot
- * read /m/config.json: no such file"}); {@link #file()} gives the file to programs and the cause is the original
+ * read /m/config.json: no such file or directory"}); {@link #file()} gives the file to programs and the cause is the original
  * {@link IOException}.
  *
  * <p>A file that can be read but holds content the library cannot use is an {@link InvalidInputException} (or one of
